@@ -174,23 +174,27 @@ gateway's traffic when it lives in the service's own namespace, so an FQDN host
 (name.ns.svc[.cluster.local]) gets its rule in ns; short names resolve in the release namespace.
 */}}
 {{- define "grpc-ingress.hostNamespace" -}}
-{{- $m := regexFind "^[a-z0-9-]+\\.[a-z0-9-]+\\.svc(\\.cluster\\.local)?$" .host -}}
-{{- if $m -}}
-{{- index (splitList "." .host) 1 -}}
+{{- $parts := splitList "." (trimSuffix ".cluster.local" .host) -}}
+{{- if and (eq (len $parts) 3) (eq (last $parts) "svc") -}}
+{{- index $parts 1 -}}
 {{- else -}}
 {{- .ns -}}
 {{- end -}}
 {{- end -}}
 
 {{/*
-The route model, computed once per template in one pass over routes (linear: no loop
-over routes inside a loop over routes). Returns JSON:
-  http: map sortKey -> VirtualService http entry. Keys sort as "<rank>-<index>", so
-        ranging over the map yields exact methods, then services, then raw prefix/regex,
-        then the catch-all: more specific matches win, user order kept within a rank.
-  destinationRules: map host -> {namespace, policy, subsets}
+The route model, computed once per render and kept on the chart's render context (Helm
+hands every template of a chart the same context map), so the VirtualService and the
+DestinationRules share one pass over routes. The pass is linear: no loop over routes
+inside a loop over routes, no list append per route. Callers:
+  {{ include "grpc-ingress.model" . }}{{ $model := .grpcIngressModel }}
+  $model.http: map sortKey -> VirtualService http entry. Keys sort as "r<rank>-<index>", so
+        ranging over the map (or toYaml of it) yields exact methods, then services, then
+        raw prefix/regex, then the catch-all: more specific matches win, user order kept.
+  $model.destinationRules: map host -> {namespace, policy, subsets}
 */}}
 {{- define "grpc-ingress.model" -}}
+{{- if not (hasKey . "grpcIngressModel") -}}
 {{- $v := .Values -}}
 {{- $names := dict -}}
 {{- $svcOwner := dict -}}
@@ -202,6 +206,10 @@ over routes inside a loop over routes). Returns JSON:
 {{- $subsetRefs := dict -}}
 {{- $cors := dict -}}
 {{- if $v.grpcWeb.enabled -}}{{- $cors = include "grpc-ingress.corsPolicy" . | fromYaml -}}{{- end -}}
+{{- $chartTP := $v.trafficPolicy | default dict -}}
+{{- $streamTP := dict -}}
+{{- with $v.streaming.idleTimeout -}}{{- $_ := set $streamTP "idleTimeout" . -}}{{- end -}}
+{{- with $v.streaming.tcpKeepalive -}}{{- $_ := set $streamTP "tcpKeepalive" . -}}{{- end -}}
 {{- range $i, $r := $v.routes -}}
   {{- if hasKey $names $r.name -}}
     {{- fail (printf "routes[%d].name: %q is already the name of routes[%d]; route names must be unique" $i $r.name (get $names $r.name)) -}}
@@ -214,60 +222,63 @@ over routes inside a loop over routes). Returns JSON:
     {{- end -}}
     {{- $_ := set $svcOwner . $r.name -}}
     {{- /* The trailing slash keeps /a.Greeter/ from also catching /a.GreeterX/. */ -}}
-    {{- $matches = append $matches (dict "uri" (dict "prefix" (printf "/%s/" .))) -}}
+    {{- $matches = append $matches (dict "uri" (dict "prefix" (print "/" . "/"))) -}}
   {{- end -}}
   {{- range $r.methods -}}
     {{- if hasKey $methodOwner . -}}
       {{- fail (printf "routes[%d].methods: %s is already routed by route %q; a method belongs to one route" $i . (get $methodOwner .)) -}}
     {{- end -}}
     {{- $_ := set $methodOwner . $r.name -}}
-    {{- $matches = append $matches (dict "uri" (dict "exact" (printf "/%s" .))) -}}
+    {{- $matches = append $matches (dict "uri" (dict "exact" (print "/" .))) -}}
   {{- end -}}
-  {{- $raw := or $r.prefix $r.regex -}}
-  {{- if and $raw (or $r.services $r.methods) -}}
-    {{- fail (printf "routes[%d]: prefix/regex cannot be combined with services/methods in one route; put the raw match in a route of its own" $i) -}}
-  {{- end -}}
-  {{- with $r.prefix -}}{{- $matches = append $matches (dict "uri" (dict "prefix" .)) -}}{{- end -}}
-  {{- with $r.regex -}}{{- $matches = append $matches (dict "uri" (dict "regex" .)) -}}{{- end -}}
   {{- $rank := 3 -}}
-  {{- if $raw -}}{{- $rank = 2 -}}
-  {{- else if $r.services -}}{{- $rank = 1 -}}
-    {{- if $r.methods -}}{{- $mixed = append $mixed $i -}}{{- end -}}
-  {{- else if $r.methods -}}{{- $rank = 0 -}}
-  {{- else -}}
-    {{- if $catchAll -}}
-      {{- fail (printf "routes[%d]: route %q has no services, methods, prefix or regex, so it catches every call, but route %q already does; only one catch-all route can ever match" $i $r.name $catchAll) -}}
+  {{- if or $r.prefix $r.regex -}}
+    {{- if or $r.services $r.methods -}}
+      {{- fail (printf "routes[%d]: prefix/regex cannot be combined with services/methods in one route; put the raw match in a route of its own" $i) -}}
     {{- end -}}
+    {{- with $r.prefix -}}{{- $matches = append $matches (dict "uri" (dict "prefix" .)) -}}{{- end -}}
+    {{- with $r.regex -}}{{- $matches = append $matches (dict "uri" (dict "regex" .)) -}}{{- end -}}
+    {{- $rank = 2 -}}
+  {{- else if $r.services -}}
+    {{- $rank = 1 -}}
+    {{- if $r.methods -}}{{- $mixed = append $mixed $i -}}{{- end -}}
+  {{- else if $r.methods -}}
+    {{- $rank = 0 -}}
+  {{- else if $catchAll -}}
+    {{- fail (printf "routes[%d]: route %q has no services, methods, prefix or regex, so it catches every call, but route %q already does; only one catch-all route can ever match" $i $r.name $catchAll) -}}
+  {{- else -}}
     {{- $catchAll = $r.name -}}
   {{- end -}}
 
   {{- /* Destinations */ -}}
-  {{- if and $r.backend $r.backends -}}
-    {{- fail (printf "routes[%d]: set either backend (one destination) or backends (a weighted split), not both" $i) -}}
-  {{- end -}}
-  {{- if not (or $r.backend $r.backends) -}}
+  {{- $targets := $r.backends -}}
+  {{- if $r.backend -}}
+    {{- if $r.backends -}}
+      {{- fail (printf "routes[%d]: set either backend (one destination) or backends (a weighted split), not both" $i) -}}
+    {{- end -}}
+    {{- $targets = list $r.backend -}}
+  {{- else if not $r.backends -}}
     {{- fail (printf "routes[%d].backend: route %q has no destination; set backend: {host, port} or backends: [{host, port, weight}]" $i $r.name) -}}
   {{- end -}}
-  {{- $targets := list -}}
+  {{- $weighted := gt (len $targets) 1 -}}
   {{- $dests := list -}}
-  {{- if $r.backend -}}
-    {{- $targets = list $r.backend -}}
-  {{- else -}}
-    {{- $targets = $r.backends -}}
-    {{- if gt (len $targets) 1 -}}
-      {{- $sum := 0 -}}
-      {{- range $targets -}}{{- $sum = add $sum (.weight | default 0) -}}{{- end -}}
-      {{- if ne (int $sum) 100 -}}
-        {{- fail (printf "routes[%d].backends: the weights add up to %d; they must add up to 100 (percent of calls per backend)" $i (int $sum)) -}}
-      {{- end -}}
-    {{- end -}}
-  {{- end -}}
+  {{- $sum := 0 -}}
   {{- range $t := $targets -}}
     {{- $d := dict "host" $t.host "port" (dict "number" (int $t.port)) -}}
-    {{- with $t.subset -}}{{- $_ := set $d "subset" . -}}{{- end -}}
-    {{- $entry := dict "destination" $d -}}
-    {{- if gt (len $targets) 1 -}}{{- $_ := set $entry "weight" (int ($t.weight | default 0)) -}}{{- end -}}
-    {{- $dests = append $dests $entry -}}
+    {{- if $t.subset -}}
+      {{- $_ := set $d "subset" $t.subset -}}
+      {{- $_ := set $subsetRefs (print $t.host "/" $t.subset) $i -}}
+    {{- end -}}
+    {{- if $weighted -}}
+      {{- $w := int ($t.weight | default 0) -}}
+      {{- $sum = add $sum $w -}}
+      {{- $dests = append $dests (dict "destination" $d "weight" $w) -}}
+    {{- else -}}
+      {{- $dests = append $dests (dict "destination" $d) -}}
+    {{- end -}}
+  {{- end -}}
+  {{- if and $weighted (ne (int $sum) 100) -}}
+    {{- fail (printf "routes[%d].backends: the weights add up to %d; they must add up to 100 (percent of calls per backend)" $i (int $sum)) -}}
   {{- end -}}
 
   {{- $e := dict "name" $r.name "route" $dests -}}
@@ -282,43 +293,48 @@ over routes inside a loop over routes). Returns JSON:
   {{- end -}}
 
   {{- /* Retries: the route's own, else the chart default for its kind. */ -}}
-  {{- $ret := ternary $v.retries.streaming $v.retries.unary (eq ($r.streaming | toString) "true") -}}
-  {{- if hasKey $r "retries" -}}{{- $ret = $r.retries -}}{{- end -}}
+  {{- $ret := $v.retries.unary -}}
+  {{- if hasKey $r "retries" -}}{{- $ret = $r.retries -}}{{- else if $r.streaming -}}{{- $ret = $v.retries.streaming -}}{{- end -}}
   {{- if $ret -}}
-    {{- $out := dict "attempts" (int $ret.attempts) -}}
-    {{- if eq (int $ret.attempts) 0 -}}
+    {{- $attempts := int $ret.attempts -}}
+    {{- if eq $attempts 0 -}}
       {{- if or $ret.perTryTimeout $ret.retryOn -}}
         {{- fail (printf "routes[%d].retries: attempts: 0 turns retries off and cannot be combined with perTryTimeout or retryOn; remove them, or set attempts >= 1" $i) -}}
       {{- end -}}
+      {{- $_ := set $e "retries" (dict "attempts" 0) -}}
     {{- else -}}
+      {{- $out := dict "attempts" $attempts -}}
       {{- with $ret.perTryTimeout -}}{{- $_ := set $out "perTryTimeout" . -}}{{- end -}}
       {{- with $ret.retryOn -}}{{- $_ := set $out "retryOn" . -}}{{- end -}}
+      {{- $_ := set $e "retries" $out -}}
     {{- end -}}
-    {{- $_ := set $e "retries" $out -}}
   {{- end -}}
   {{- if $cors -}}{{- $_ := set $e "corsPolicy" $cors -}}{{- end -}}
-  {{- $_ := set $http (printf "%d-%06d" $rank $i) $e -}}
+  {{- $_ := set $http (printf "r%d-%06d" $rank $i) $e -}}
 
-  {{- /* DestinationRule policy per backend host: route policy over the chart default, plus streaming keepalives. */ -}}
-  {{- $tp := merge (deepCopy ($r.trafficPolicy | default dict)) (deepCopy ($v.trafficPolicy | default dict)) -}}
-  {{- if $r.streaming -}}
-    {{- if and $v.streaming.idleTimeout (not (hasKey $tp "idleTimeout")) -}}{{- $_ := set $tp "idleTimeout" $v.streaming.idleTimeout -}}{{- end -}}
-    {{- if and $v.streaming.tcpKeepalive (not (hasKey $tp "tcpKeepalive")) -}}{{- $_ := set $tp "tcpKeepalive" $v.streaming.tcpKeepalive -}}{{- end -}}
-  {{- end -}}
+  {{- /* DestinationRule policy per backend host: route policy over the chart default, plus
+         streaming keepalives. Skipped entirely for routes that ask for nothing. */ -}}
+  {{- $tp := $chartTP -}}
+  {{- if $r.trafficPolicy -}}{{- $tp = merge (deepCopy $r.trafficPolicy) $chartTP -}}{{- end -}}
+  {{- if and $r.streaming $streamTP -}}{{- $tp = merge (deepCopy $tp) $streamTP -}}{{- end -}}
+  {{- if or $tp $subsetRefs -}}
   {{- range $t := $targets -}}
+    {{- if or $tp $t.subsetLabels -}}
     {{- $dr := get $drs $t.host -}}
     {{- if not $dr -}}
       {{- $dr = dict "namespace" (include "grpc-ingress.hostNamespace" (dict "host" $t.host "ns" $.Release.Namespace)) "policy" dict "subsets" dict "owner" dict -}}
       {{- $_ := set $drs $t.host $dr -}}
     {{- end -}}
     {{- range $k, $val := $tp -}}
-      {{- if and (hasKey $dr.policy $k) (ne (toJson (get $dr.policy $k)) (toJson $val)) -}}
-        {{- fail (printf "routes[%d].trafficPolicy.%s: backend %s already gets %s from route %q; a DestinationRule is per host, so give both routes the same value" $i $k $t.host (toJson (get $dr.policy $k)) (get $dr.owner $k)) -}}
+      {{- if hasKey $dr.policy $k -}}
+        {{- if ne (toJson (get $dr.policy $k)) (toJson $val) -}}
+          {{- fail (printf "routes[%d].trafficPolicy.%s: backend %s already gets %s from route %q; a DestinationRule is per host, so give both routes the same value" $i $k $t.host (toJson (get $dr.policy $k)) (get $dr.owner $k)) -}}
+        {{- end -}}
+      {{- else -}}
+        {{- $_ := set $dr.policy $k $val -}}
+        {{- $_ := set $dr.owner $k $r.name -}}
       {{- end -}}
-      {{- $_ := set $dr.policy $k $val -}}
-      {{- $_ := set $dr.owner $k $r.name -}}
     {{- end -}}
-    {{- if $t.subset -}}{{- $_ := set $subsetRefs (printf "%s/%s" $t.host $t.subset) $i -}}{{- end -}}
     {{- if and $t.subset $t.subsetLabels -}}
       {{- $prev := get $dr.subsets $t.subset -}}
       {{- if and $prev (ne (toJson $prev) (toJson $t.subsetLabels)) -}}
@@ -326,6 +342,8 @@ over routes inside a loop over routes). Returns JSON:
       {{- end -}}
       {{- $_ := set $dr.subsets $t.subset $t.subsetLabels -}}
     {{- end -}}
+    {{- end -}}
+  {{- end -}}
   {{- end -}}
 {{- end -}}
 {{- /* Second pass, over mixed routes only: a method whose service another route serves would be shadowed, since both sit in the services rank. */ -}}
@@ -343,10 +361,12 @@ over routes inside a loop over routes). Returns JSON:
 {{- if not $v.externalSubsets -}}
   {{- range $ref, $i := $subsetRefs -}}
     {{- $parts := splitList "/" $ref -}}
-    {{- if not (hasKey (get $drs (first $parts)).subsets (last $parts)) -}}
+    {{- $dr := get $drs (first $parts) -}}
+    {{- if not (and $dr (hasKey $dr.subsets (last $parts))) -}}
       {{- fail (printf "routes[%d].backends: subset %s of %s is not defined; give it subsetLabels (the pod labels of that subset), or set externalSubsets: true when a DestinationRule outside this chart defines it" (int $i) (last $parts) (first $parts)) -}}
     {{- end -}}
   {{- end -}}
 {{- end -}}
-{{- toJson (dict "http" $http "destinationRules" $drs) -}}
+{{- $_ := set . "grpcIngressModel" (dict "http" $http "destinationRules" $drs) -}}
+{{- end -}}
 {{- end -}}
