@@ -15,7 +15,6 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import os as _o; _o.environ.get("STUBVAL") and sys.path.insert(0, "/tmp/stub")
 
 from helm import ROOT, Helm, find_helm  # noqa: E402
 from validators import ManifestValidator  # noqa: E402
