@@ -26,7 +26,9 @@ release names that share a prefix collide on the same resources.
 {{- .Values.fullnameOverride -}}
 {{- else -}}
 {{- $name := default .Chart.Name .Values.nameOverride -}}
-{{- if contains $name .Release.Name -}}
+{{- /* Only an exact match is shortened: "contains" (as many charts do) lets two aliased
+       instances of an umbrella chart collide (release admin-grpc-ingress, alias admin). */ -}}
+{{- if eq $name .Release.Name -}}
 {{- include "grpc-ingress.fit" .Release.Name -}}
 {{- else -}}
 {{- include "grpc-ingress.fit" (printf "%s-%s" .Release.Name $name) -}}
