@@ -311,9 +311,20 @@ def test_grpc_web_over_tls_uses_an_envoy_filter_on_the_tls_listener(helm):
     assert patch["match"]["context"] == "GATEWAY"
     assert patch["match"]["listener"]["portNumber"] == 8443
     assert get(patch, "match.listener.filterChain.filter.subFilter.name") == "envoy.filters.http.router"
+    assert get(patch, "match.listener.filterChain.sni") == "api.example.com", "scoped to this chart's server only"
     assert patch["patch"]["operation"] == "INSERT_BEFORE"
     assert patch["patch"]["value"]["name"] == "envoy.filters.http.grpc_web"
     assert [s["port"]["protocol"] for s in servers(r)] == ["HTTPS"], "no extra plaintext server when TLS carries gRPC-Web"
+
+
+def test_envoy_filter_has_one_patch_per_tls_server(helm):
+    r = helm.render({"hosts": ["a.example.com", "b.example.com", "*.c.example.com"],
+                     "tls": {"hosts": [{"hosts": ["b.example.com"], "credentialName": "b-tls"}]},
+                     "grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["https://a.example.com"]}}})
+    snis = [get(p, "match.listener.filterChain.sni") for p in r.one("EnvoyFilter")["spec"]["configPatches"]]
+    server_hosts = [s["hosts"] for s in servers(r)]
+    assert len(snis) == len(server_hosts) == 2, "one patch per HTTPS server: two patches on one chain insert the filter twice"
+    assert all(any(sni in hosts for hosts in server_hosts) for sni in snis)
 
 
 def test_envoy_filter_port_follows_listener_port(helm):
