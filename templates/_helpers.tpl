@@ -372,3 +372,14 @@ inside a loop over routes, no list append per route. Callers:
 {{- $_ := set . "grpcIngressModel" (dict "http" $http "destinationRules" $drs) -}}
 {{- end -}}
 {{- end -}}
+
+{{/* A duration the schema already accepted (whole h/m/s/ms parts) in milliseconds. */}}
+{{- define "grpc-ingress.durationMs" -}}
+{{- $ms := 0 -}}
+{{- $unit := dict "h" 3600000 "m" 60000 "s" 1000 "ms" 1 -}}
+{{- range regexFindAll "[0-9]+(ms|h|m|s)" . -1 -}}
+{{- $n := regexFind "^[0-9]+" . -}}
+{{- $ms = add $ms (mul (atoi $n) (get $unit (trimPrefix $n .))) -}}
+{{- end -}}
+{{- $ms -}}
+{{- end -}}
