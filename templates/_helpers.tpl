@@ -82,7 +82,12 @@ labels:
   {{- include "grpc-ingress.labels" .ctx | nindent 2 }}
 {{- if or .annotations .ctx.Values.commonAnnotations }}
 annotations:
-  {{- toYaml (merge (.annotations | default dict) (.ctx.Values.commonAnnotations | default dict)) | nindent 2 }}
+  {{- /* Annotation values are free text: quote writes each one as a double-quoted YAML
+         scalar whose escapes YAML readers understand, where toYaml fails on control
+         characters and returns "", which would silently drop every annotation. */}}
+  {{- range $k, $v := merge (.annotations | default dict) (.ctx.Values.commonAnnotations | default dict) }}
+  {{ $k | quote }}: {{ $v | quote }}
+  {{- end }}
 {{- end }}
 {{- end -}}
 
@@ -119,7 +124,9 @@ certificate (Secret or cert-manager), which then gets <fullname>-tls.
 {{- if .Values.tls.credentialName -}}
 {{- .Values.tls.credentialName -}}
 {{- else if or .Values.tls.secret.create .Values.tls.certManager.enabled -}}
-{{- include "grpc-ingress.childName" (dict "ctx" . "suffix" "tls") -}}
+{{- /* At most 56 characters, so that Istio's <credentialName>-cacert still fits in 63. */ -}}
+{{- $n := printf "%s-tls" (include "grpc-ingress.fullname" .) -}}
+{{- if le (len $n) 56 -}}{{- $n -}}{{- else -}}{{- printf "%s-%s" (trunc 47 $n | trimSuffix "-") (sha256sum $n | trunc 8) -}}{{- end -}}
 {{- end -}}
 {{- end -}}
 
