@@ -91,6 +91,15 @@ annotations:
 {{- end }}
 {{- end -}}
 
+{{/*
+Labels of the ingress gateway pods. The default lives here, not in values.yaml: Helm merges
+maps, so a default in values.yaml would be added to any selector a user sets, and the
+Gateway would then select pods that carry both, usually none.
+*/}}
+{{- define "grpc-ingress.gatewaySelector" -}}
+{{- toYaml (.Values.gateway.selector | default (dict "istio" "ingressgateway")) -}}
+{{- end -}}
+
 {{/* Namespace of the Gateway resource. */}}
 {{- define "grpc-ingress.gatewayNamespace" -}}
 {{- default .Release.Namespace .Values.gateway.namespace -}}
@@ -313,11 +322,14 @@ inside a loop over routes, no list append per route. Callers:
 
   {{- /* Retries: the route's own, else the chart default for its kind. */ -}}
   {{- $ret := $v.retries.unary -}}
-  {{- if hasKey $r "retries" -}}{{- $ret = $r.retries -}}{{- else if $r.streaming -}}{{- $ret = $v.retries.streaming -}}{{- end -}}
+  {{- $own := hasKey $r "retries" -}}
+  {{- if $own -}}{{- $ret = $r.retries -}}{{- else if $r.streaming -}}{{- $ret = $v.retries.streaming -}}{{- end -}}
   {{- if $ret -}}
     {{- $attempts := int $ret.attempts -}}
     {{- if eq $attempts 0 -}}
-      {{- if or $ret.perTryTimeout $ret.retryOn -}}
+      {{- /* Chart-wide defaults are merged by Helm, so attempts: 0 there arrives with the default
+             retryOn; it still means "off". On a route, the user wrote both: say so. */ -}}
+      {{- if and $own (or $ret.perTryTimeout $ret.retryOn) -}}
         {{- fail (printf "routes[%d].retries: attempts: 0 turns retries off and cannot be combined with perTryTimeout or retryOn; remove them, or set attempts >= 1" $i) -}}
       {{- end -}}
       {{- $_ := set $e "retries" (dict "attempts" 0) -}}
@@ -399,4 +411,12 @@ inside a loop over routes, no list append per route. Callers:
 {{- $ms = add $ms (mul (atoi $n) (get $unit (trimPrefix $n .))) -}}
 {{- end -}}
 {{- $ms -}}
+{{- end -}}
+
+{{/* A Kubernetes quantity (500m, 2, 64Mi, 1G) as a plain number, for comparing requests with limits. */}}
+{{- define "grpc-ingress.quantity" -}}
+{{- $q := toString . -}}
+{{- $num := regexFind "^[0-9.]+" $q -}}
+{{- $unit := dict "" 1.0 "m" 0.001 "k" 1e3 "M" 1e6 "G" 1e9 "T" 1e12 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 -}}
+{{- mulf (float64 $num) (get $unit (trimPrefix $num $q) | default 1.0) -}}
 {{- end -}}

@@ -151,7 +151,6 @@ CASES = [
     ("gateway-ref-without-namespace", {"gateway": {"create": False, "ref": "shared-gateway"}}, [r"gateway\.ref"]),
     ("gateway-ref-three-parts", {"gateway": {"create": False, "ref": "a/b/c"}}, [r"gateway\.ref"]),
     ("gateway-name-with-dots", {"gateway": {"name": "edge.gateway"}}, [r"gateway\.name"]),
-    ("gateway-selector-empty", {"gateway": {"selector": {"istio": None}}}, [r"gateway\.selector"]),
     ("selector-value-bad-label", {"gateway": {"selector": {"istio": "ingress gateway"}}}, [r"gateway\.selector\.istio"]),
     # names and labels
     ("fullname-override-64", {"fullnameOverride": "a" * 64}, [r"fullnameOverride"]),
@@ -171,7 +170,22 @@ CASES = [
                                                        {"name": "a", "selector": {"app": "b"}, "port": 2}]},
      [r"backendServices\.1\.name"]),
     ("backend-service-no-selector", {"backendServices": [{"name": "a", "port": 1}]}, [r"backendServices\.0", r"selector"]),
+    ("cors-header-with-dot", {"grpcWeb": {"cors": {"allowHeaders": ["x.trace"]}}}, [r"grpcWeb\.cors\.allowHeaders\.0"]),
+    ("retry-on-unknown-status-code", route(retries={"attempts": 1, "retryOn": "299"}), [r"routes\.0\.retries\.retryOn"]),
+    ("tls-min-above-max", {"tls": {"minProtocolVersion": "TLSV1_3", "maxProtocolVersion": "TLSV1_2"}}, [r"tls\.maxProtocolVersion"]),
+    ("cert-manager-shared-secret", {"hosts": ["a.example.com", "b.example.com"],
+                                    "tls": {"credentialName": "same", "hosts": [{"hosts": ["a.example.com"], "credentialName": "same"}],
+                                            "certManager": {"enabled": True, "issuerRef": {"name": "ca"}}}},
+     [r"tls\.hosts\.0\.credentialName", r"same"]),
+    ("host-numeric-tld", {"hosts": ["grpc.example.123"]}, [r"hosts\.0"]),
+    ("host-ip-address", {"hosts": ["10.0.0.1"]}, [r"hosts\.0"]),
+    ("target-port-name-numeric", {"backendServices": [{"name": "a", "selector": {"app": "a"}, "port": 1, "targetPort": "8080"}]},
+     [r"backendServices\.0\.targetPort"]),
+    ("target-port-name-double-hyphen", {"backendServices": [{"name": "a", "selector": {"app": "a"}, "port": 1, "targetPort": "a--b"}]},
+     [r"backendServices\.0\.targetPort"]),
     # tests
+    ("test-requests-above-limits", {"tests": {"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}}},
+     [r"tests\.resources\.requests\.cpu"]),
     ("test-image-digest-bad", {"tests": {"image": {"digest": "sha256:xyz"}}}, [r"tests\.image\.digest"]),
 ]
 

@@ -265,6 +265,26 @@ def test_external_subsets_skip_the_destination_rule(helm):
     assert not r.has("DestinationRule")
 
 
+def test_destination_rule_names_never_collide(helm):
+    r = helm.render({"trafficPolicy": {"loadBalancer": "RANDOM"}, "routes": [
+        {"name": "a", "services": ["a.S"], "backend": {"host": "a.b", "port": 1}},
+        {"name": "b", "backend": {"host": "a-b", "port": 1}}]})
+    names = [d["metadata"]["name"] for d in r.of_kind("DestinationRule")]
+    assert len(names) == 2 and len(set(names)) == 2
+
+
+def test_chart_wide_retries_can_be_turned_off(helm):
+    (entry,) = helm.render({"retries": {"unary": {"attempts": 0}}}).one("VirtualService")["spec"]["http"]
+    assert entry["retries"] == {"attempts": 0}
+
+
+def test_gateway_selector_replaces_the_default(helm):
+    r = helm.render({"gateway": {"selector": {"app": "my-gateway"}},
+                     "grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["https://a.example.com"]}}})
+    assert r.one("Gateway")["spec"]["selector"] == {"app": "my-gateway"}
+    assert r.one("EnvoyFilter")["spec"]["workloadSelector"] == {"labels": {"app": "my-gateway"}}
+
+
 def test_h2_upgrade_for_a_backend_istio_cannot_recognise(helm):
     r = ci(helm, "backend-services-values.yaml")
     (dr,) = r.of_kind("DestinationRule")
