@@ -26,6 +26,19 @@ ROOT = Path(__file__).resolve().parent.parent
 MIN_HELM3 = (3, 17)
 
 
+_SURROGATE_PAIR = re.compile(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})")
+
+
+def values_json(values) -> str:
+    """JSON that helm's YAML reader loads back exactly: ASCII escapes (so control characters
+    stay escaped), except characters outside the Basic Multilingual Plane, written raw:
+    helm's reader refuses json.dumps's surrogate-pair escapes ("invalid Unicode character
+    escape code"), so emoji would otherwise never reach the chart."""
+    def join(m):
+        return (chr(int(m.group(1), 16)) + chr(int(m.group(2), 16))).encode("utf-16", "surrogatepass").decode("utf-16")
+    return _SURROGATE_PAIR.sub(join, json.dumps(values))
+
+
 class HelmNotFound(RuntimeError):
     pass
 
@@ -136,8 +149,8 @@ class Helm:
             args += ["--set", s]
         tmp = None
         if values is not None:
-            tmp = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
-            json.dump(values, tmp)  # JSON is YAML, and it keeps strings exactly as given
+            tmp = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False, encoding="utf-8")
+            tmp.write(values_json(values))  # JSON is YAML, and it keeps strings exactly as given
             tmp.close()
             args += ["-f", tmp.name]
         try:
@@ -147,7 +160,10 @@ class Helm:
                 os.unlink(tmp.name)
         if proc.returncode != 0:
             return proc.returncode, proc.stdout, proc.stderr, None, []
-        docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+        try:
+            docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+        except yaml.YAMLError as e:
+            return 0, proc.stdout, proc.stderr, None, [f"the output is not loadable YAML: {e}"]
         errors = self.validate(docs) if self.validate else []
         with self._lock:
             self.documents_validated += len(docs)
