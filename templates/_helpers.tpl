@@ -139,23 +139,23 @@ certificate (Secret or cert-manager), which then gets <fullname>-tls.
 {{- end -}}
 {{- end -}}
 
-{{/* Hosts covered by tls.hosts entries, as a set: (dict host true). */}}
-{{- define "grpc-ingress.tlsEntryHosts" -}}
-{{- $set := dict -}}
-{{- range .Values.tls.hosts -}}
-{{- range .hosts -}}{{- $_ := set $set . true -}}{{- end -}}
-{{- end -}}
-{{- toJson $set -}}
-{{- end -}}
-
-{{/* Hosts served with the default tls.credentialName: those no tls.hosts entry claims. */}}
+{{/* Hosts served with the default tls.credentialName (JSON list): those no tls.hosts entry claims. */}}
 {{- define "grpc-ingress.defaultTlsHosts" -}}
-{{- $claimed := include "grpc-ingress.tlsEntryHosts" . | fromJson -}}
+{{- $claimed := dict -}}
+{{- range .Values.tls.hosts -}}
+{{- range .hosts -}}{{- $_ := set $claimed . true -}}{{- end -}}
+{{- end -}}
 {{- $out := list -}}
 {{- range .Values.hosts -}}
 {{- if not (hasKey $claimed .) -}}{{- $out = append $out . -}}{{- end -}}
 {{- end -}}
 {{- toJson $out -}}
+{{- end -}}
+
+{{/* The :authority (and SNI) clients use for checks: the first host, a wildcard made concrete. */}}
+{{- define "grpc-ingress.testAuthority" -}}
+{{- $host := first .Values.hosts -}}
+{{- ternary (printf "test%s" (trimPrefix "*" $host)) $host (hasPrefix "*." $host) -}}
 {{- end -}}
 
 {{/* Is the grpc_web EnvoyFilter rendered? "auto" means: when this chart owns the Gateway. */}}

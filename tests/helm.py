@@ -142,7 +142,7 @@ class Helm:
             self.processes += 1
         return subprocess.run([self.binary, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
 
-    def _template(self, key: tuple, values: dict | None, set_: tuple, release: str, namespace: str,
+    def _template(self, values: dict | None, set_: tuple, release: str, namespace: str,
                   flags: tuple, chart: str) -> tuple[int, str, str, list[dict] | None, list[str]]:
         args = ["template", release, chart, "--namespace", namespace, *flags]
         for s in set_:
@@ -181,7 +181,7 @@ class Helm:
                 fut = self._cache[key] = Future()
         if owner:
             try:
-                fut.set_result(self._template(key, values, set_, release, namespace, flags, str(chart)))
+                fut.set_result(self._template(values, set_, release, namespace, flags, str(chart)))
             except BaseException as e:  # keep waiters from hanging
                 fut.set_exception(e)
         return fut.result()
