@@ -2,34 +2,20 @@
 
 Every successful render is validated (core kinds with kubernetes-validate, custom
 resources with the @kubernetes-models validators plus the API-server rules in
-tests/validators), so no test has to remember to call a validator.
+tests/support/validators), so no test has to remember to call a validator.
 """
 from __future__ import annotations
 
-import os
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
-import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from support.helm import Helm, find_helm
+from support.scenarios import ci_files, load_ci
+from support.summary import STATS
+from support.validators import ManifestValidator
 
-from helm import ROOT, Helm, find_helm  # noqa: E402
-from validators import ManifestValidator  # noqa: E402
-
-CI_DIR = ROOT / "ci"
-STATS = {"bad_input_cases": 0, "hypothesis_examples": 0}
 _SESSION: dict = {}
-
-
-def ci_files() -> list[Path]:
-    return sorted(CI_DIR.glob("*.yaml"))
-
-
-def load_ci(path: Path) -> dict:
-    return yaml.safe_load(path.read_text()) or {}
 
 
 @pytest.fixture(scope="session")

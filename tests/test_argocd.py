@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from helm import ROOT
+from support.helm import ROOT
 
 EXAMPLE = ROOT / "examples/argocd-application.yaml"
 CLUSTER_APIS = ["networking.istio.io/v1", "networking.istio.io/v1alpha3", "cert-manager.io/v1"]

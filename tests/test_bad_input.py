@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import STATS
+from support.summary import STATS
 
 B = {"host": "grpc-service", "port": 50051}  # a valid backend
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ci_files, load_ci
-from helm import ROOT
+from support.scenarios import ci_files, load_ci
+from support.helm import ROOT
 
 TEMPLATES = ROOT / "templates"
 REPEATS = 2  # fresh helm processes compared with the first render

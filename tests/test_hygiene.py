@@ -9,8 +9,8 @@ import yamale
 from yamllint import linter
 from yamllint.config import YamlLintConfig
 
-from conftest import ci_files
-from helm import ROOT
+from support.scenarios import ci_files
+from support.helm import ROOT
 
 CT = ROOT / "tests" / "ct"
 LINTED = [ROOT / "Chart.yaml", ROOT / "values.yaml", *ci_files()]

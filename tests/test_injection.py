@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import pytest
 from jsonschema import Draft7Validator
 
-from conftest import STATS
-from helm import ROOT, normalize_paths
+from support.summary import STATS
+from support.helm import ROOT, normalize_paths
 
 # --- rendering ----------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from helm import ROOT
+from support.helm import ROOT
 
 WRAPPER = """apiVersion: v1
 kind: ConfigMap

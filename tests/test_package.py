@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ci_files, load_ci
-from helm import ROOT
+from support.scenarios import ci_files, load_ci
+from support.helm import ROOT
 
 CHART = yaml.safe_load((ROOT / "Chart.yaml").read_text())
 NAME = CHART["name"]

@@ -25,9 +25,9 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from conftest import STATS
-from helm import ROOT, normalize_paths
-from routing import backends_for, route_for
+from support.summary import STATS
+from support.helm import ROOT, normalize_paths
+from support.routing import backends_for, route_for
 
 SCHEMA = json.loads((ROOT / "values.schema.json").read_text())
 

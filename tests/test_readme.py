@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helm import ROOT
+from support.helm import ROOT
 
 SCRIPT = ROOT / "scripts/readme-values"
 VALUES = ROOT / "values.yaml"

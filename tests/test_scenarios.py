@@ -6,9 +6,9 @@ import base64
 
 import pytest
 
-from conftest import ci_files, load_ci
-from helm import get
-from routing import backends_for, route_for
+from support.scenarios import ci_files, load_ci
+from support.helm import get
+from support.routing import backends_for, route_for
 
 SCENARIOS = {p.name: p for p in ci_files()}
 

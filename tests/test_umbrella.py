@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helm import ROOT
+from support.helm import ROOT
 
 CHART = yaml.safe_load((ROOT / "Chart.yaml").read_text())
 DEFAULTS = yaml.safe_load((ROOT / "values.yaml").read_text())

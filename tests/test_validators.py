@@ -14,9 +14,9 @@ import time
 import kubernetes_validate
 import pytest
 
-from validators import ManifestValidator, cel, rules
-from validators.core import CoreValidator
-from validators.crd import CRD_DIR
+from support.validators import ManifestValidator, cel, rules
+from support.validators.core import CoreValidator
+from support.validators.crd import CRD_DIR
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 

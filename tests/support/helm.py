@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # tests/support/helm.py -> the chart (repository root)
 MIN_HELM3 = (3, 17)
 
 
