@@ -8,10 +8,10 @@ warm the cache in parallel.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 import threading
@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]  # tests/support/helm.py -> the chart (repository root)
-MIN_HELM3 = (3, 17)
+HELM_SCRIPT = ROOT / "scripts" / "helm"  # the one Helm discovery routine
 
 
 _SURROGATE_PAIR = re.compile(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})")
@@ -52,24 +52,20 @@ def _version_of(binary: str) -> tuple[int, int, int] | None:
     return tuple(int(x) for x in m.groups()) if m else None
 
 
+@functools.cache
 def find_helm() -> tuple[str, tuple[int, int, int]]:
-    """HELM=/path wins; else helm on PATH when it is Helm 4 or Helm 3 >= 3.17; else the
-    Helm 4 that scripts/setup installs under .tools/."""
-    candidates = []
-    if os.environ.get("HELM"):
-        candidates.append(os.environ["HELM"])
-    else:
-        on_path = shutil.which("helm")
-        if on_path:
-            candidates.append(on_path)
-        candidates.append(str(ROOT / ".tools/helm4/helm"))
-    for c in candidates:
-        v = _version_of(c)
-        if v is None:
-            continue
-        if os.environ.get("HELM") or v[0] >= 4 or v[:2] >= MIN_HELM3:
-            return c, v
-    raise HelmNotFound(f"no usable helm among {candidates}; run scripts/setup or set HELM=/path/to/helm")
+    """(path, version) of the helm scripts/helm picks: HELM=/path wins, else helm on PATH when
+    it is Helm 4 or Helm 3 >= 3.17, else the Helm 4 that scripts/setup installs under .tools/.
+    The rule lives in scripts/helm only; this asks it (scripts/helm --print-path)."""
+    proc = subprocess.run([str(HELM_SCRIPT), "--print-path"], capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        raise HelmNotFound(proc.stderr.strip() or f"{HELM_SCRIPT} --print-path failed ({proc.returncode})")
+    binary = proc.stdout.strip()
+    version = _version_of(binary)
+    if version is None:
+        raise HelmNotFound(f"{binary} (from scripts/helm) does not answer `helm version --short`; "
+                           "run scripts/setup or set HELM=/path/to/helm")
+    return binary, version
 
 
 _PATH_SEGMENT = re.compile(r"\[(\d+)\]")
