@@ -19,3 +19,21 @@ def load_ci(path: Path | str) -> dict:
     """A ci/ values file by path or file name (load_ci("tls-values.yaml"))."""
     path = CI_DIR / path if isinstance(path, str) else path
     return yaml.safe_load(path.read_text()) or {}
+
+
+SCENARIOS = {p.name: p for p in ci_files()}
+
+
+def ci(helm, name, **kw):
+    """The render of one ci/ file (ci(helm, "tls-values.yaml")); must succeed and validate."""
+    return helm.render(load_ci(SCENARIOS[name]), **kw)
+
+
+def servers(render):
+    return render.one("Gateway")["spec"]["servers"]
+
+
+def server_by_name(render, name):
+    found = [s for s in servers(render) if s["port"]["name"] == name]
+    assert len(found) == 1, f"no single server {name}: {servers(render)}"
+    return found[0]
