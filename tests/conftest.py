@@ -1,4 +1,12 @@
-"""Session fixtures: one helm, one validator, one render cache for the whole run.
+"""The fixtures every feature spec can ask for (session-wide: one helm, one validator, one
+render cache for the whole run):
+
+  helm            support.helm.Helm: helm.render(values) -> parsed, validated documents;
+                  helm.render_fails(values, match=[...]); helm.template / helm.run for the rest
+  default_render  the chart rendered with no values
+  generated       the hypothesis run behind @for_every_valid_values_set (support.properties)
+  mutation_bases  generated valid values sets that bad edits start from (support.mutations)
+  injected        the renders behind the injection cases (support.injection)
 
 Every successful render is validated (core kinds with kubernetes-validate, custom
 resources with the @kubernetes-models validators plus the API-server rules in
@@ -41,6 +49,24 @@ def helm(validator) -> Helm:
 @pytest.fixture(scope="session")
 def default_render(helm):
     return helm.render()
+
+
+@pytest.fixture(scope="session")
+def generated(helm):
+    from support.properties import Generated
+    return Generated(helm)
+
+
+@pytest.fixture(scope="session")
+def injected(helm, request):
+    from support.injection import Injected
+    return Injected(helm, request.session.items)
+
+
+@pytest.fixture(scope="session")
+def mutation_bases(helm):
+    from support.mutations import draw_bases
+    return draw_bases(helm)
 
 
 def pytest_report_header(config):

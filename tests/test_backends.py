@@ -2,22 +2,17 @@
 (traffic policy, subsets) for the hosts the routes send to."""
 from __future__ import annotations
 
+import copy
+import re
+
 import pytest
 
-from support.bad_input import bad_values
+from support.bad_input import assert_refused, bad_values
+from support.injection import Field, string_keys
+from support.mutations import assert_edits_refused, edits, fresh_service, new_route, path_re
+from support.properties import for_every_valid_values_set
 from support.scenarios import ci
-from support.summary import STATS
 from support.values import B, routes
-import copy
-import json
-import random
-
-from hypothesis import given, note, settings
-from hypothesis import strategies as st
-
-from support.mutations import BASE, assert_refused, fresh_service, new_route, path_re
-from support.mutations import quiet_helm  # noqa: F401 (a fixture)
-from support.strategies import COMMON_SETTINGS, MUTATIONS_PER_KIND, valid_cases
 
 
 def test_backend_services_are_known_to_istio_as_grpc(helm):
@@ -32,13 +27,12 @@ def test_backend_services_are_known_to_istio_as_grpc(helm):
             assert p["name"].startswith("grpc-") and p["appProtocol"] in ("grpc", "kubernetes.io/h2c")
     assert r.one("Service", "echo")["spec"]["selector"] == {"app.kubernetes.io/name": "echo"}
 
-def test_no_destination_rule_unless_asked(default_render):
-    assert not default_render.has("DestinationRule")
 
 def test_external_subsets_skip_the_destination_rule(helm):
     r = helm.render({"externalSubsets": True, "routes": [{"name": "a", "backends": [
         {"host": "a", "port": 1, "subset": "v1", "weight": 50}, {"host": "a", "port": 1, "subset": "v2", "weight": 50}]}]})
     assert not r.has("DestinationRule")
+
 
 def test_destination_rule_names_never_collide(helm):
     r = helm.render({"trafficPolicy": {"loadBalancer": "RANDOM"}, "routes": [
@@ -47,11 +41,13 @@ def test_destination_rule_names_never_collide(helm):
     names = [d["metadata"]["name"] for d in r.of_kind("DestinationRule")]
     assert len(names) == 2 and len(set(names)) == 2
 
+
 def test_h2_upgrade_for_a_backend_istio_cannot_recognise(helm):
     r = ci(helm, "backend-services-values.yaml")
     (dr,) = r.of_kind("DestinationRule")
     assert dr["spec"]["host"] == "legacy-grpc"
     assert dr["spec"]["trafficPolicy"] == {"connectionPool": {"http": {"h2UpgradePolicy": "UPGRADE"}}}
+
 
 def test_destination_rule_for_fqdn_host_lives_in_the_service_namespace(helm):
     r = helm.render({"trafficPolicy": {"loadBalancer": "LEAST_REQUEST"}, "routes": [
@@ -59,6 +55,65 @@ def test_destination_rule_for_fqdn_host_lives_in_the_service_namespace(helm):
     dr = r.one("DestinationRule")
     assert dr["metadata"]["namespace"] == "batch"
     assert dr["spec"]["trafficPolicy"]["loadBalancer"] == {"simple": "LEAST_REQUEST"}
+
+
+# --- every generated values set ------------------------------------------------------------
+
+@for_every_valid_values_set
+def test_backend_services_speak_grpc_as_istio_sees_it(case):
+    for s in case.values.get("backendServices", []):
+        (port,) = case.render.one("Service", s["name"])["spec"]["ports"]
+        # Istio knows a port as gRPC by appProtocol, or else by a grpc- name; protocol stays TCP.
+        assert port["appProtocol"] in ("grpc", "kubernetes.io/h2c") and port["protocol"] == "TCP", port
+        assert re.match(r"grpc(-|$)", port["name"]), port
+        for key in ("portName", "appProtocol"):
+            if key in s:
+                assert port[{"portName": "name"}.get(key, key)] == s[key], (key, port)
+        assert port["port"] == s["port"]
+        # The pods get the calls on targetPort; Kubernetes sends to the Service port when it is unset.
+        assert port.get("targetPort", port["port"]) == s.get("targetPort", s["port"])
+
+
+@for_every_valid_values_set
+def test_destination_rules_live_where_istio_applies_them_to_the_gateways_calls(case):
+    """A DestinationRule reaches the gateway's calls from the namespace of the Service its host
+    names (the release namespace, for a short name) or from the routes' own namespace."""
+    named = case.facts["host_namespace"]
+    for dr in case.render.of_kind("DestinationRule"):
+        host = dr["spec"]["host"]
+        assert dr["metadata"]["namespace"] == (named[host] or case.namespace), host
+
+
+@for_every_valid_values_set
+def test_every_subset_a_route_names_is_defined_unless_defined_elsewhere(case):
+    if case.values.get("externalSubsets"):
+        return
+    defined = {(dr["spec"]["host"], s["name"]) for dr in case.render.of_kind("DestinationRule")
+               for s in dr["spec"].get("subsets", [])}
+    for e in case.entries:
+        for dest in e["route"]:
+            d = dest["destination"]
+            if "subset" in d:
+                assert (d["host"], d["subset"]) in defined, d
+
+
+# --- strings from values: refused naming the key, or kept verbatim (support.injection) --------
+
+def _subset_labels(labels):
+    return {"routes": [{"name": "r", "services": ["pkg.Svc"], "backends": [
+        {"host": "svc", "port": 1, "subset": "v1", "subsetLabels": labels}]}]}
+
+
+STRING_KEYS = string_keys(
+    Field("subset-label-key", lambda s: _subset_labels({s: "v"}), "zqxjkkey", "routes.0.backends.0.subsetLabels"),
+    Field("subset-label-value", lambda s: _subset_labels({"version": s}), "zqxjkval",
+          "routes.0.backends.0.subsetLabels.version"),
+)
+
+
+@pytest.mark.parametrize("field,payload", STRING_KEYS)
+def test_strings_in_subset_label_keys_are_refused_naming_the_key_or_kept_verbatim(injected, field, payload):
+    injected.check(field, payload)
 
 
 # --- bad input -----------------------------------------------------------------------------
@@ -93,9 +148,8 @@ BAD_VALUES = [
 
 
 @pytest.mark.parametrize("values,match", bad_values(BAD_VALUES))
-def test_bad_values_fail_and_name_the_key(helm, values, match):
-    STATS["bad_input_cases"] += 1
-    helm.render_fails(values, match=match)
+def test_bad_values_are_refused_naming_the_key(helm, values, match):
+    assert_refused(helm, values, match)
 
 
 # --- bad edits of valid values -------------------------------------------------------------
@@ -116,6 +170,7 @@ def m_undefined_subset(v, rnd):
     r["backends"] = targets + [{"host": "ghost-host", "port": 50051, "subset": "ghost", "weight": 0}]
     return [path_re("routes", i, "backends"), "ghost"]
 
+
 def m_traffic_policy_conflict(v, rnd):
     key, a, b = rnd.choice([("loadBalancer", "ROUND_ROBIN", "RANDOM"), ("maxRequestsPerConnection", 1, 2),
                             ("idleTimeout", "5s", "6s"), ("h2Upgrade", True, False)])
@@ -124,11 +179,13 @@ def m_traffic_policy_conflict(v, rnd):
                       trafficPolicy={key: value})
     return [path_re("routes", j, "trafficPolicy", key), "conflict-host"]
 
+
 def m_subset_labels_differ(v, rnd):
     for version in ("a", "b"):
         j = new_route(v, services=[fresh_service(v, "lbl")],
                       backend={"host": "labels-host", "port": 1, "subset": "v1", "subsetLabels": {"version": version}})
     return [path_re("routes", j, "backends")]
+
 
 def m_duplicate_backend_service(v, rnd):
     services = v.setdefault("backendServices", [])
@@ -138,28 +195,7 @@ def m_duplicate_backend_service(v, rnd):
     return [path_re("backendServices", len(services) - 1, "name")]
 
 
-MUTATIONS = {fn.__name__[2:]: fn for fn in [
-    m_undefined_subset, m_traffic_policy_conflict, m_subset_labels_differ, m_duplicate_backend_service,
-]}
-
-
-@pytest.mark.parametrize("name", sorted(MUTATIONS))
-def test_each_mutation_of_the_base_values_is_refused(helm, name):
-    values = copy.deepcopy(BASE)
-    patterns = MUTATIONS[name](values, random.Random(name))
-    STATS["bad_input_cases"] += 1
-    assert_refused(helm, values, patterns, "base", "apps")
-
-
-@pytest.mark.parametrize("name", sorted(MUTATIONS))
-@settings(max_examples=max(1, MUTATIONS_PER_KIND), **COMMON_SETTINGS)
-@given(case=valid_cases(max_routes=4), rnd=st.randoms(use_true_random=False))
-def test_mutations_of_valid_values_are_refused_naming_the_key(quiet_helm, name, case, rnd):
-    """Each mutation on a few random valid values sets (parametrized rather than drawn, so
-    every mutation runs: hypothesis draws the first items of a sampled_from far more often)."""
-    values, release, namespace = copy.deepcopy(case)
-    patterns = MUTATIONS[name](values, rnd)
-    note("mutation %s -> %s\n%s" % (name, patterns, json.dumps(values, indent=1)))
-    STATS["hypothesis_examples"] += 1
-    STATS["bad_input_cases"] += 1
-    assert_refused(quiet_helm.helm, values, patterns, release, namespace)
+@pytest.mark.parametrize("mutation", edits(
+    m_undefined_subset, m_traffic_policy_conflict, m_subset_labels_differ, m_duplicate_backend_service))
+def test_bad_edits_of_valid_values_are_refused_naming_the_key(helm, mutation_bases, mutation):
+    assert_edits_refused(helm, mutation, mutation_bases)

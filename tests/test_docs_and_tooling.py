@@ -103,8 +103,10 @@ SKELETON = "# x\n\n## Parameters\n"
 
 TAG = re.compile(r"^\s*##\s*@(param|extra|skip)\s+(\S+)\s*(\[[^\]]*\])?")
 
+
 def readme_values(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> str:
@@ -116,10 +118,12 @@ def generated(tmp_path_factory) -> str:
     assert proc.returncode == 0, proc.stderr
     return readme.read_text()
 
+
 def test_readme_parameters_section_is_current():
     assert README.exists(), "README.md is missing: it needs a '## Parameters' heading; then run scripts/readme-values"
     proc = readme_values("--check")
     assert proc.returncode == 0, f"README.md is stale or the generator failed; run scripts/readme-values\n{proc.stdout}{proc.stderr}"
+
 
 def test_check_reports_a_stale_section_and_rewriting_fixes_it(tmp_path):
     readme = tmp_path / "README.md"
@@ -144,6 +148,7 @@ def test_check_reports_a_stale_section_and_rewriting_fixes_it(tmp_path):
     assert re.search(r"^-\| `tls\.port` .*`443`", changed.stdout, re.M)
     assert re.search(r"^\+\| `tls\.port` .*`8443`", changed.stdout, re.M)
 
+
 def test_generator_refuses_an_undocumented_value(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(SKELETON)
@@ -153,6 +158,7 @@ def test_generator_refuses_an_undocumented_value(tmp_path):
     assert proc.returncode == 2
     assert "Missing metadata for key: undocumentedKey" in proc.stderr
     assert readme.read_text() == SKELETON, "a failed run must leave the README alone"
+
 
 def test_script_never_writes_the_values_schema(tmp_path):
     """The generator can emit a (weak) schema; the hand-written values.schema.json must
@@ -172,12 +178,14 @@ def test_script_never_writes_the_values_schema(tmp_path):
     assert (tmp_path / "values.schema.json").read_bytes() == schema
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
+
 def test_missing_parameters_heading_is_a_clear_error(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("# x\n\n## Usage\n")
     proc = readme_values("--readme", str(readme))
     assert proc.returncode == 2
     assert "'## Parameters' heading" in proc.stderr
+
 
 def _leaves(node, path: str = ""):
     """Leaf keys the way the generator sees them: scalars, empty maps/lists and lists of
@@ -191,6 +199,7 @@ def _leaves(node, path: str = ""):
     else:
         yield path
 
+
 def _lookup(values, name: str):
     cur = values
     for part in re.findall(r"[^.\[\]]+|\[\d+\]", name):
@@ -199,6 +208,7 @@ def _lookup(values, name: str):
         else:
             cur = cur[part]
     return cur
+
 
 def _tags():
     tags, section = [], None
@@ -209,6 +219,7 @@ def _tags():
         if m:
             tags.append({"tag": m[1], "name": m[2], "modifiers": m[3], "line": n, "section": section})
     return tags
+
 
 def test_every_param_names_a_value_and_every_value_has_a_param():
     values = yaml.safe_load(VALUES.read_text())
@@ -240,12 +251,14 @@ def test_every_param_names_a_value_and_every_value_has_a_param():
         problems.append(f"{leaf}: no @param documents it")
     assert not problems, "\n".join(problems)
 
+
 def test_generated_tables_cover_every_param(generated):
     rows = re.findall(r"^\| `([^`]+)` ", generated, re.M)
     params = {t["name"] for t in _tags() if t["tag"] in ("param", "extra")}
     assert set(rows) == params
     sections = re.findall(r"^## @section (.+)$", VALUES.read_text(), re.M)
     assert re.findall(r"^### (.+)$", generated, re.M) == sections
+
 
 def test_generated_rows_have_three_cells(generated):
     section = generated.split("## Parameters", 1)[1]
@@ -262,8 +275,10 @@ BENCH = os.path.join(REPO, "scripts", "bench")
 
 QUICK_CASES = ("floor", "default", "routes-10")
 
+
 def _number(x):
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
 
 def test_bench_quick_writes_well_formed_json(tmp_path):
     out = tmp_path / "bench.json"

@@ -6,21 +6,12 @@ import re
 
 import pytest
 
-from support.bad_input import bad_values
-from support.summary import STATS
-from support.values import PEM_CERT, PEM_KEY
-import copy
-import json
-import random
-
-from hypothesis import given, note, settings
-from hypothesis import strategies as st
-
-from support.mutations import BASE, assert_refused, path_re
-from support.mutations import quiet_helm  # noqa: F401 (a fixture)
-from support.strategies import COMMON_SETTINGS, MUTATIONS_PER_KIND, valid_cases
+from support.bad_input import assert_refused, bad_values
 from support.helm import ROOT
-from support.values import CERT_MANAGER, WEB
+from support.injection import Field, string_keys
+from support.mutations import assert_edits_refused, edits, path_re
+from support.properties import for_every_valid_values_set
+from support.values import CERT_MANAGER, PEM_CERT, PEM_KEY, WEB
 
 
 def test_standard_labels_on_every_resource(helm):
@@ -56,8 +47,10 @@ CHART_NAMED_KINDS = {"Gateway", "VirtualService", "EnvoyFilter", "DestinationRul
 
 LONG_RELEASES = ["a", "grpc-ingress", "x" * 52 + "1", "r" * 53, "a-" * 26 + "b", "release-" + "9" * 45]
 
+
 def names(render):
     return {(d["kind"], d["metadata"]["namespace"], d["metadata"]["name"]) for d in render.docs}
+
 
 def assert_short_labels(render):
     kinds = {kind for kind, _, _ in names(render)}
@@ -66,11 +59,13 @@ def assert_short_labels(render):
     for kind, _, name in names(render):
         assert len(name) <= 63 and DNS_LABEL.match(name), "%s name %r is not a DNS-1123 label of <= 63 characters" % (kind, name)
 
+
 @pytest.mark.parametrize("values", [EVERYTHING_SECRET, EVERYTHING_CERT_MANAGER], ids=["secret", "cert-manager"])
 @pytest.mark.parametrize("release", LONG_RELEASES)
 def test_release_names_up_to_53_give_names_that_are_63_character_labels(helm, values, release):
     assert len(release) <= 53
     assert_short_labels(helm.render(values, release=release))
+
 
 @pytest.mark.parametrize("override", [
     {"nameOverride": "n" * 63},
@@ -82,6 +77,7 @@ def test_release_names_up_to_53_give_names_that_are_63_character_labels(helm, va
 def test_long_name_overrides_give_names_that_are_63_character_labels(helm, override):
     assert_short_labels(helm.render({**EVERYTHING_SECRET, **override}, release="r" * 53))
     assert_short_labels(helm.render({**EVERYTHING_CERT_MANAGER, **override}, release="r" * 53))
+
 
 @pytest.mark.parametrize("a,b", [
     # Helm caps release names at 53, so two release names can share at most 52 characters;
@@ -103,6 +99,7 @@ def test_long_names_sharing_a_prefix_do_not_collide(helm, a, b):
         right = {(ns, n) for k, ns, n in names(renders[1]) if k == values_kind}
         assert left and right and not (left & right), "%s names collide: %s" % (values_kind, left & right)
 
+
 def test_two_long_hosts_sharing_a_prefix_get_different_destination_rules(helm):
     shared = "backend-" + "x" * 50
     r = helm.render({"trafficPolicy": {"loadBalancer": "RANDOM"}, "routes": [
@@ -114,17 +111,12 @@ def test_two_long_hosts_sharing_a_prefix_get_different_destination_rules(helm):
     assert all(len(n) <= 63 and DNS_LABEL.match(n) for n in drs), drs
 
 
-@pytest.mark.parametrize("key", ["fullnameOverride", "nameOverride"])
-def test_name_overrides_longer_than_63_are_refused_naming_the_key(helm, key):
-    STATS["bad_input_cases"] += 1
-    helm.render_fails({key: "a" * 64}, match=[path_re(key)])
-
-
 def test_release_names_longer_than_53_are_refused_by_helm(helm):
     """Why the 60-character-prefix case above goes through overrides: helm itself refuses
     longer release names (Kubernetes label values and Secret names hold release names)."""
     proc = helm.run(["template", "r" * 54, str(ROOT)])
     assert proc.returncode != 0 and not proc.stdout.strip()
+
 
 def test_client_ca_secret_name_fits_63_for_long_release_names(helm):
     """Istio reads the client CA from <credentialName>-cacert: a derived credentialName must
@@ -137,10 +129,46 @@ def test_client_ca_secret_name_fits_63_for_long_release_names(helm):
     assert not long_names and not errors, (long_names, errors)
 
 
+# --- every generated values set ------------------------------------------------------------
+
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
+
+
+@for_every_valid_values_set
+def test_names_are_dns_subdomains_of_at_most_63_characters_unique_per_kind_and_namespace(case):
+    seen = set()
+    for d in case.render.docs:
+        meta = d["metadata"]
+        assert len(meta["name"]) <= 63 and _SUBDOMAIN.match(meta["name"]), "%s %r" % (d["kind"], meta["name"])
+        identity = (d["apiVersion"], d["kind"], meta.get("namespace"), meta["name"])
+        assert identity not in seen, identity
+        seen.add(identity)
+
+
+# --- strings from values: refused naming the key, or kept verbatim (support.injection) --------
+
+STRING_KEYS = string_keys(
+    Field("label-key", lambda s: {"commonLabels": {s: "v"}, "tls": {"certManager": CERT_MANAGER, "credentialName": ""}},
+          "zqxjkkey", "commonLabels"),
+    Field("label-value", lambda s: {"commonLabels": {"team": s}, "tls": {"certManager": CERT_MANAGER, "credentialName": ""}},
+          "zqxjkval", "commonLabels.team"),
+    Field("annotation-key", lambda s: {"commonAnnotations": {s: "v"}}, "zqxjkkey", "commonAnnotations"),
+    # free text: never refused, always kept verbatim
+    Field("annotation-value", lambda s: {"commonAnnotations": {"note": s}}, "zqxjkval", "commonAnnotations.note",
+          free_text=True),
+)
+
+
+@pytest.mark.parametrize("field,payload", STRING_KEYS)
+def test_strings_in_label_and_annotation_keys_are_refused_naming_the_key_or_kept_verbatim(injected, field, payload):
+    injected.check(field, payload)
+
+
 # --- bad input -----------------------------------------------------------------------------
 
 BAD_VALUES = [
     ("fullname-override-64", {"fullnameOverride": "a" * 64}, [r"fullnameOverride"]),
+    ("name-override-64", {"nameOverride": "a" * 64}, [r"(?<![\w.])nameOverride"]),
     ("fullname-override-dots", {"fullnameOverride": "my.release"}, [r"fullnameOverride"]),
     ("common-label-value-too-long", {"commonLabels": {"team": "x" * 64}}, [r"commonLabels\.team"]),
     ("common-label-key-bad", {"commonLabels": {"bad key": "x"}}, [r"commonLabels"]),
@@ -148,9 +176,8 @@ BAD_VALUES = [
 
 
 @pytest.mark.parametrize("values,match", bad_values(BAD_VALUES))
-def test_bad_values_fail_and_name_the_key(helm, values, match):
-    STATS["bad_input_cases"] += 1
-    helm.render_fails(values, match=match)
+def test_bad_values_are_refused_naming_the_key(helm, values, match):
+    assert_refused(helm, values, match)
 
 
 # --- bad edits of valid values -------------------------------------------------------------
@@ -159,6 +186,7 @@ def m_bad_name_override(v, rnd):
     key = rnd.choice(["fullnameOverride", "nameOverride"])
     v[key] = rnd.choice(["a" * 64, "Upper", "has.dot", "-lead", "trail-", "under_score"])
     return [path_re(key)]
+
 
 def m_bad_label(v, rnd):
     field = rnd.choice(["commonLabels", "gateway.selector"])
@@ -171,28 +199,7 @@ def m_bad_label(v, rnd):
     return [path_re(*field.split("."))]
 
 
-MUTATIONS = {fn.__name__[2:]: fn for fn in [
-    m_bad_name_override, m_bad_label,
-]}
-
-
-@pytest.mark.parametrize("name", sorted(MUTATIONS))
-def test_each_mutation_of_the_base_values_is_refused(helm, name):
-    values = copy.deepcopy(BASE)
-    patterns = MUTATIONS[name](values, random.Random(name))
-    STATS["bad_input_cases"] += 1
-    assert_refused(helm, values, patterns, "base", "apps")
-
-
-@pytest.mark.parametrize("name", sorted(MUTATIONS))
-@settings(max_examples=max(1, MUTATIONS_PER_KIND), **COMMON_SETTINGS)
-@given(case=valid_cases(max_routes=4), rnd=st.randoms(use_true_random=False))
-def test_mutations_of_valid_values_are_refused_naming_the_key(quiet_helm, name, case, rnd):
-    """Each mutation on a few random valid values sets (parametrized rather than drawn, so
-    every mutation runs: hypothesis draws the first items of a sampled_from far more often)."""
-    values, release, namespace = copy.deepcopy(case)
-    patterns = MUTATIONS[name](values, rnd)
-    note("mutation %s -> %s\n%s" % (name, patterns, json.dumps(values, indent=1)))
-    STATS["hypothesis_examples"] += 1
-    STATS["bad_input_cases"] += 1
-    assert_refused(quiet_helm.helm, values, patterns, release, namespace)
+@pytest.mark.parametrize("mutation", edits(
+    m_bad_name_override, m_bad_label))
+def test_bad_edits_of_valid_values_are_refused_naming_the_key(helm, mutation_bases, mutation):
+    assert_edits_refused(helm, mutation, mutation_bases)

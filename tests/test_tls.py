@@ -6,21 +6,15 @@ from __future__ import annotations
 import base64
 
 import pytest
+import yaml
 
-from support.bad_input import bad_values
+from support.helm import ROOT
+from support.bad_input import assert_refused, bad_values
+from support.injection import Field, string_keys
+from support.mutations import assert_edits_refused, edits, enable_tls, keep_client_ca, own_gateway, path_re
+from support.properties import for_every_valid_values_set
 from support.scenarios import SCENARIOS, ci, load_ci, server_by_name, servers
-from support.summary import STATS
-from support.values import PEM_CA, PEM_CERT, PEM_KEY
-import copy
-import json
-import random
-
-from hypothesis import given, note, settings
-from hypothesis import strategies as st
-
-from support.mutations import BASE, assert_refused, enable_tls, own_gateway, keep_client_ca, path_re
-from support.mutations import quiet_helm  # noqa: F401 (a fixture)
-from support.strategies import COMMON_SETTINGS, MUTATIONS_PER_KIND, valid_cases
+from support.values import CERT_MANAGER, PEM_CA, PEM_CERT, PEM_KEY
 
 
 @pytest.mark.parametrize("mode", ["SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL"])
@@ -30,10 +24,6 @@ def test_tls_modes(helm, mode):
     assert srv["port"]["protocol"] == "HTTPS"
     assert srv["tls"]["mode"] == mode
 
-def test_tls_scenario_sets_credential_and_protocol_versions(helm):
-    srv = server_by_name(ci(helm, "tls-values.yaml"), "https")
-    assert srv["tls"]["credentialName"] == "grpc-example-tls"
-    assert srv["tls"]["minProtocolVersion"] == "TLSV1_2"
 
 def test_mutual_tls_renders_server_and_ca_secrets_in_the_gateway_pod_namespace(helm):
     r = ci(helm, "mutual-tls-values.yaml")
@@ -51,6 +41,7 @@ def test_mutual_tls_renders_server_and_ca_secrets_in_the_gateway_pod_namespace(h
     assert base64.b64decode(ca["data"]["ca.crt"]).decode() == values["tls"]["secret"]["caCert"]
     assert not r.has("Pod"), "the helm test Pod has no client certificate for MUTUAL unless tests.clientSecret is set"
 
+
 def test_secret_follows_workload_namespace_not_gateway_namespace(helm):
     values = load_ci(SCENARIOS["mutual-tls-values.yaml"])
     values["gateway"] = {"namespace": "apps", "workloadNamespace": "ingress-pods"}
@@ -58,6 +49,7 @@ def test_secret_follows_workload_namespace_not_gateway_namespace(helm):
     assert r.one("Gateway")["metadata"]["namespace"] == "apps"
     assert {s["metadata"]["namespace"] for s in r.of_kind("Secret")} == {"ingress-pods"}
     assert r.one("VirtualService")["spec"]["gateways"] == ["apps/grpc-ingress"]
+
 
 def test_tls_hosts_get_a_server_and_certificate_each(helm):
     r = ci(helm, "tls-hosts-values.yaml")
@@ -69,11 +61,13 @@ def test_tls_hosts_get_a_server_and_certificate_each(helm):
     names = [s["port"]["name"] for s in servers(r)]
     assert len(names) == len(set(names))
 
+
 def test_tls_hosts_with_cert_manager_issue_one_certificate_per_server(helm):
     values = load_ci(SCENARIOS["tls-hosts-values.yaml"])
     values["tls"]["certManager"] = {"enabled": True, "issuerRef": {"name": "ca", "kind": "Issuer"}}
     certs = {c["spec"]["secretName"]: c["spec"]["dnsNames"] for c in helm.render(values).of_kind("Certificate")}
     assert certs == {"a-example-tls": ["a.example.com"], "shared-tls": ["b.example.com", "c.example.com"]}
+
 
 def test_cert_manager_certificate_matches_the_gateway_secret(helm):
     r = ci(helm, "cert-manager-values.yaml")
@@ -85,11 +79,62 @@ def test_cert_manager_certificate_matches_the_gateway_secret(helm):
     assert cert["spec"]["issuerRef"] == {"name": "letsencrypt-prod", "kind": "ClusterIssuer", "group": "cert-manager.io"}
     assert cert["spec"]["duration"] == "2160h" and cert["spec"]["renewBefore"] == "360h"
 
+
 def test_cert_manager_with_a_namespaced_issuer(helm):
     cert = helm.render({"tls": {"certManager": {"enabled": True, "issuerRef": {"name": "internal-ca", "kind": "Issuer"}}},
                         "gateway": {"workloadNamespace": "edge"}}).one("Certificate")
     assert cert["metadata"]["namespace"] == "edge", "an Issuer must sit next to the Certificate"
     assert cert["spec"]["issuerRef"]["kind"] == "Issuer"
+
+
+# --- every generated values set ------------------------------------------------------------
+
+DEFAULT_CREDENTIAL = yaml.safe_load((ROOT / "values.yaml").read_text())["tls"]["credentialName"]
+
+
+@for_every_valid_values_set
+def test_each_host_gets_the_certificate_of_its_tls_hosts_entry_or_the_default_and_the_tls_settings(case):
+    values, tls = case.values, case.values["tls"]
+    if not (tls["enabled"] and values["gateway"]["create"]):
+        return
+    https = [s for s in case.servers if s["port"]["protocol"] == "HTTPS"]
+    own = {h: e["credentialName"] for e in tls.get("hosts", []) for h in e["hosts"]}
+    created = {d["metadata"]["name"] for d in case.render.of_kind("Secret") if d.get("type") == "kubernetes.io/tls"}
+    created |= {c["spec"]["secretName"] for c in case.render.of_kind("Certificate")}
+    for host in values["hosts"]:
+        (server,) = [s for s in https if host in s["hosts"]]
+        secret = server["tls"]["credentialName"]
+        if host in own:
+            assert secret == own[host], host
+        elif tls.get("credentialName", DEFAULT_CREDENTIAL):  # unset: values.yaml's default, as Helm merges it
+            assert secret == tls.get("credentialName", DEFAULT_CREDENTIAL), host
+        else:
+            assert secret in created, "%s: the derived secret %s is one this chart creates (%s)" % (host, secret, created)
+        # Every HTTPS server applies the chart-wide TLS settings, its own certificate aside.
+        got = server["tls"]
+        assert (got["mode"], got["minProtocolVersion"]) == (tls["mode"], tls["minProtocolVersion"]), got
+        assert got.get("maxProtocolVersion", "") == tls.get("maxProtocolVersion", ""), got
+        assert got.get("cipherSuites") == tls.get("cipherSuites"), got
+        assert got.get("subjectAltNames") == tls.get("subjectAltNames"), got
+
+
+# --- strings from values: refused naming the key, or kept verbatim (support.injection) --------
+
+STRING_KEYS = string_keys(
+    # Empty has a documented meaning for credentialName: the chart's own <fullname>-tls.
+    Field("credential-name", lambda s: {"tls": {"credentialName": s, "secret": {"create": True, "cert": PEM_CERT, "key": PEM_KEY}}},
+          "zqxjk-tls", "tls.credentialName", meaningful=("",)),
+    Field("issuer-name", lambda s: {"tls": {"certManager": {**CERT_MANAGER, "issuerRef": {"name": s}}}}, "zqxjk-issuer",
+          "tls.certManager.issuerRef.name"),
+    # a loose syntax, refused only for what YAML or Envoy cannot carry
+    Field("subject-alt-name", lambda s: {"tls": {"mode": "MUTUAL", "externalCA": True, "subjectAltNames": [s]}},
+          "zqxjkval", "tls.subjectAltNames.0", loose=True),
+)
+
+
+@pytest.mark.parametrize("field,payload", STRING_KEYS)
+def test_strings_in_tls_keys_are_refused_naming_the_key_or_kept_verbatim(injected, field, payload):
+    injected.check(field, payload)
 
 
 # --- bad input -----------------------------------------------------------------------------
@@ -131,9 +176,8 @@ BAD_VALUES = [
 
 
 @pytest.mark.parametrize("values,match", bad_values(BAD_VALUES))
-def test_bad_values_fail_and_name_the_key(helm, values, match):
-    STATS["bad_input_cases"] += 1
-    helm.render_fails(values, match=match)
+def test_bad_values_are_refused_naming_the_key(helm, values, match):
+    assert_refused(helm, values, match)
 
 
 # --- bad edits of valid values -------------------------------------------------------------
@@ -145,11 +189,13 @@ def m_mutual_without_ca(v, rnd):
     v["tls"].get("secret", {}).pop("caCert", None)
     return [path_re("tls", "mode")]
 
+
 def m_ca_without_secret(v, rnd):
     tls = v["tls"]
     tls["secret"] = {"create": False, "caCert": PEM_CA}
     tls["credentialName"] = "mutation-tls"
     return [path_re("tls", "secret", "caCert")]
+
 
 def m_secret_without_key(v, rnd):
     tls = v["tls"]
@@ -160,6 +206,7 @@ def m_secret_without_key(v, rnd):
     keep_client_ca(v)
     return [path_re("tls", "secret", field)]
 
+
 def m_cert_manager_without_issuer(v, rnd):
     tls = v["tls"]
     tls["secret"] = {"create": False}
@@ -168,6 +215,7 @@ def m_cert_manager_without_issuer(v, rnd):
     tls["certManager"] = {"enabled": True, "issuerRef": {"name": ""}}
     return [path_re("tls", "certManager", "issuerRef", "name")]
 
+
 def m_two_certificate_sources(v, rnd):
     tls = v["tls"]
     tls["secret"] = {"create": True, "cert": PEM_CERT, "key": PEM_KEY}
@@ -175,34 +223,15 @@ def m_two_certificate_sources(v, rnd):
     keep_client_ca(v)
     return [path_re("tls", "certManager", "enabled")]
 
+
 def m_tls_host_not_in_hosts(v, rnd):
     entries = v["tls"].setdefault("hosts", [])
     entries.append({"hosts": ["not-listed.example.org"], "credentialName": "not-listed"})
     return [path_re("tls", "hosts", len(entries) - 1, "hosts"), "not-listed.example.org"]
 
 
-MUTATIONS = {fn.__name__[2:]: fn for fn in [
-    m_mutual_without_ca, m_ca_without_secret, m_secret_without_key, m_cert_manager_without_issuer, m_two_certificate_sources, m_tls_host_not_in_hosts,
-]}
-
-
-@pytest.mark.parametrize("name", sorted(MUTATIONS))
-def test_each_mutation_of_the_base_values_is_refused(helm, name):
-    values = copy.deepcopy(BASE)
-    patterns = MUTATIONS[name](values, random.Random(name))
-    STATS["bad_input_cases"] += 1
-    assert_refused(helm, values, patterns, "base", "apps")
-
-
-@pytest.mark.parametrize("name", sorted(MUTATIONS))
-@settings(max_examples=max(1, MUTATIONS_PER_KIND), **COMMON_SETTINGS)
-@given(case=valid_cases(max_routes=4), rnd=st.randoms(use_true_random=False))
-def test_mutations_of_valid_values_are_refused_naming_the_key(quiet_helm, name, case, rnd):
-    """Each mutation on a few random valid values sets (parametrized rather than drawn, so
-    every mutation runs: hypothesis draws the first items of a sampled_from far more often)."""
-    values, release, namespace = copy.deepcopy(case)
-    patterns = MUTATIONS[name](values, rnd)
-    note("mutation %s -> %s\n%s" % (name, patterns, json.dumps(values, indent=1)))
-    STATS["hypothesis_examples"] += 1
-    STATS["bad_input_cases"] += 1
-    assert_refused(quiet_helm.helm, values, patterns, release, namespace)
+@pytest.mark.parametrize("mutation", edits(
+    m_mutual_without_ca, m_ca_without_secret, m_secret_without_key, m_cert_manager_without_issuer,
+    m_two_certificate_sources, m_tls_host_not_in_hosts))
+def test_bad_edits_of_valid_values_are_refused_naming_the_key(helm, mutation_bases, mutation):
+    assert_edits_refused(helm, mutation, mutation_bases)

@@ -15,6 +15,7 @@ TEMPLATES = ROOT / "templates"
 
 REPEATS = 2  # fresh helm processes compared with the first render
 
+
 def template_fresh(helm, values, release="grpc-ingress", namespace="default") -> str:
     """helm template in a new process, with the values written exactly as json.dumps orders
     them (no render cache, no key sorting)."""
@@ -32,6 +33,7 @@ def template_fresh(helm, values, release="grpc-ingress", namespace="default") ->
             os.unlink(path)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
+
 
 # Sprig/Helm functions whose result is not a function of the values: random data, the
 # clock, the cluster, the environment, random salts or IVs.
@@ -51,6 +53,7 @@ _STRING = re.compile(r'"(?:\\.|[^"\\])*"|`[^`]*`')
 
 _CALL = re.compile(r"(?<![\w.$])(%s)(?![\w])" % "|".join(NONDETERMINISTIC))
 
+
 def nondeterministic_calls(text: str) -> list[str]:
     """Function names from NONDETERMINISTIC used in template actions (comments, string
     literals and fields like .Values.now do not count)."""
@@ -58,6 +61,7 @@ def nondeterministic_calls(text: str) -> list[str]:
     for action in _ACTION.findall(_COMMENT.sub("", text)):
         found += _CALL.findall(_STRING.sub('""', action))
     return found
+
 
 def reorder(node, rnd: random.Random | None = None):
     """The same values with every map's keys in another order (reversed, or shuffled);

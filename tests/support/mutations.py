@@ -1,14 +1,32 @@
-"""Bad edits of valid values: helpers a mutation uses to make a values set invalid for exactly one
-reason (fresh names, a route appended, the Gateway or TLS switched on), and assert_refused()."""
+"""Bad edits of valid values. A feature spec writes a mutation: a function that edits a valid
+values set so that it is invalid for exactly one reason and returns the regexes the error must
+contain (key paths as path_re("routes", 0, "timeout") writes them). Then
+
+    @pytest.mark.parametrize("mutation", edits(m_zero_timeout, m_timeout_on_stream))
+    def test_bad_edits_of_valid_values_are_refused_naming_the_key(helm, mutation_bases, mutation):
+        assert_edits_refused(helm, mutation, mutation_bases)
+
+applies each mutation to HYPOTHESIS_MUTATIONS (default 3) of the generated values sets in
+conftest's `mutation_bases` (support.strategies.valid_cases, each checked to render first).
+The helpers below (fresh names, a route appended, the Gateway or TLS switched on) give a
+mutation the context it needs whatever values set it starts from.
+"""
 from __future__ import annotations
 
+import copy
 import json
+import os
+import random
 import re
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from support.helm import ROOT, normalize_paths
-
+from support.strategies import valid_cases
+from support.summary import count
 
 SCHEMA = json.loads((ROOT / "values.schema.json").read_text())
 
@@ -18,8 +36,10 @@ def path_re(*parts) -> str:
     a longer segment (routes.1 does not match routes.10)."""
     return r"(?<![\w.])" + re.escape(".".join(str(p) for p in parts)) + r"(?!\w)"
 
+
 def key_re(key: str) -> str:
     return r"(?<!\w)" + re.escape(key) + r"(?!\w)"
+
 
 def _sub_schema(schema, key):
     if key in schema.get("properties", {}):
@@ -29,6 +49,7 @@ def _sub_schema(schema, key):
             return sub
     extra = schema.get("additionalProperties")
     return extra if isinstance(extra, dict) else None
+
 
 def walk(value, schema, path=()):
     """(path, value, schema) for every node the schema describes directly (not via anyOf)."""
@@ -42,10 +63,12 @@ def walk(value, schema, path=()):
         for i, item in enumerate(value):
             yield from walk(item, schema["items"], path + (i,))
 
+
 def get_at(v, path):
     for p in path:
         v = v[p]
     return v
+
 
 def named_path(path):
     """The part of a path an error can name the same way in Helm 3 and 4: Helm 4 writes a
@@ -57,8 +80,10 @@ def named_path(path):
         out.append(p)
     return out
 
+
 def routes_of(v):
     return v["routes"]
+
 
 def fresh(v, prefix):
     """A name no route uses yet."""
@@ -68,8 +93,10 @@ def fresh(v, prefix):
         i += 1
     return "%s%d" % (prefix, i)
 
+
 def fresh_service(v, tag):
     return "mut%s.Fresh%d" % (tag, len(v["routes"]))
+
 
 def new_route(v, **kw):
     """Append a route (a catch-all unless kw adds matches); returns its index."""
@@ -77,6 +104,7 @@ def new_route(v, **kw):
     r.update(kw)
     v["routes"].append(r)
     return len(v["routes"]) - 1
+
 
 def used_ports(v):
     tls, h2c = v.get("tls", {}), v.get("h2c", {})
@@ -89,13 +117,16 @@ def used_ports(v):
         ports.add(h2c.get("port", 80))
     return ports
 
+
 def free_port(v):
     return next(p for p in range(18080, 18100) if p not in used_ports(v))
+
 
 def own_gateway(v):
     """Make the chart render its Gateway (the rules below only apply then)."""
     v["gateway"]["create"] = True
     v["gateway"].pop("ref", None)
+
 
 def enable_tls(v):
     """Turn the HTTPS server on (a valid one) if it is off."""
@@ -108,12 +139,15 @@ def enable_tls(v):
         if h2c.get("enabled") and h2c.get("port", 80) == tls.get("port", 443):
             h2c["port"] = next(p for p in range(18100, 18200) if p not in used_ports(v))
 
+
 def keep_client_ca(v):
     """After replacing tls.secret: MUTUAL modes still need a client CA source."""
     if v["tls"].get("mode", "SIMPLE") != "SIMPLE":
         v["tls"]["externalCA"] = True
 
-def assert_refused(helm, values, patterns, release, namespace):
+
+def _assert_refused(helm, values, patterns, release, namespace):
+    """helm refuses values, prints nothing, and its error matches every pattern."""
     rc, out, err, docs, _ = helm.template(values, release=release, namespace=namespace)
     assert rc != 0, "helm rendered %d documents for invalid values:\n%s" % (len(docs or []), json.dumps(values)[:2000])
     assert docs is None and not out.strip(), "a failed render must print no manifests"
@@ -121,46 +155,48 @@ def assert_refused(helm, values, patterns, release, namespace):
     for p in patterns:
         assert re.search(p, text), "error does not name %r:\n%s" % (p, err)
 
-# A fixed valid values set touching every feature, for one deterministic run of each mutation.
-BASE = {
-    "commonLabels": {"team": "payments"},
-    "commonAnnotations": {"example.com/owner": "platform"},
-    "hosts": ["grpc.example.com", "*.api.example.com"],
-    "gateway": {"create": True, "selector": {"istio": "ingressgateway"}},
-    "tls": {"enabled": True, "port": 443, "mode": "SIMPLE", "credentialName": "grpc-tls", "httpsRedirect": True,
-            "redirectPort": 80},
-    "h2c": {"enabled": True, "port": 8080},
-    "grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["https://app.example.com"], "maxAge": "1h",
-                                          "allowHeaders": ["authorization"]}},
-    "trafficPolicy": {"loadBalancer": "LEAST_REQUEST"},
-    "streaming": {"idleTimeout": "2h"},
-    "retries": {"unary": {"attempts": 3}},
-    "routes": [
-        {"name": "orders", "services": ["shop.v1.Orders"], "methods": ["shop.v1.Orders/Create"],
-         "backend": {"host": "orders", "port": 50051}, "timeout": "5s",
-         "retries": {"attempts": 3, "perTryTimeout": "2s", "retryOn": "unavailable"}},
-        {"name": "export", "methods": ["shop.v1.Orders/Export"],
-         "backend": {"host": "exporter.batch.svc.cluster.local", "port": 9090},
-         "trafficPolicy": {"maxRequestsPerConnection": 100}},
-        {"name": "chat", "services": ["chat.v1.Chat"], "streaming": True, "backends": [
-            {"host": "chat", "port": 50051, "subset": "stable", "subsetLabels": {"version": "v1"}, "weight": 90},
-            {"host": "chat", "port": 50051, "subset": "canary", "subsetLabels": {"version": "v2"}, "weight": 10}]},
-        {"name": "legacy", "prefix": "/legacy/", "backend": {"host": "legacy", "port": 8080}},
-        {"name": "fallback", "backend": {"host": "orders", "port": 50051}},
-    ],
-    "backendServices": [{"name": "orders", "selector": {"app": "orders"}, "port": 50051, "targetPort": 9090}],
-}
 
-class Quiet:
-    """The session helm behind a short repr: hypothesis prints every argument of a failing
-    example, and the Helm dataclass would print its whole render cache."""
+# --- running the edits ----------------------------------------------------------------------
 
-    def __init__(self, helm):
-        self.helm = helm
+PER_EDIT = int(os.environ.get("HYPOTHESIS_MUTATIONS", "3"))  # generated values sets each edit is applied to
+POOL = max(12, 4 * PER_EDIT)  # drawn once per session; each edit takes PER_EDIT of them
 
-    def __repr__(self):
-        return "<helm>"
 
-@pytest.fixture(scope="module")
-def quiet_helm(helm):
-    return Quiet(helm)
+def draw_bases(helm, n: int = POOL) -> list[tuple]:
+    """n generated valid cases (values, release, namespace, facts), each rendered once to
+    prove it valid: an edit can only show that a rule fires if the values were valid before."""
+    drawn = []
+
+    @settings(max_examples=n, deadline=None, database=None, phases=[Phase.generate],
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @seed(20260802)
+    @given(case=valid_cases(max_routes=4))
+    def collect(case):
+        drawn.append(case)
+
+    collect()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda c: helm.render(c[0], release=c[1], namespace=c[2]), drawn))
+    return drawn
+
+
+def edits(*mutations) -> list:
+    """pytest params for mutations, named without their m_ prefix."""
+    return [pytest.param(m, id=m.__name__.removeprefix("m_"), marks=pytest.mark.bad_input) for m in mutations]
+
+
+def assert_edits_refused(helm, mutation, bases) -> None:
+    """The mutation applied to PER_EDIT of the bases (which ones depends on its name), each
+    with its own seeded random choices: every result is refused, naming the key."""
+    start = zlib.crc32(mutation.__name__.encode())
+    for k in range(PER_EDIT):
+        values, release, namespace, _ = copy.deepcopy(bases[(start + k * len(bases) // PER_EDIT) % len(bases)])
+        rnd = random.Random(f"{mutation.__name__}-{k}")
+        patterns = mutation(values, rnd)
+        count("bad_input_cases")
+        count("hypothesis_examples")
+        try:
+            _assert_refused(helm, values, patterns, release, namespace)
+        except AssertionError as e:
+            raise AssertionError(f"{e}\nedit {mutation.__name__} of generated values set {k} (release {release}, "
+                                 f"namespace {namespace}):\n{json.dumps(values, indent=1)}") from None

@@ -1,35 +1,26 @@
-"""Hypothesis strategies for values sets the chart must accept: valid_cases() draws
-(values, release, namespace) across every feature; the building blocks (hosts, labels,
-durations, ports, retry policies, traffic policies, CORS origins) are module constants."""
+"""Hypothesis strategies for values sets the chart must accept. valid_cases() draws
+(values, release, namespace, facts) across every feature; facts carries what the generator
+knows beyond the values (facts["host_namespace"][host]: the namespace a backend host names,
+None for a short name, which resolves in the release namespace). The building blocks (hosts,
+labels, durations, ports, retry policies, traffic policies, CORS origins) are module constants.
+"""
 from __future__ import annotations
 
-import os
 from collections import Counter
 
-from hypothesis import HealthCheck
 from hypothesis import strategies as st
 
 from support.values import PEM_CA, PEM_CERT, PEM_KEY
 
-
-
-EXAMPLES = int(os.environ.get("HYPOTHESIS_EXAMPLES", "200"))
-MUTATIONS_PER_KIND = max(1, -(-int(os.environ.get("HYPOTHESIS_MUTATIONS", "120")) // 46))  # 120 spread over 46 kinds
-
-COMMON_SETTINGS = dict(
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+# --- building blocks ----------------------------------------------------------------------
+# Strategies are module constants and choices among lists are drawn as indices: building
+# strategies inside a draw costs hypothesis more than the draw itself.
 
 LOWER = "abcdefghijklmnopqrstuvwxyz"
-
 ALNUM = LOWER + "0123456789"
-
 MIXED = LOWER + LOWER.upper() + "0123456789"
-
 BOOL = st.booleans()
+
 
 def _ends(text, first, last, fix_first, fix_last):
     """text with its first/last characters forced into the allowed sets."""
@@ -39,21 +30,18 @@ def _ends(text, first, last, fix_first, fix_last):
         text = text[:-1] + fix_last
     return text
 
+
 def dns_label(min_size=1, max_size=20, first=ALNUM):
     """A DNS-1123 label (a DNS-1035 label with first=LOWER)."""
     return st.text(ALNUM + "-", min_size=min_size, max_size=max_size).map(
         lambda s: _ends(s, first, ALNUM, "x", "0"))
 
+
 _QUALIFIED = st.text(MIXED + "-_.", min_size=1, max_size=12).map(lambda s: _ends(s, MIXED, MIXED, "K", "k"))
-
 _PREFIX = st.builds("{}.{}/".format, dns_label(1, 8, LOWER), dns_label(2, 6, LOWER))
-
 LABEL_KEY = st.builds("{}{}".format, st.one_of(st.just(""), _PREFIX), _QUALIFIED)
-
 LABEL_VALUE = st.text(MIXED + "-_.", max_size=12).map(lambda s: s and _ends(s, MIXED, MIXED, "V", "v"))
-
 LABELS_0_2 = st.dictionaries(LABEL_KEY, LABEL_VALUE, max_size=2)
-
 LABELS_1_2 = st.dictionaries(LABEL_KEY, LABEL_VALUE, min_size=1, max_size=2)
 
 # Annotation values are free text (test_injection.py tries the hard characters). Here: the
@@ -66,14 +54,12 @@ ANNOTATION_TEXT = st.text(
                   include_characters="\n\t"),
     max_size=16,
 )
-
 ANNOTATIONS = st.dictionaries(LABEL_KEY, ANNOTATION_TEXT, min_size=1, max_size=2)
 
 DURATION = st.one_of(
     st.sampled_from(["250ms", "5s", "1m", "2h", "1h30m", "90s", "100ms", "30s"]),
     st.builds("{}{}".format, st.integers(1, 999), st.sampled_from(["ms", "s", "m", "h"])),
 )
-
 # corsPolicy.maxAge: whole seconds (istiod validateCORSPolicy).
 WHOLE_SECONDS = st.one_of(
     st.sampled_from(["1h", "10m", "600s", "24h"]),
@@ -82,6 +68,7 @@ WHOLE_SECONDS = st.one_of(
 
 PORT = st.one_of(st.sampled_from([50051, 8080, 9090, 443, 80, 1, 65535]), st.integers(1, 65535))
 
+
 def draw_free_port(draw, used):
     """A port not in used (drawn, then moved to the next free one)."""
     port = draw(PORT)
@@ -89,36 +76,34 @@ def draw_free_port(draw, used):
         port = port % 65535 + 1
     return port
 
+
 # Hostnames clients use: the last label starts with a letter (istiod refuses an all-numeric TLD).
 _PLAIN_HOST = st.builds(lambda labels, tld: ".".join(labels + [tld]),
                         st.lists(dns_label(1, 10), min_size=1, max_size=2), dns_label(1, 8, LOWER))
-
 HOST = st.builds(lambda wildcard, host: ("*." if wildcard else "") + host, BOOL, _PLAIN_HOST)
-
 HOSTS = st.integers(1, 3).flatmap(lambda n: st.lists(HOST, min_size=n, max_size=n, unique=True))
 
+BACKEND_HOST_FORMS = {"short": "{name}", "fqdn": "{name}.{ns}.svc.cluster.local", "svc": "{name}.{ns}.svc",
+                      "dotted": "{name}.{ns}"}
+# (host, the Kubernetes namespace it names or None): a short name resolves in the release
+# namespace, name.ns.svc[.cluster.local] is a Service in ns, and name.ns is no Kubernetes
+# Service name (Istio does not expand it), so it belongs to no namespace either.
 BACKEND_HOST = st.builds(
-    lambda form, name, ns: {"short": "%s", "fqdn": "%s.%s.svc.cluster.local", "svc": "%s.%s.svc", "dotted": "%s.%s"}[form]
-    % ((name,) if form == "short" else (name, ns)),
+    lambda form, name, ns: (BACKEND_HOST_FORMS[form].format(name=name, ns=ns), ns if form in ("fqdn", "svc") else None),
     st.sampled_from(["short", "short", "fqdn", "svc", "dotted"]), dns_label(1, 16, LOWER), dns_label(1, 12, LOWER))
-
 # Hosts that differ only by '.' versus '-' (a.b, a-b) would get one DestinationRule name: the
 # chart does not refuse them yet, so the strategy keeps clear of them.
-BACKEND_HOSTS = st.lists(BACKEND_HOST, min_size=1, max_size=4, unique_by=lambda h: h.replace(".", "-"))
+BACKEND_HOSTS = st.lists(BACKEND_HOST, min_size=1, max_size=4, unique_by=lambda h: h[0].replace(".", "-"))
 
 RETRY_TOKENS = ["cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable", "5xx",
                 "gateway-error", "reset", "reset-before-request", "connect-failure", "envoy-ratelimited",
                 "retriable-4xx", "refused-stream", "retriable-status-codes", "retriable-headers",
                 "http3-post-connect-failure"]
-
 # Numeric retryOn tokens: only HTTP statuses Go knows; istiod refuses the others, which the
 # schema's [1-5][0-9][0-9] still admits.
 RETRY_CODES = ["409", "429", "500", "502", "503", "504"]
-
 RETRY_ON = st.lists(st.sampled_from(RETRY_TOKENS + RETRY_CODES), min_size=1, max_size=4, unique=True).map(",".join)
-
 RETRY_POLICY = st.fixed_dictionaries({"attempts": st.integers(1, 10)}, optional={"perTryTimeout": DURATION, "retryOn": RETRY_ON})
-
 RETRIES = st.one_of(st.just({"attempts": 0}), RETRY_POLICY)
 
 TP_FIELDS = {
@@ -131,18 +116,13 @@ TP_FIELDS = {
         {}, optional={"time": DURATION, "interval": DURATION, "probes": st.integers(1, 9)}).filter(bool),
     "loadBalancer": st.sampled_from(["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "PASSTHROUGH"]),
 }
-
 TP_KEYS = sorted(TP_FIELDS)
-
 CANONICAL_TP = st.fixed_dictionaries(TP_FIELDS)
-
 ANY_TP = st.fixed_dictionaries({}, optional=TP_FIELDS)
 
 # CORS header names istiod accepts (^[-_A-Za-z0-9]+$); the schema still admits any HTTP token.
 HEADERS = st.lists(st.text(MIXED + "-_", min_size=1, max_size=12), max_size=3, unique=True)
-
 _ORIGIN_HOST = _PLAIN_HOST
-
 ORIGINS = st.lists(st.one_of(
     st.builds("https://{}".format, _ORIGIN_HOST),
     st.builds("https://{}:{}".format, _ORIGIN_HOST, PORT),
@@ -150,17 +130,16 @@ ORIGINS = st.lists(st.one_of(
     st.builds(lambda h: {"prefix": "https://" + h}, dns_label(1, 10)),
     st.just({"regex": "https://[a-z0-9-]+\\.example\\.com"}),
 ), min_size=1, max_size=3)
-
 CIPHERS = ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384"]
 
-
 ROUTE_KINDS = st.sampled_from(["services", "services", "methods", "mixed", "prefix", "regex", "catchall"])
-
 SUBSETS = [None, "v1", "v2", "canary"]
+
 
 def one_in(draw, n):
     """True about once in n draws."""
     return draw(st.integers(0, n - 1)) == 0
+
 
 def pick(draw, items, lo, hi):
     """lo..hi distinct items of a list (as index draws: no strategy built per list)."""
@@ -168,16 +147,19 @@ def pick(draw, items, lo, hi):
     idx = draw(st.lists(st.integers(0, len(items) - 1), min_size=min(lo, hi), max_size=hi, unique=True))
     return [items[i] for i in idx]
 
+
 def choice(draw, items):
     return items[draw(st.integers(0, len(items) - 1))]
+
 
 def _targets(route):
     return route.get("backends") or [route["backend"]]
 
+
 @st.composite
 def routes_and_backends(draw, max_routes):
-    """routes plus the chart-level keys whose validity depends on them (trafficPolicy,
-    streaming, externalSubsets)."""
+    """(routes, the chart-level keys whose validity depends on them (trafficPolicy, streaming,
+    externalSubsets), facts about the backend hosts)."""
     n = draw(st.integers(1, max_routes))
     names = draw(st.lists(dns_label(1, 30), min_size=n, max_size=n, unique=True))
     kinds = [draw(ROUTE_KINDS) for _ in range(n)]
@@ -212,7 +194,8 @@ def routes_and_backends(draw, max_routes):
         used_methods.update(r.get("methods", []))
 
     # Destinations.
-    hosts = draw(BACKEND_HOSTS)
+    host_namespaces = dict(draw(BACKEND_HOSTS))
+    hosts = list(host_namespaces)
     pairs_pool = [(h, s) for h in hosts for s in SUBSETS]
     external = one_in(draw, 5)
     subset_labels = {}
@@ -276,7 +259,8 @@ def routes_and_backends(draw, max_routes):
                               "tcpKeepalive": choice(draw, [{}, canonical["tcpKeepalive"]])}
     if external or one_in(draw, 6):
         extra["externalSubsets"] = external
-    return routes, extra
+    return routes, extra, {"host_namespace": host_namespaces}
+
 
 @st.composite
 def tls_section(draw, hosts, tls_on, port, used):
@@ -329,9 +313,10 @@ def tls_section(draw, hosts, tls_on, port, used):
         used.add(tls["redirectPort"])
     return tls
 
+
 @st.composite
 def valid_cases(draw, max_routes=8):
-    """(values, release, namespace) the chart must render into valid manifests."""
+    """(values, release, namespace, facts): values the chart must render into valid manifests."""
     release = draw(st.one_of(dns_label(1, 53), st.just("grpc-ingress"), dns_label(40, 53)))
     namespace = draw(st.one_of(st.just("default"), dns_label(1, 63)))
     v = {}
@@ -396,7 +381,7 @@ def valid_cases(draw, max_routes=8):
             web["envoyFilter"] = ef
         v["grpcWeb"] = web
 
-    routes, extra = draw(routes_and_backends(max_routes))
+    routes, extra, facts = draw(routes_and_backends(max_routes))
     v["routes"] = routes
     v.update(extra)
     # Chart-wide retry defaults. attempts >= 1 only: attempts 0 inherits the default retryOn
@@ -421,4 +406,4 @@ def valid_cases(draw, max_routes=8):
         v["tests"] = {"enabled": False}
     elif tls_on and tls["mode"] == "MUTUAL" and draw(BOOL):
         v["tests"] = {"clientSecret": draw(dns_label(1, 20))}
-    return v, release, namespace
+    return v, release, namespace, facts

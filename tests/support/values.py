@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 
-
-
 B = {"host": "grpc-service", "port": 50051}  # a valid backend
 
 
 def route(**kw):
     return {"routes": [{"name": "r", "backend": B, **kw}]}
+
 
 def routes(*rs):
     return {"routes": list(rs)}
