@@ -74,6 +74,24 @@ def test_streams_never_carry_a_route_timeout_and_unary_routes_keep_theirs(case):
             assert e.get("timeout") == route.get("timeout")
 
 
+@for_every_valid_values_set
+def test_routes_retry_as_asked_and_attempts_zero_turns_retries_off(case):
+    """A route's own retries, else the chart-wide ones for its kind (unary or streaming);
+    attempts: 0 means no retries, and Istio reads nothing else beside it."""
+    by_name = {route["name"]: route for route in case.values["routes"]}
+    for e in case.entries:
+        route, got = by_name[e["name"]], e.get("retries")
+        asked = route.get("retries")
+        if asked is None:
+            asked = case.values.get("retries", {}).get("streaming" if route.get("streaming") else "unary")
+        if got is not None and got["attempts"] == 0:
+            assert got == {"attempts": 0}, e["name"]
+        if asked is not None and asked["attempts"] == 0:
+            assert got == {"attempts": 0}, e["name"]
+        elif "retries" in route:
+            assert got == route["retries"], e["name"]
+
+
 # --- bad input -----------------------------------------------------------------------------
 
 BAD_VALUES = [

@@ -230,8 +230,15 @@ def m_tls_host_not_in_hosts(v, rnd):
     return [path_re("tls", "hosts", len(entries) - 1, "hosts"), "not-listed.example.org"]
 
 
+def m_tls_max_below_min(v, rnd):
+    own_gateway(v)
+    enable_tls(v)
+    v["tls"].update(minProtocolVersion="TLSV1_3", maxProtocolVersion="TLSV1_2")
+    return [path_re("tls", "maxProtocolVersion")]
+
+
 @pytest.mark.parametrize("mutation", edits(
     m_mutual_without_ca, m_ca_without_secret, m_secret_without_key, m_cert_manager_without_issuer,
-    m_two_certificate_sources, m_tls_host_not_in_hosts))
+    m_two_certificate_sources, m_tls_host_not_in_hosts, m_tls_max_below_min))
 def test_bad_edits_of_valid_values_are_refused_naming_the_key(helm, mutation_bases, mutation):
     assert_edits_refused(helm, mutation, mutation_bases)
