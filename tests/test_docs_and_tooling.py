@@ -1,8 +1,9 @@
-"""The repository's documents and tools: the README values reference generated from values.yaml
-(scripts/readme-values), which helm scripts/helm picks (the suite and scripts/bench ask it), and
+"""The repository's documents and tools: LICENSE, the README values reference generated from
+values.yaml (scripts/readme-values), which helm scripts/helm picks (the suite and scripts/bench ask it), and
 scripts/bench's smoke run."""
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -89,6 +90,19 @@ def test_a_helm_variable_naming_no_helm_stops_the_suite_with_a_clear_error(tmp_p
     finally:
         monkeypatch.undo()
         find_helm.cache_clear()
+
+
+# --- LICENSE -------------------------------------------------------------------------------
+
+# sha256 of https://www.apache.org/licenses/LICENSE-2.0.txt (11,358 bytes, appendix included).
+APACHE_2_0_SHA256 = "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30"
+
+
+def test_license_is_the_apache_2_0_text_chart_yaml_declares():
+    chart = yaml.safe_load((ROOT / "Chart.yaml").read_text())
+    assert chart["annotations"]["artifacthub.io/license"] == "Apache-2.0"
+    text = (ROOT / "LICENSE").read_bytes()
+    assert hashlib.sha256(text).hexdigest() == APACHE_2_0_SHA256, "LICENSE must be the Apache 2.0 text, unchanged"
 
 
 # --- README: the Parameters section, generated from values.yaml ----------------------------

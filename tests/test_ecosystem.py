@@ -94,7 +94,7 @@ NAME = CHART["name"]
 ALLOWED = ["Chart.yaml", "Chart.lock", "values.yaml", "values.schema.json", "README.md", "LICENSE", ".helmignore",
            "templates/*"]
 
-REQUIRED = ["Chart.yaml", "values.yaml", "values.schema.json", "README.md", "templates/NOTES.txt",
+REQUIRED = ["Chart.yaml", "values.yaml", "values.schema.json", "README.md", "LICENSE", "templates/NOTES.txt",
             "templates/_helpers.tpl"]
 
 FORBIDDEN_PREFIXES = ["tests/", "scripts/", "ci/", "examples/", ".ci/", "node_modules/", ".venv/", ".tools/", ".git/",
