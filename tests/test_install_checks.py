@@ -8,7 +8,7 @@ import pytest
 
 from support.bad_input import assert_refused, bad_values
 from support.helm import ROOT
-from support.scenarios import ci
+from support.scenarios import ci, servers
 
 
 def test_helm_test_pod_calls_health_check_through_the_gateway(default_render):
@@ -82,6 +82,17 @@ def test_tls_notes(helm, notes_chart):
     assert "-plaintext" not in text
     assert "grpc-ingress-tls must exist in namespace edge" in text
     assert "helm test grpc-ingress -n apps" in text
+
+
+@pytest.mark.parametrize("values, namespace", [
+    (None, None),
+    ({"tls": {"credentialName": "api-cert"}, "gateway": {"workloadNamespace": "edge"}}, "edge"),
+], ids=["defaults", "named-secret-elsewhere"])
+def test_notes_name_the_secret_the_gateway_reads(helm, notes_chart, values, namespace):
+    r = helm.render(values, chart=notes_chart)
+    (srv,) = [s for s in servers(r) if s["port"]["protocol"] == "HTTPS"]
+    text = r.one("ConfigMap", "notes")["data"]["notes"]
+    assert f"{srv['tls']['credentialName']} must exist in namespace {namespace or ''}" in text
 
 
 def test_h2c_notes(helm, notes_chart):
