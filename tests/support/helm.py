@@ -24,6 +24,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]  # tests/support/helm.py -> the chart (repository root)
 HELM_SCRIPT = ROOT / "scripts" / "helm"  # the one Helm discovery routine
+# libyaml's safe loader when PyYAML has it: parsing renders is a large share of the suite's time.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 _SURROGATE_PAIR = re.compile(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})")
@@ -157,7 +159,7 @@ class Helm:
         if proc.returncode != 0:
             return proc.returncode, proc.stdout, proc.stderr, None, []
         try:
-            docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+            docs = [d for d in yaml.load_all(proc.stdout, Loader=_LOADER) if d]
         except yaml.YAMLError as e:
             return 0, proc.stdout, proc.stderr, None, [f"the output is not loadable YAML: {e}"]
         errors = self.validate(docs) if self.validate else []
