@@ -124,13 +124,15 @@ def occurrences(node, needle) -> int:
 # --- batching --------------------------------------------------------------------------------
 
 def _python_patterns(node):
-    """The schema with its Go RE2 \\x{HHHH} escapes written the way Python's re spells them."""
+    """The schema with its Go RE2 patterns written the way Python's re spells them (\\x{HHHH}, $)."""
     if isinstance(node, dict):
         return {_python_patterns(k) if isinstance(k, str) else k: _python_patterns(v) for k, v in node.items()}
     if isinstance(node, list):
         return [_python_patterns(v) for v in node]
     if isinstance(node, str):
-        return re.sub(r"\\x\{([0-9a-fA-F]+)\}", lambda m: "\\U%08x" % int(m.group(1), 16), node)
+        node = re.sub(r"\\x\{([0-9a-fA-F]+)\}", lambda m: "\\U%08x" % int(m.group(1), 16), node)
+        # RE2's $ is the end of the text; Python's also matches before a final newline.
+        return node[:-1] + "\\Z" if node.startswith("^") and node.endswith("$") and not node.endswith("\\$") else node
     return node
 
 
@@ -162,36 +164,59 @@ def _overlaps(p, q):
     return p == q or p.startswith(q + ".") or q.startswith(p + ".")
 
 
+def _group(groups, f, values, base=None):
+    """Put field f (its values, and for a kept payload its placeholder values) into the first
+    group of the list it neither nests in nor clashes with; a new group if none. Kept payloads
+    only share a render with fields of other top-level sections (routes, tls, grpcWeb...), so
+    that merging cannot make values the chart refuses (backend next to backends, a Secret next
+    to cert-manager)."""
+    for i, (merged, merged_base, fields) in enumerate(groups):
+        if any(_overlaps(f.path, g.path) for g in fields):
+            continue
+        if base is not None and set(values) & set(merged):
+            continue
+        try:
+            groups[i] = (merge(merged, values), None if base is None else merge(merged_base, base), fields + [f])
+            return
+        except Conflict:
+            continue
+    groups.append((values, base, [f]))
+
+
 def plan(cases, fields):
-    """Render jobs: {job key: values} and {case: job key}. A payload the schema refuses in
-    several fields is tried in all of them in one render (helm lists every schema error, and
-    each case checks that its own key is named); fields whose values would clash, or whose
-    paths nest, go to separate renders. Everything else renders alone."""
+    """Render jobs: {job key: values}, {case: job key}, and the batches of kept payloads.
+
+    A payload the schema refuses in several fields is tried in all of them in one render (helm
+    lists every schema error, and each case checks that its own key is named). A payload the
+    schema accepts is also tried in several fields at once, next to a render of their
+    placeholders: if the batch comes out as the placeholders' output with each placeholder
+    replaced by the payload, every field in it kept the payload verbatim; otherwise each field
+    is rendered alone (Injected does that), so a refusal or a change is always told apart per
+    field. Fields whose values would clash, or whose paths nest, go to separate batches."""
     jobs = {("base", f.name): f.build(f.placeholder) for f in fields}
-    where = {}
-    batches = {}  # payload -> [(values, [fields])]
+    where, kept = {}, {}
+    refused, accepted = {}, {}  # payload -> [(values, base values, [fields])]
     for f, p in cases:
         values = f.build(p)
-        if not schema_refuses(values):
-            jobs[f.name, p] = values
-            where[f, p] = (f.name, p)
-            continue
-        for i, (merged, fields) in enumerate(batches.setdefault(p, [])):
-            if any(_overlaps(f.path, g.path) for g in fields):
-                continue
-            try:
-                batches[p][i] = (merge(merged, values), fields + [f])
-                break
-            except Conflict:
-                continue
+        if schema_refuses(values):
+            _group(refused.setdefault(p, []), f, values)
         else:
-            batches[p].append((values, [f]))
-    for p, groups in batches.items():
-        for i, (merged, fields) in enumerate(groups):
+            _group(accepted.setdefault(p, []), f, values, f.build(f.placeholder))
+    for p, groups in refused.items():
+        for i, (merged, _, fields) in enumerate(groups):
             jobs["batch", p, i] = merged
             where.update({(f, p): ("batch", p, i) for f in fields})
-    return jobs, where
-
+    for p, groups in accepted.items():
+        for i, (merged, merged_base, fields) in enumerate(groups):
+            if len(fields) == 1:
+                jobs[fields[0].name, p] = merged
+                where[fields[0], p] = (fields[0].name, p)
+                continue
+            jobs["kept", p, i] = merged
+            jobs["kept-base", p, i] = merged_base
+            kept["kept", p, i] = fields
+            where.update({(f, p): ("kept", p, i) for f in fields})
+    return jobs, where, kept
 
 
 # --- rendering and checking ------------------------------------------------------------------
@@ -213,11 +238,26 @@ class Injected:
         cases = {(item.callspec.params["field"], item.callspec.params["payload"]) for item in items
                  if "injected" in getattr(item, "fixturenames", ()) and hasattr(item, "callspec")}
         fields = sorted({f for f, _ in cases}, key=lambda f: f.name)
-        jobs, where = plan(sorted(cases, key=lambda c: (c[0].name, c[1])), fields)
+        jobs, where, kept = plan(sorted(cases, key=lambda c: (c[0].name, c[1])), fields)
         with ThreadPoolExecutor(max_workers=2) as pool:
             results = dict(zip(jobs, pool.map(self._render, jobs.values())))
         self.results = {key: results[job] for key, job in where.items()}
         self.results.update({key: results[key] for key in jobs if key[0] == "base"})
+        # Kept-payload batches: verified as a whole, or each field rendered alone.
+        self.verified = set()
+        alone = {}
+        for key, batch_fields in kept.items():
+            payload = key[1]
+            base, got = results["kept-base", *key[1:]], results[key]
+            expected = base.docs
+            for f in batch_fields:
+                expected = substitute(expected, f.placeholder, payload)
+            if base.rc == 0 and base.docs and not base.errors and got.rc == 0 and got.docs == expected:
+                self.verified.update((f, payload) for f in batch_fields)
+            else:
+                alone.update({(f, payload): f.build(payload) for f in batch_fields})
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            self.results.update(zip(alone, pool.map(self._render, alone.values())))
 
     def _render(self, values) -> Result:
         rc, out, err, docs, errors = self.helm.template(values, release="inj", namespace="default")
@@ -233,6 +273,8 @@ class Injected:
         assert base.rc == 0 and base.docs and not base.errors, "%s: %s" % (field.name, base.stderr or base.errors)
         assert occurrences(base.docs, field.placeholder) > 0, "%s: the placeholder does not reach the output" % field.name
 
+        if (field, payload) in self.verified:
+            return  # kept verbatim in a batch render (see plan)
         got = self.results[field, payload]
         if got.rc != 0 and self.helm.major == 3 and payload in HARD_TEXT and HELM3_OWN_REFUSAL in got.stderr:
             return
