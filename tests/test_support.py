@@ -2,9 +2,12 @@
 bad-input and injection tests rely on, and the routing model the routing specs ask."""
 from __future__ import annotations
 
+import json
 import re
 
-from support.injection import substitute
+import pytest
+
+from support.injection import Field, Injected, substitute
 from support.mutations import path_re
 from support.routing import route_for, traffic_shares
 
@@ -73,3 +76,45 @@ def test_traffic_shares_are_what_envoy_sends_each_destination():
     assert traffic_shares(entries["service"]) == {("two", 50051, "v1"): 90, ("two", 50051, "v2"): 10}
     unweighted = {"route": [_dest("a", weight=100), _dest("b")]}
     assert traffic_shares(unweighted) == {("a", 50051, None): 100, ("b", 50051, None): 0}
+
+
+# --- injection batches (support.injection) ------------------------------------------------------
+
+class _EchoHelm:
+    """A helm stand-in whose 'render' is the values themselves, except that it drops the value
+    of the key `mangle` names (a chart bug) when it carries the payload."""
+    major = 4
+
+    def __init__(self, mangle=None):
+        self.mangle = mangle
+
+    def template(self, values, release, namespace):
+        docs = [json.loads(json.dumps(values))]
+        if self.mangle and self.mangle in docs[0] and "PAYLOAD" in json.dumps(docs[0][self.mangle]):
+            docs[0][self.mangle] = {}
+        return 0, "x", "", docs, []
+
+
+class _Item:
+    fixturenames = ("injected",)
+
+    def __init__(self, field, payload):
+        self.callspec = type("CallSpec", (), {"params": {"field": field, "payload": payload}})()
+
+
+# Two keys the schema accepts "PAYLOAD" in, in different top-level sections: one batch.
+_A = Field("a", lambda s: {"commonAnnotations": {"note": s}}, "zqxjka", "commonAnnotations.note", free_text=True)
+_B = Field("b", lambda s: {"tls": {"subjectAltNames": [s]}}, "zqxjkb", "tls.subjectAltNames.0", loose=True)
+
+
+def test_a_kept_batch_stands_for_its_keys_only_when_every_key_kept_the_payload():
+    items = [_Item(_A, "PAYLOAD"), _Item(_B, "PAYLOAD")]
+    good = Injected(_EchoHelm(), items)
+    assert {(f.name, p) for f, p in good.verified} == {("a", "PAYLOAD"), ("b", "PAYLOAD")}
+    good.check(_A, "PAYLOAD")
+
+    bad = Injected(_EchoHelm(mangle="tls"), items)
+    assert not bad.verified, "a batch in which one key lost the payload verifies nothing"
+    bad.check(_A, "PAYLOAD")  # rendered alone: kept
+    with pytest.raises(AssertionError, match="did not round-trip"):
+        bad.check(_B, "PAYLOAD")
