@@ -1,6 +1,6 @@
 """The repository's documents and tools: LICENSE, the README values reference generated from
-values.yaml (scripts/readme-values), which helm scripts/helm picks (the suite and scripts/bench ask it), and
-scripts/bench's smoke run."""
+values.yaml (scripts/readme-values), the helm scripts/helm picks (the suite and scripts/bench
+ask it), and scripts/bench's smoke run."""
 from __future__ import annotations
 
 import hashlib

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from support.injection import Field, Injected, substitute
+from support import mutations
 from support.mutations import path_re
 from support.routing import route_for, traffic_shares
 
@@ -118,3 +119,21 @@ def test_a_kept_batch_stands_for_its_keys_only_when_every_key_kept_the_payload()
     bad.check(_A, "PAYLOAD")  # rendered alone: kept
     with pytest.raises(AssertionError, match="did not round-trip"):
         bad.check(_B, "PAYLOAD")
+
+
+# --- the schema walk bad edits use (support.mutations) ------------------------------------------
+
+def test_the_schema_walk_follows_shared_definitions_like_inline_schemas(monkeypatch):
+    """Bad edits find their spots (strict objects, typed leaves) by walking values.schema.json;
+    a schema that moves a shape into definitions must not hide it from them."""
+    obj = {"type": "object", "additionalProperties": False, "properties": {"x": {"type": "integer"}}}
+    inline = {"type": "object", "additionalProperties": False,
+              "properties": {"t": {"type": "string"}, "o": obj, "l": {"type": "array", "items": obj}}}
+    shared = {"definitions": {"o": obj, "s": {"type": "string"}}, "type": "object", "additionalProperties": False,
+              "properties": {"t": {"$ref": "#/definitions/s"}, "o": {"$ref": "#/definitions/o"},
+                             "l": {"type": "array", "items": {"$ref": "#/definitions/o"}}}}
+    values = {"t": "a", "o": {"x": 1}, "l": [{"x": 2}]}
+    monkeypatch.setattr(mutations, "SCHEMA", shared)
+    spots = [(p, s.get("type")) for p, _, s in mutations.walk(values, shared)]
+    assert spots == [(p, s.get("type")) for p, _, s in mutations.walk(values, inline)]
+    assert (("l", 0, "x"), "integer") in spots

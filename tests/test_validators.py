@@ -1,4 +1,4 @@
-"""Tests of the manifest validator itself (tests/validators): hand-written documents, no helm.
+"""Tests of the manifest validator itself (tests/support/validators): hand-written documents, no helm.
 
 Every rule has a valid document that passes (VALID, all checked together) and a planted
 defect that fails with the expected message (BAD).

@@ -1,5 +1,6 @@
-"""The values interface: the schema's contract, every values set the strategies draw renders
-valid manifests that route as promised, and strings from values never inject YAML."""
+"""The values interface: the schema's contract (draft-07, strict, friendly to umbrella charts),
+unknown keys and wrong types anywhere, and every values set the strategies draw renders valid
+manifests (each feature file states what else holds for them)."""
 from __future__ import annotations
 
 import json

@@ -41,6 +41,17 @@ def key_re(key: str) -> str:
     return r"(?<!\w)" + re.escape(key) + r"(?!\w)"
 
 
+def resolve(schema):
+    """A schema node with its local $ref ("#/definitions/duration") followed, so that shared
+    definitions are walked like inline ones."""
+    while isinstance(schema, dict) and str(schema.get("$ref", "")).startswith("#/"):
+        target = SCHEMA
+        for part in schema["$ref"][2:].split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        schema = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema
+
+
 def _sub_schema(schema, key):
     if key in schema.get("properties", {}):
         return schema["properties"][key]
@@ -53,6 +64,7 @@ def _sub_schema(schema, key):
 
 def walk(value, schema, path=()):
     """(path, value, schema) for every node the schema describes directly (not via anyOf)."""
+    schema = resolve(schema)
     yield path, value, schema
     if isinstance(value, dict):
         for k, sub in value.items():
