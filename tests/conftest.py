@@ -4,6 +4,7 @@ render cache for the whole run):
   helm            support.helm.Helm: helm.render(values) -> parsed, validated documents;
                   helm.render_fails(values, match=[...]); helm.template / helm.run for the rest
   default_render  the chart rendered with no values
+  validator       support.validators.ManifestValidator, which helm runs on every render
   generated       the hypothesis run behind @for_every_valid_values_set (support.properties)
   mutation_bases  generated valid values sets that bad edits start from (support.mutations)
   injected        the renders behind the injection cases (support.injection)
