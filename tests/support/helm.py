@@ -197,10 +197,11 @@ class Helm:
         return Render(docs, out)
 
     def render_fails(self, values: dict | None = None, match: str | Iterable[str] = (), **kw) -> str:
-        """Render that must fail; each `match` (a key path like routes.0.timeout, or a
-        regex) must appear in the normalised error."""
+        """Render that must fail, printing no manifest (nothing half-valid); each `match` (a key
+        path like routes.0.timeout, or a regex) must appear in the normalised error."""
         rc, out, err, docs, _ = self.template(values, **kw)
         assert rc != 0, f"expected helm template to fail for {json.dumps(values)[:400]}, but it rendered {len(docs or [])} documents"
+        assert not out.strip(), f"a failed render printed manifests:\n{out[:400]}"
         text = normalize_paths(err)
         for m in [match] if isinstance(match, str) else match:
             assert re.search(m, text), f"error does not mention {m!r}:\n{err}"

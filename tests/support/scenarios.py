@@ -1,5 +1,6 @@
 """The scenario values files in ci/ (helm's chart-testing convention): ci_files() lists them,
-load_ci(name_or_path) reads one."""
+load_ci(name_or_path) reads one, ci(helm, name) renders one; servers(render) and
+server_by_name(render, name) read the Gateway's servers."""
 from __future__ import annotations
 
 from pathlib import Path
