@@ -22,6 +22,7 @@ def test_defaults_render_a_tls_gateway_and_a_catch_all_route(default_render):
     assert srv["hosts"] == ["grpc.example.com"]
     assert srv["tls"]["mode"] == "SIMPLE", "no client certificate asked for unless configured"
     assert srv["tls"]["minProtocolVersion"] in ("TLSV1_2", "TLSV1_3"), "TLS 1.0 and 1.1 are off by default"
+    assert set(srv["tls"]) == {"mode", "credentialName", "minProtocolVersion"}, "nothing else unless asked for"
     assert r.one("Gateway")["spec"]["selector"] == {"istio": "ingressgateway"}
     vs = r.one("VirtualService")
     assert vs["spec"]["gateways"] == ["default/grpc-ingress"]
