@@ -1,0 +1,100 @@
+{{/*
+Destination policies: what the chart asks of each backend host (DestinationRule settings and
+subsets). Istio applies a DestinationRule to every client of its host mesh-wide, and with two
+rules for one host the first one's trafficPolicy wins, so there is one policy per host.
+*/}}
+
+{{/*
+Fill model.destinationPolicies: include "grpc-ingress.model.policies" (list $ $model)   (after names)
+  map host -> {name, namespace, policy, subsets, owner}
+  policy: merged settings for the host: the route's trafficPolicy over the chart default,
+          plus the streaming keepalives for streaming routes (keys h2Upgrade,
+          maxRequestsPerConnection, http2MaxRequests, idleTimeout, connectTimeout,
+          tcpKeepalive, loadBalancer); owner: key -> the route that set it.
+  subsets: map subset name -> pod labels.
+  name: the resource name (<fullname>-<host with dots as dashes>), namespace: where Istio
+        applies it to the gateway's traffic.
+A host is listed when a route gives it settings or subset labels; a renderer prints a
+resource only when policy or subsets hold something it can express. Rules that need this
+merged view (two routes giving one host different settings or subset labels, a subset
+nothing defines) are checked here, while merging, and reported with the others.
+*/}}
+{{- define "grpc-ingress.model.policies" -}}
+{{- $root := index . 0 -}}
+{{- $model := index . 1 -}}
+{{- $values := $root.Values -}}
+{{- $policies := dict -}}
+{{- $subsetRefs := dict -}}
+{{- $chartPolicy := $values.trafficPolicy | default dict -}}
+{{- $streamPolicy := dict -}}
+{{- with $values.streaming.idleTimeout -}}{{- $_ := set $streamPolicy "idleTimeout" . -}}{{- end -}}
+{{- with $values.streaming.tcpKeepalive -}}{{- $_ := set $streamPolicy "tcpKeepalive" . -}}{{- end -}}
+{{- range $index, $route := $values.routes -}}
+  {{- $targets := $route.backends -}}
+  {{- if $route.backend -}}{{- $targets = list $route.backend -}}{{- end -}}
+  {{- range $targets -}}
+    {{- if .subset -}}{{- $_ := set $subsetRefs (print .host "/" .subset) $index -}}{{- end -}}
+  {{- end -}}
+  {{- /* The route's settings over the chart default, plus streaming keepalives. Routes
+         that ask for nothing skip the rest. */ -}}
+  {{- $policy := $chartPolicy -}}
+  {{- if $route.trafficPolicy -}}{{- $policy = merge (deepCopy $route.trafficPolicy) $chartPolicy -}}{{- end -}}
+  {{- if and $route.streaming $streamPolicy -}}{{- $policy = merge (deepCopy $policy) $streamPolicy -}}{{- end -}}
+  {{- if or $policy $subsetRefs -}}
+  {{- range $target := $targets -}}
+    {{- if or $policy $target.subsetLabels -}}
+    {{- $entry := get $policies $target.host -}}
+    {{- if not $entry -}}
+      {{- /* Istio applies a DestinationRule to the gateway's traffic when it lives in the
+             service's own namespace, so an FQDN host (name.ns.svc[.cluster.local]) gets its
+             rule in ns; short names resolve in the release namespace. */ -}}
+      {{- $parts := splitList "." (trimSuffix ".cluster.local" $target.host) -}}
+      {{- $namespace := $root.Release.Namespace -}}
+      {{- if and (eq (len $parts) 3) (eq (last $parts) "svc") -}}{{- $namespace = index $parts 1 -}}{{- end -}}
+      {{- $entry = dict "namespace" $namespace "policy" dict "subsets" dict "owner" dict -}}
+      {{- $_ := set $policies $target.host $entry -}}
+    {{- end -}}
+    {{- range $key, $value := $policy -}}
+      {{- if hasKey $entry.policy $key -}}
+        {{- $current := get $entry.policy $key -}}
+        {{- if ne (toJson $current) (toJson $value) -}}
+          {{- $_ := set $model "errors" (append $model.errors (printf "routes[%d].trafficPolicy.%s: %s for backend %s, but route %q already gives it %s; a DestinationRule is per host, so give both routes the same value" $index $key (toJson $value) $target.host (get $entry.owner $key) (toJson $current))) -}}
+        {{- end -}}
+      {{- else -}}
+        {{- $_ := set $entry.policy $key $value -}}
+        {{- $_ := set $entry.owner $key $route.name -}}
+      {{- end -}}
+    {{- end -}}
+    {{- if and $target.subset $target.subsetLabels -}}
+      {{- $defined := get $entry.subsets $target.subset -}}
+      {{- if and $defined (ne (toJson $defined) (toJson $target.subsetLabels)) -}}
+        {{- $_ := set $model "errors" (append $model.errors (printf "routes[%d].backends: subset %s of %s has subsetLabels %s here but %s in another route; use the same labels" $index $target.subset $target.host (toJson $target.subsetLabels) (toJson $defined))) -}}
+      {{- end -}}
+      {{- $_ := set $entry.subsets $target.subset $target.subsetLabels -}}
+    {{- end -}}
+    {{- end -}}
+  {{- end -}}
+  {{- end -}}
+{{- end -}}
+{{- /* A subset nothing defines makes Istio answer 503 (no healthy upstream). */ -}}
+{{- if not $values.externalSubsets -}}
+  {{- range $ref, $index := $subsetRefs -}}
+    {{- $host := first (splitList "/" $ref) -}}
+    {{- $subset := last (splitList "/" $ref) -}}
+    {{- $entry := get $policies $host -}}
+    {{- if not (and $entry (hasKey $entry.subsets $subset)) -}}
+      {{- $_ := set $model "errors" (append $model.errors (printf "routes[%d].backends: subset %s of %s is not defined; give it subsetLabels (the pod labels of that subset), or set externalSubsets: true when a DestinationRule outside this chart defines it" (int $index) $subset $host)) -}}
+    {{- end -}}
+  {{- end -}}
+{{- end -}}
+{{- /* Names: dots become dashes, so a.b and a-b would share one; the later host (in sorted
+       order) gets a hash of its own name. */ -}}
+{{- $slugs := dict -}}
+{{- range $host, $entry := $policies -}}
+  {{- $slug := $host | replace "." "-" -}}
+  {{- if hasKey $slugs $slug -}}{{- $slug = printf "%s-%s" $slug (sha256sum $host | trunc 8) -}}{{- end -}}
+  {{- $_ := set $slugs $slug true -}}
+  {{- $_ := set $entry "name" (include "grpc-ingress.fit" (printf "%s-%s" $model.names.fullname $slug)) -}}
+{{- end -}}
+{{- $_ := set $model "destinationPolicies" $policies -}}
+{{- end -}}
