@@ -629,8 +629,16 @@ def _sub_schema(schema, key):
     return extra if isinstance(extra, dict) else None
 
 
+def deref(schema):
+    """The schema a "$ref": "#/definitions/x" stands for."""
+    while isinstance(schema, dict) and "$ref" in schema:
+        schema = SCHEMA["definitions"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
 def walk(value, schema, path=()):
     """(path, value, schema) for every node the schema describes directly (not via anyOf)."""
+    schema = deref(schema)
     yield path, value, schema
     if isinstance(value, dict):
         for k, sub in value.items():
