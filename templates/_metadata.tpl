@@ -43,21 +43,21 @@ annotations:
 {{- end -}}
 
 {{/*
+The labels and annotations every document without annotations of its own carries, computed
+once per render: include "grpc-ingress.sharedMetadataTail" $
+*/}}
+{{- define "grpc-ingress.sharedMetadataTail" -}}
+{{- if not (hasKey . "grpcIngressMetadataTail") -}}
+{{- $_ := set . "grpcIngressMetadataTail" (include "grpc-ingress.metadataTail" (dict "ctx" .)) -}}
+{{- end -}}
+{{- .grpcIngressMetadataTail -}}
+{{- end -}}
+
+{{/*
 A metadata: block body: include "grpc-ingress.metadata" (dict "ctx" $ "name" N "namespace" NS "annotations" MAP)
-Without annotations of its own, everything after name and namespace is the same in every
-document, so it is computed once per render.
 */}}
 {{- define "grpc-ingress.metadata" -}}
-{{- $tail := "" -}}
-{{- if .annotations -}}
-{{- $tail = include "grpc-ingress.metadataTail" . -}}
-{{- else -}}
-{{- if not (hasKey .ctx "grpcIngressMetadataTail") -}}
-{{- $_ := set .ctx "grpcIngressMetadataTail" (include "grpc-ingress.metadataTail" (dict "ctx" .ctx)) -}}
-{{- end -}}
-{{- $tail = .ctx.grpcIngressMetadataTail -}}
-{{- end -}}
 name: {{ .name | quote }}
 namespace: {{ .namespace | quote }}
-{{ $tail }}
+{{ if .annotations }}{{ include "grpc-ingress.metadataTail" . }}{{ else }}{{ include "grpc-ingress.sharedMetadataTail" .ctx }}{{ end }}
 {{- end -}}

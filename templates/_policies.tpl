@@ -6,7 +6,7 @@ rules for one host the first one's trafficPolicy wins, so there is one policy pe
 
 {{/*
 Fill model.destinationPolicies: include "grpc-ingress.model.policies" (list $ $model)   (after names)
-  map host -> {name, namespace, policy, subsets, owner}
+  map host -> {name, namespace, policy, subsets, owner}   (owner only when policy has keys)
   policy: merged settings for the host: the route's trafficPolicy over the chart default,
           plus the streaming keepalives for streaming routes (keys h2Upgrade,
           maxRequestsPerConnection, http2MaxRequests, idleTimeout, connectTimeout,
@@ -24,23 +24,31 @@ nothing defines) are checked here, while merging, and reported with the others.
 {{- $model := index . 1 -}}
 {{- $values := $root.Values -}}
 {{- $policies := dict -}}
-{{- $subsetRefs := dict -}}
+{{- /* Subsets a backend names without giving their labels: "host/subset" -> route index.
+       (A subset given with labels defines itself.) */ -}}
+{{- $labelledElsewhere := dict -}}
+{{- $anySubset := false -}}
 {{- $chartPolicy := $values.trafficPolicy | default dict -}}
 {{- $streamPolicy := dict -}}
 {{- with $values.streaming.idleTimeout -}}{{- $_ := set $streamPolicy "idleTimeout" . -}}{{- end -}}
 {{- with $values.streaming.tcpKeepalive -}}{{- $_ := set $streamPolicy "tcpKeepalive" . -}}{{- end -}}
+{{- /* The loop is written for few template calls per backend: a call costs more than the
+       work it does, and this runs once per backend of every route. */ -}}
 {{- range $index, $route := $values.routes -}}
   {{- $targets := $route.backends -}}
   {{- if $route.backend -}}{{- $targets = list $route.backend -}}{{- end -}}
   {{- range $targets -}}
-    {{- if .subset -}}{{- $_ := set $subsetRefs (print .host "/" .subset) $index -}}{{- end -}}
+    {{- if .subset -}}
+      {{- $anySubset = true -}}
+      {{- if not .subsetLabels -}}{{- $_ := set $labelledElsewhere (print .host "/" .subset) $index -}}{{- end -}}
+    {{- end -}}
   {{- end -}}
-  {{- /* The route's settings over the chart default, plus streaming keepalives. Routes
-         that ask for nothing skip the rest. */ -}}
+  {{- /* The route's settings over the chart default, plus streaming keepalives. */ -}}
   {{- $policy := $chartPolicy -}}
   {{- if $route.trafficPolicy -}}{{- $policy = merge (deepCopy $route.trafficPolicy) $chartPolicy -}}{{- end -}}
-  {{- if and $route.streaming $streamPolicy -}}{{- $policy = merge (deepCopy $policy) $streamPolicy -}}{{- end -}}
-  {{- if or $policy $subsetRefs -}}
+  {{- if $route.streaming -}}{{- if $streamPolicy -}}{{- $policy = merge (deepCopy $policy) $streamPolicy -}}{{- end -}}{{- end -}}
+  {{- /* Routes that ask for nothing skip the rest. */ -}}
+  {{- if or $policy $anySubset -}}
   {{- range $target := $targets -}}
     {{- if or $policy $target.subsetLabels -}}
     {{- $entry := get $policies $target.host -}}
@@ -48,53 +56,61 @@ nothing defines) are checked here, while merging, and reported with the others.
       {{- /* Istio applies a DestinationRule to the gateway's traffic when it lives in the
              service's own namespace, so an FQDN host (name.ns.svc[.cluster.local]) gets its
              rule in ns; short names resolve in the release namespace. */ -}}
-      {{- $parts := splitList "." (trimSuffix ".cluster.local" $target.host) -}}
       {{- $namespace := $root.Release.Namespace -}}
-      {{- if and (eq (len $parts) 3) (eq (last $parts) "svc") -}}{{- $namespace = index $parts 1 -}}{{- end -}}
-      {{- $entry = dict "namespace" $namespace "policy" dict "subsets" dict "owner" dict -}}
+      {{- if contains ".svc" $target.host -}}
+        {{- $parts := splitList "." (trimSuffix ".cluster.local" $target.host) -}}
+        {{- if and (eq (len $parts) 3) (eq (last $parts) "svc") -}}{{- $namespace = index $parts 1 -}}{{- end -}}
+      {{- end -}}
+      {{- $entry = dict "namespace" $namespace "policy" dict "subsets" dict -}}
       {{- $_ := set $policies $target.host $entry -}}
     {{- end -}}
-    {{- range $key, $value := $policy -}}
-      {{- if hasKey $entry.policy $key -}}
-        {{- $current := get $entry.policy $key -}}
-        {{- if ne (toJson $current) (toJson $value) -}}
-          {{- $_ := set $model "errors" (append $model.errors (printf "routes[%d].trafficPolicy.%s: %s for backend %s, but route %q already gives it %s; a DestinationRule is per host, so give both routes the same value" $index $key (toJson $value) $target.host (get $entry.owner $key) (toJson $current))) -}}
+    {{- if $policy -}}
+      {{- if not $entry.owner -}}{{- $_ := set $entry "owner" dict -}}{{- end -}}
+      {{- range $key, $value := $policy -}}
+        {{- if hasKey $entry.policy $key -}}
+          {{- $current := get $entry.policy $key -}}
+          {{- if ne (toJson $current) (toJson $value) -}}
+            {{- $_ := set $model "errors" (append $model.errors (printf "routes[%d].trafficPolicy.%s: %s for backend %s, but route %q already gives it %s; a DestinationRule is per host, so give both routes the same value" $index $key (toJson $value) $target.host (get $entry.owner $key) (toJson $current))) -}}
+          {{- end -}}
+        {{- else -}}
+          {{- $_ := set $entry.policy $key $value -}}
+          {{- $_ := set $entry.owner $key $route.name -}}
         {{- end -}}
-      {{- else -}}
-        {{- $_ := set $entry.policy $key $value -}}
-        {{- $_ := set $entry.owner $key $route.name -}}
       {{- end -}}
     {{- end -}}
-    {{- if and $target.subset $target.subsetLabels -}}
-      {{- $defined := get $entry.subsets $target.subset -}}
-      {{- if and $defined (ne (toJson $defined) (toJson $target.subsetLabels)) -}}
-        {{- $_ := set $model "errors" (append $model.errors (printf "routes[%d].backends: subset %s of %s has subsetLabels %s here but %s in another route; use the same labels" $index $target.subset $target.host (toJson $target.subsetLabels) (toJson $defined))) -}}
+    {{- if $target.subset -}}{{- if $target.subsetLabels -}}
+      {{- if hasKey $entry.subsets $target.subset -}}
+        {{- $labels := get $entry.subsets $target.subset -}}
+        {{- if ne (toJson $labels) (toJson $target.subsetLabels) -}}
+          {{- $_ := set $model "errors" (append $model.errors (printf "routes[%d].backends: subset %s of %s has subsetLabels %s here but %s in another route; use the same labels" $index $target.subset $target.host (toJson $target.subsetLabels) (toJson $labels))) -}}
+        {{- end -}}
       {{- end -}}
       {{- $_ := set $entry.subsets $target.subset $target.subsetLabels -}}
-    {{- end -}}
+    {{- end -}}{{- end -}}
     {{- end -}}
   {{- end -}}
   {{- end -}}
 {{- end -}}
 {{- /* A subset nothing defines makes Istio answer 503 (no healthy upstream). */ -}}
 {{- if not $values.externalSubsets -}}
-  {{- range $ref, $index := $subsetRefs -}}
-    {{- $host := first (splitList "/" $ref) -}}
-    {{- $subset := last (splitList "/" $ref) -}}
-    {{- $entry := get $policies $host -}}
-    {{- if not (and $entry (hasKey $entry.subsets $subset)) -}}
-      {{- $_ := set $model "errors" (append $model.errors (printf "routes[%d].backends: subset %s of %s is not defined; give it subsetLabels (the pod labels of that subset), or set externalSubsets: true when a DestinationRule outside this chart defines it" (int $index) $subset $host)) -}}
+  {{- range $ref, $index := $labelledElsewhere -}}
+    {{- $parts := splitList "/" $ref -}}
+    {{- $entry := get $policies (first $parts) -}}
+    {{- if not (and $entry (hasKey $entry.subsets (last $parts))) -}}
+      {{- $_ := set $model "errors" (append $model.errors (printf "routes[%d].backends: subset %s of %s is not defined; give it subsetLabels (the pod labels of that subset), or set externalSubsets: true when a DestinationRule outside this chart defines it" (int $index) (last $parts) (first $parts))) -}}
     {{- end -}}
   {{- end -}}
 {{- end -}}
 {{- /* Names: dots become dashes, so a.b and a-b would share one; the later host (in sorted
-       order) gets a hash of its own name. */ -}}
+       order) gets a hash of its own name. Only a name over 63 characters needs fit. */ -}}
 {{- $slugs := dict -}}
 {{- range $host, $entry := $policies -}}
   {{- $slug := $host | replace "." "-" -}}
   {{- if hasKey $slugs $slug -}}{{- $slug = printf "%s-%s" $slug (sha256sum $host | trunc 8) -}}{{- end -}}
   {{- $_ := set $slugs $slug true -}}
-  {{- $_ := set $entry "name" (include "grpc-ingress.fit" (printf "%s-%s" $model.names.fullname $slug)) -}}
+  {{- $name := printf "%s-%s" $model.names.fullname $slug -}}
+  {{- if gt (len $name) 63 -}}{{- $name = include "grpc-ingress.fit" $name -}}{{- end -}}
+  {{- $_ := set $entry "name" $name -}}
 {{- end -}}
 {{- $_ := set $model "destinationPolicies" $policies -}}
 {{- end -}}

@@ -145,7 +145,6 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
 {{- $serviceOwner := dict -}}
 {{- $methodOwner := dict -}}
 {{- $catchAll := "" -}}
-{{- $mixed := list -}}
 {{- range $index, $route := $values.routes -}}
   {{- if hasKey $routeNames $route.name -}}
     {{- $errors = append $errors (printf "routes[%d].name: %q is already the name of routes[%d]; route names must be unique" $index $route.name (get $routeNames $route.name)) -}}
@@ -167,29 +166,25 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
     {{- if or $route.services $route.methods -}}
       {{- $errors = append $errors (printf "routes[%d]: route %q has a raw match (prefix/regex) and services/methods; prefix/regex cannot be combined with services/methods in one route; put the raw match in a route of its own" $index $route.name) -}}
     {{- end -}}
-  {{- else if $route.services -}}
-    {{- if $route.methods -}}{{- $mixed = append $mixed $index -}}{{- end -}}
-  {{- else if not $route.methods -}}
+  {{- else if not (or $route.services $route.methods) -}}
     {{- if $catchAll -}}
       {{- $errors = append $errors (printf "routes[%d]: route %q has no services, methods, prefix or regex, so it catches every call, but route %q already does; only one catch-all route can ever match" $index $route.name $catchAll) -}}
     {{- else -}}
       {{- $catchAll = $route.name -}}
     {{- end -}}
   {{- end -}}
-  {{- $targets := $route.backends -}}
   {{- if $route.backend -}}
     {{- if $route.backends -}}
       {{- $errors = append $errors (printf "routes[%d]: route %q sets both backend and backends; set either backend (one destination) or backends (a weighted split), not both" $index $route.name) -}}
     {{- end -}}
-    {{- $targets = list $route.backend -}}
   {{- else if not $route.backends -}}
     {{- $errors = append $errors (printf "routes[%d].backend: route %q has no destination; set backend: {host, port} or backends: [{host, port, weight}]" $index $route.name) -}}
-  {{- end -}}
-  {{- if gt (len ($targets | default list)) 1 -}}
+  {{- else if gt (len $route.backends) 1 -}}
+    {{- /* add reads a missing weight as 0. */ -}}
     {{- $sum := 0 -}}
-    {{- range $targets -}}{{- $sum = add $sum (int (.weight | default 0)) -}}{{- end -}}
-    {{- if ne (int $sum) 100 -}}
-      {{- $errors = append $errors (printf "routes[%d].backends: the weights add up to %d; they must add up to 100 (percent of calls per backend)" $index (int $sum)) -}}
+    {{- range $route.backends -}}{{- $sum = add $sum .weight -}}{{- end -}}
+    {{- if ne $sum 100 -}}
+      {{- $errors = append $errors (printf "routes[%d].backends: the weights add up to %d; they must add up to 100 (percent of calls per backend)" $index $sum) -}}
     {{- end -}}
   {{- end -}}
   {{- /* A route timeout also ends streams, and Istio refuses 0s, so streams get none. */ -}}
@@ -199,21 +194,24 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
   {{- /* Chart-wide retry defaults are merged by Helm, so attempts: 0 there arrives with the
          default retryOn and still means "off". On a route, the user wrote both: say so. */ -}}
   {{- with $route.retries -}}
-    {{- if and (eq (int .attempts) 0) (or .perTryTimeout .retryOn) -}}
+    {{- if not .attempts -}}{{- if or .perTryTimeout .retryOn -}}
       {{- $errors = append $errors (printf "routes[%d].retries: attempts: 0 turns retries off and cannot be combined with perTryTimeout or retryOn; remove them, or set attempts >= 1" $index) -}}
-    {{- end -}}
+    {{- end -}}{{- end -}}
   {{- end -}}
 {{- end -}}
-{{- /* A method whose service another route serves would be shadowed: both sit in the
-       services rank, where the earlier route wins. */ -}}
-{{- range $index := $mixed -}}
-  {{- $route := index $values.routes $index -}}
+{{- /* A method of a route that also has services, whose service another route serves,
+       would be shadowed: both sit in the services rank, where the earlier route wins.
+       (A second pass: the owner may come later. No list of such routes: appending to a
+       list copies it, which makes a long route list quadratic.) */ -}}
+{{- range $index, $route := $values.routes -}}
+  {{- if and $route.services $route.methods (not (or $route.prefix $route.regex)) -}}
   {{- range $route.methods -}}
-    {{- $service := index (splitList "/" .) 0 -}}
+    {{- $service := dir . -}}
     {{- $owner := get $serviceOwner $service -}}
     {{- if and $owner (ne $owner $route.name) -}}
       {{- $errors = append $errors (printf "routes[%d].methods: %s belongs to service %s, which route %q serves; move the method to a route without services (method-only routes are matched first)" $index . $service $owner) -}}
     {{- end -}}
+  {{- end -}}
   {{- end -}}
 {{- end -}}
 
