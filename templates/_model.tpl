@@ -36,11 +36,12 @@ its rule in _validate.tpl, its fields here, then print them in each renderer.
   envoyFilter        gRPC-Web on TLS listeners: {enabled, port (the pod's listener port),
                      snis (one per HTTPS listener)}                      (_listeners.tpl)
   healthCheck        the helm test Pod: {enabled, args, clientSecret}
-  routes             map "r<rank>-<index>" -> {name, index, services, methods, prefix,
-                     regex, backends, weighted, timeout, streaming, retries}; range it for
+  routes             map "r<rank>-<index>" -> {route (the routes[] entry as given: name,
+                     services, methods, prefix, regex, timeout, streaming...), catchAll,
+                     backends, weighted, retries (effective policy)}; range it for
                      match-precedence order                                  (_routes.tpl)
   cors               CORS policy every route carries when gRPC-Web is on ({} otherwise)
-  destinationPolicies  map host -> {name, namespace, policy, subsets, owner} (_policies.tpl)
+  destinationPolicies  map host -> {name, namespace, subsets, policy, owner}  (_policies.tpl)
   errors             every violation, "key: problem; fix"; non-empty means the render fails
                      (_validate.tpl, _policies.tpl)
 

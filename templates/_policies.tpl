@@ -6,7 +6,8 @@ rules for one host the first one's trafficPolicy wins, so there is one policy pe
 
 {{/*
 Fill model.destinationPolicies: include "grpc-ingress.model.policies" (list $ $model)   (after names)
-  map host -> {name, namespace, policy, subsets, owner}   (owner only when policy has keys)
+  map host -> {name, namespace, subsets, policy, owner}   (policy and owner only when a
+  route gives the host settings)
   policy: merged settings for the host: the route's trafficPolicy over the chart default,
           plus the streaming keepalives for streaming routes (keys h2Upgrade,
           maxRequestsPerConnection, http2MaxRequests, idleTimeout, connectTimeout,
@@ -40,7 +41,7 @@ nothing defines) are checked here, while merging, and reported with the others.
   {{- range $targets -}}
     {{- if .subset -}}
       {{- $anySubset = true -}}
-      {{- if not .subsetLabels -}}{{- $_ := set $labelledElsewhere (print .host "/" .subset) $index -}}{{- end -}}
+      {{- if .subsetLabels -}}{{- else -}}{{- $_ := set $labelledElsewhere (print .host "/" .subset) $index -}}{{- end -}}
     {{- end -}}
   {{- end -}}
   {{- /* The route's settings over the chart default, plus streaming keepalives. */ -}}
@@ -48,11 +49,15 @@ nothing defines) are checked here, while merging, and reported with the others.
   {{- if $route.trafficPolicy -}}{{- $policy = merge (deepCopy $route.trafficPolicy) $chartPolicy -}}{{- end -}}
   {{- if $route.streaming -}}{{- if $streamPolicy -}}{{- $policy = merge (deepCopy $policy) $streamPolicy -}}{{- end -}}{{- end -}}
   {{- /* Routes that ask for nothing skip the rest. */ -}}
-  {{- if or $policy $anySubset -}}
+  {{- $wanted := $anySubset -}}
+  {{- if $policy -}}{{- $wanted = true -}}{{- end -}}
+  {{- if $wanted -}}
   {{- range $target := $targets -}}
-    {{- if or $policy $target.subsetLabels -}}
+    {{- $wanted = $target.subsetLabels -}}
+    {{- if $policy -}}{{- $wanted = true -}}{{- end -}}
+    {{- if $wanted -}}
     {{- $entry := get $policies $target.host -}}
-    {{- if not $entry -}}
+    {{- if $entry -}}{{- else -}}
       {{- /* Istio applies a DestinationRule to the gateway's traffic when it lives in the
              service's own namespace, so an FQDN host (name.ns.svc[.cluster.local]) gets its
              rule in ns; short names resolve in the release namespace. */ -}}
@@ -61,11 +66,11 @@ nothing defines) are checked here, while merging, and reported with the others.
         {{- $parts := splitList "." (trimSuffix ".cluster.local" $target.host) -}}
         {{- if and (eq (len $parts) 3) (eq (last $parts) "svc") -}}{{- $namespace = index $parts 1 -}}{{- end -}}
       {{- end -}}
-      {{- $entry = dict "namespace" $namespace "policy" dict "subsets" dict -}}
+      {{- $entry = dict "namespace" $namespace "subsets" dict -}}
       {{- $_ := set $policies $target.host $entry -}}
     {{- end -}}
     {{- if $policy -}}
-      {{- if not $entry.owner -}}{{- $_ := set $entry "owner" dict -}}{{- end -}}
+      {{- if $entry.policy -}}{{- else -}}{{- $_ := set $entry "policy" dict -}}{{- $_ := set $entry "owner" dict -}}{{- end -}}
       {{- range $key, $value := $policy -}}
         {{- if hasKey $entry.policy $key -}}
           {{- $current := get $entry.policy $key -}}

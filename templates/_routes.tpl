@@ -10,12 +10,12 @@ Fill model.routes and model.cors: include "grpc-ingress.model.routes" (list $ $m
         Ranging over the map (Go templates visit keys in sorted order) gives the order a
         router must try them in: more specific matches first, the user's order kept within
         a rank. The pass is linear and makes no list append per route.
-  route: name, index (in .Values.routes), services, methods, prefix, regex (any may be
-        empty), backends (list of {host, port, subset, subsetLabels, weight}), weighted
-        (more than one backend: weights apply), timeout, streaming, retries (the route's
-        own policy, else the chart default for its kind: {attempts, perTryTimeout,
-        retryOn}; attempts 0 means retries off, and the other fields are then ignored
-        because Helm merges the chart defaults' retryOn into it).
+  entry: route (the routes[] entry as given: name, services, methods, prefix, regex,
+        timeout, streaming...), catchAll (no match: it takes every call), backends (list of
+        {host, port, subset, subsetLabels, weight}), weighted (more than one backend:
+        weights apply), retries (the route's own policy, else the chart default for its
+        kind: {attempts, perTryTimeout, retryOn}; attempts 0 means retries off, and the
+        other fields are then ignored because Helm merges the chart defaults' retryOn in).
   model.cors: the CORS policy every call route carries when gRPC-Web is on (empty map otherwise).
 */}}
 {{- define "grpc-ingress.model.routes" -}}
@@ -23,23 +23,30 @@ Fill model.routes and model.cors: include "grpc-ingress.model.routes" (list $ $m
 {{- $model := index . 1 -}}
 {{- $values := $root.Values -}}
 {{- $routes := dict -}}
+{{- $unaryRetries := $values.retries.unary -}}
+{{- $streamingRetries := $values.retries.streaming -}}
 {{- range $index, $route := $values.routes -}}
+  {{- /* Plain ifs rather than and/or: this runs once per route, and a template function
+         call costs more than the work it does. */ -}}
   {{- $rank := 3 -}}
-  {{- if or $route.prefix $route.regex -}}{{- $rank = 2 -}}
+  {{- $catchAll := false -}}
+  {{- if $route.prefix -}}{{- $rank = 2 -}}
+  {{- else if $route.regex -}}{{- $rank = 2 -}}
   {{- else if $route.services -}}{{- $rank = 1 -}}
   {{- else if $route.methods -}}{{- $rank = 0 -}}
+  {{- else -}}{{- $catchAll = true -}}
   {{- end -}}
-  {{- $backends := $route.backends | default list -}}
-  {{- if $route.backend -}}{{- $backends = list $route.backend -}}{{- end -}}
-  {{- $retries := $values.retries.unary -}}
-  {{- if hasKey $route "retries" -}}{{- $retries = $route.retries -}}
-  {{- else if $route.streaming -}}{{- $retries = $values.retries.streaming -}}
+  {{- $backends := $route.backends -}}
+  {{- $weighted := false -}}
+  {{- if $route.backend -}}{{- $backends = list $route.backend -}}
+  {{- else if $backends -}}{{- $weighted = gt (len $backends) 1 -}}
+  {{- end -}}
+  {{- $retries := $unaryRetries -}}
+  {{- if $route.retries -}}{{- $retries = $route.retries -}}
+  {{- else if $route.streaming -}}{{- $retries = $streamingRetries -}}
   {{- end -}}
   {{- $_ := set $routes (printf "r%d-%06d" $rank $index) (dict
-    "name" $route.name "index" $index
-    "services" $route.services "methods" $route.methods "prefix" $route.prefix "regex" $route.regex
-    "backends" $backends "weighted" (gt (len $backends) 1)
-    "timeout" $route.timeout "streaming" $route.streaming "retries" $retries) -}}
+    "route" $route "catchAll" $catchAll "backends" $backends "weighted" $weighted "retries" $retries) -}}
 {{- end -}}
 {{- $_ := set $model "routes" $routes -}}
 {{- include "grpc-ingress.model.cors" (list $values.grpcWeb $model) -}}
