@@ -1,0 +1,134 @@
+{{/*
+The listener side of the model: the servers clients connect to, the certificates and
+secrets they present, the gRPC-Web patch for TLS listeners and the helm test check.
+*/}}
+
+{{/*
+Fill model.gateway, model.tls, model.listeners, model.ports, model.defaultTlsHosts,
+model.certificates, model.secrets, model.envoyFilter and model.healthCheck:
+include "grpc-ingress.model.listeners" (list $ $model)   (after grpc-ingress.model.names)
+*/}}
+{{- define "grpc-ingress.model.listeners" -}}
+{{- $root := index . 0 -}}
+{{- $model := index . 1 -}}
+{{- $values := $root.Values -}}
+{{- $names := $model.names -}}
+{{- $tls := $values.tls -}}
+
+{{- /* Hosts served with the default credential: those no tls.hosts entry claims. */ -}}
+{{- $claimed := dict -}}
+{{- range $tls.hosts -}}{{- range .hosts -}}{{- $_ := set $claimed . true -}}{{- end -}}{{- end -}}
+{{- $defaultTlsHosts := list -}}
+{{- range $values.hosts -}}{{- if not (hasKey $claimed .) -}}{{- $defaultTlsHosts = append $defaultTlsHosts . -}}{{- end -}}{{- end -}}
+
+{{- /* TLS settings every HTTPS listener shares (its certificate is its own). */ -}}
+{{- $tlsSettings := dict "mode" $tls.mode "minProtocolVersion" $tls.minProtocolVersion -}}
+{{- with $tls.maxProtocolVersion -}}{{- $_ := set $tlsSettings "maxProtocolVersion" . -}}{{- end -}}
+{{- with $tls.cipherSuites -}}{{- $_ := set $tlsSettings "cipherSuites" . -}}{{- end -}}
+{{- with $tls.subjectAltNames -}}{{- $_ := set $tlsSettings "subjectAltNames" . -}}{{- end -}}
+
+{{- /* Listeners in the order the Gateway lists its servers. Port clashes and missing
+       certificate sources are refused in _validate.tpl. */ -}}
+{{- $listeners := list -}}
+{{- $ports := dict -}}
+{{- if $tls.enabled -}}
+  {{- /* One HTTPS listener per tls.hosts entry (its own certificate), then one for the rest. */ -}}
+  {{- range $i, $entry := $tls.hosts -}}
+    {{- $listeners = append $listeners (dict "name" (printf "https-%d" (add1 $i)) "port" (int $tls.port) "protocol" "HTTPS" "hosts" $entry.hosts "tls" (dict "credentialName" $entry.credentialName)) -}}
+  {{- end -}}
+  {{- if $defaultTlsHosts -}}
+    {{- $listeners = append $listeners (dict "name" "https" "port" (int $tls.port) "protocol" "HTTPS" "hosts" $defaultTlsHosts "tls" (dict "credentialName" $names.credentialName)) -}}
+  {{- end -}}
+  {{- $_ := set $ports "tls" (int $tls.port) -}}
+{{- end -}}
+{{- if $values.h2c.enabled -}}
+  {{- /* Plaintext HTTP/2 with prior knowledge: an HTTP2 server, which must not carry tls settings. */ -}}
+  {{- $listeners = append $listeners (dict "name" "h2c" "port" (int $values.h2c.port) "protocol" "HTTP2" "hosts" $values.hosts) -}}
+  {{- $_ := set $ports "h2c" (int $values.h2c.port) -}}
+{{- end -}}
+{{- if $tls.httpsRedirect -}}
+  {{- /* The one plaintext listener allowed a tls block: httpsRedirect alone. */ -}}
+  {{- $listeners = append $listeners (dict "name" "http-redirect" "port" (int $tls.redirectPort) "protocol" "HTTP" "hosts" $values.hosts "httpsRedirect" true) -}}
+  {{- $_ := set $ports "redirect" (int $tls.redirectPort) -}}
+{{- end -}}
+{{- if and $values.grpcWeb.enabled (not $tls.enabled) -}}
+  {{- /* Istio adds Envoy's grpc_web filter by itself on a GRPC-WEB server. */ -}}
+  {{- $listeners = append $listeners (dict "name" "grpc-web" "port" (int $values.grpcWeb.port) "protocol" "GRPC-WEB" "hosts" $values.hosts) -}}
+  {{- $_ := set $ports "grpcWeb" (int $values.grpcWeb.port) -}}
+{{- end -}}
+
+{{- /* cert-manager Certificates: one per HTTPS listener (tls.hosts entries, then the default
+       credential for the remaining hosts). Rendered whenever cert-manager is enabled. */ -}}
+{{- $certificates := list -}}
+{{- if $tls.certManager.enabled -}}
+  {{- range $i, $entry := $tls.hosts -}}
+    {{- $certificates = append $certificates (dict "secretName" $entry.credentialName "hosts" $entry.hosts "source" (printf "tls.hosts[%d]" $i)) -}}
+  {{- end -}}
+  {{- if $defaultTlsHosts -}}
+    {{- $certificates = append $certificates (dict "secretName" $names.credentialName "hosts" $defaultTlsHosts "source" "tls.credentialName") -}}
+  {{- end -}}
+{{- end -}}
+
+{{- /* Secrets this chart writes. Istio's gateway reads credentialName secrets, and for
+       MUTUAL the client CA in <credentialName>-cacert, from the gateway pods' namespace. */ -}}
+{{- $secrets := list -}}
+{{- if $tls.secret.create -}}
+  {{- $secrets = append $secrets (dict "name" $names.credentialName "type" "kubernetes.io/tls" "data" (dict "tls.crt" $tls.secret.cert "tls.key" $tls.secret.key)) -}}
+  {{- with $tls.secret.caCert -}}
+    {{- $secrets = append $secrets (dict "name" (printf "%s-cacert" $names.credentialName) "type" "Opaque" "data" (dict "ca.crt" .)) -}}
+  {{- end -}}
+{{- end -}}
+
+{{- /*
+The gRPC-Web patch for TLS listeners. Istio adds Envoy's grpc_web filter only on plaintext
+GRPC-WEB servers, so an HTTPS listener gets it from an EnvoyFilter; "auto" renders it when
+this chart owns the Gateway. It matches the port the pod listens on, the Service's
+targetPort, and each patch is scoped by SNI to one of this chart's HTTPS listeners: Istio
+builds one filter chain per server, whose server names are its hosts, and filterChain.sni
+is an exact compare with one of the chain's server names (filterChainMatch in Istio's
+pilot/pkg/networking/core/envoyfilter/listener_patch.go), so the first host of each listener
+names its chain. For a Gateway owned elsewhere, one patch per host.
+*/ -}}
+{{- $web := $values.grpcWeb -}}
+{{- $mode := $web.envoyFilter.enabled | toString -}}
+{{- $snis := $values.hosts -}}
+{{- if $values.gateway.create -}}
+  {{- $snis = list -}}
+  {{- range $tls.hosts -}}{{- $snis = append $snis (first .hosts) -}}{{- end -}}
+  {{- with $defaultTlsHosts -}}{{- $snis = append $snis (first .) -}}{{- end -}}
+{{- end -}}
+{{- $envoyFilter := dict
+  "enabled" (and $web.enabled $tls.enabled (or (eq $mode "true") (and (eq $mode "auto") $values.gateway.create)))
+  "port" (int (default $tls.port $web.envoyFilter.listenerPort))
+  "snis" $snis -}}
+
+{{- /* The helm test Pod calls grpc.health.v1.Health/Check through the first listener a
+       client would use. MUTUAL needs a client certificate the Pod only has when
+       tests.clientSecret names one, so without it there is no Pod. */ -}}
+{{- $test := $values.tests -}}
+{{- $port := $tls.port -}}
+{{- $args := list "-authority" $names.testAuthority -}}
+{{- if $tls.enabled -}}
+  {{- if $test.insecure -}}{{- $args = append $args "-insecure" -}}{{- end -}}
+  {{- if $test.clientSecret -}}{{- $args = concat $args (list "-cert" "/tls/tls.crt" "-key" "/tls/tls.key") -}}{{- end -}}
+{{- else -}}
+  {{- $port = ternary $values.h2c.port $web.port $values.h2c.enabled -}}
+  {{- $args = append $args "-plaintext" -}}
+{{- end -}}
+{{- with $test.healthService -}}{{- $args = concat $args (list "-d" (toJson (dict "service" .))) -}}{{- end -}}
+{{- $args = concat $args (list (printf "%s:%d" $test.gatewayAddress (int $port)) "grpc.health.v1.Health/Check") -}}
+{{- $mutual := and $tls.enabled (eq $tls.mode "MUTUAL") -}}
+
+{{- /* The selector default lives here, not in values.yaml: Helm merges maps, so a default in
+       values.yaml would be added to any selector a user sets, and the Gateway would then
+       select pods that carry both, usually none. */ -}}
+{{- $_ := set $model "gateway" (dict "create" $values.gateway.create "selector" ($values.gateway.selector | default (dict "istio" "ingressgateway"))) -}}
+{{- $_ := set $model "tls" (dict "enabled" $tls.enabled "settings" $tlsSettings) -}}
+{{- $_ := set $model "listeners" $listeners -}}
+{{- $_ := set $model "ports" $ports -}}
+{{- $_ := set $model "defaultTlsHosts" $defaultTlsHosts -}}
+{{- $_ := set $model "certificates" $certificates -}}
+{{- $_ := set $model "secrets" $secrets -}}
+{{- $_ := set $model "envoyFilter" $envoyFilter -}}
+{{- $_ := set $model "healthCheck" (dict "enabled" (and $test.enabled (or (not $mutual) $test.clientSecret)) "args" $args "clientSecret" $test.clientSecret) -}}
+{{- end -}}

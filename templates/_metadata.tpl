@@ -1,0 +1,63 @@
+{{/*
+Labels and metadata blocks. The parts every document shares are computed once per render
+and kept on the render context: a large route set renders a thousand DestinationRules.
+*/}}
+
+{{/*
+Standard labels plus commonLabels, as YAML: include "grpc-ingress.labels" $
+Merged as a map, never concatenated as text: a commonLabels key equal to a standard one
+would otherwise write a duplicate YAML key. The standard labels win because selectors and
+tooling rely on them.
+*/}}
+{{- define "grpc-ingress.labels" -}}
+{{- if not (hasKey . "grpcIngressLabels") -}}
+{{- $standard := dict
+  "helm.sh/chart" (include "grpc-ingress.chart" .)
+  "app.kubernetes.io/name" (include "grpc-ingress.name" .)
+  "app.kubernetes.io/instance" .Release.Name
+  "app.kubernetes.io/version" (.Chart.AppVersion | toString)
+  "app.kubernetes.io/managed-by" .Release.Service
+  "app.kubernetes.io/part-of" "grpc-ingress" -}}
+{{- $_ := set . "grpcIngressLabels" (toYaml (merge $standard (.Values.commonLabels | default dict))) -}}
+{{- end -}}
+{{- .grpcIngressLabels -}}
+{{- end -}}
+
+{{/*
+Labels and annotations of a metadata block, after name and namespace:
+include "grpc-ingress.metadataTail" (dict "ctx" $ "annotations" MAP)
+annotations (optional) are merged over commonAnnotations. Annotation values are free text:
+quote writes each one as a double-quoted YAML scalar whose escapes YAML readers understand,
+where toYaml fails on control characters and returns "", which would silently drop every
+annotation.
+*/}}
+{{- define "grpc-ingress.metadataTail" -}}
+labels:
+  {{- include "grpc-ingress.labels" .ctx | nindent 2 }}
+{{- with merge (.annotations | default dict) (.ctx.Values.commonAnnotations | default dict) }}
+annotations:
+  {{- range $key, $value := . }}
+  {{ $key | quote }}: {{ $value | quote }}
+  {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+The labels and annotations every document without annotations of its own carries, computed
+once per render: include "grpc-ingress.sharedMetadataTail" $
+*/}}
+{{- define "grpc-ingress.sharedMetadataTail" -}}
+{{- if not (hasKey . "grpcIngressMetadataTail") -}}
+{{- $_ := set . "grpcIngressMetadataTail" (include "grpc-ingress.metadataTail" (dict "ctx" .)) -}}
+{{- end -}}
+{{- .grpcIngressMetadataTail -}}
+{{- end -}}
+
+{{/*
+A metadata: block body: include "grpc-ingress.metadata" (dict "ctx" $ "name" N "namespace" NS "annotations" MAP)
+*/}}
+{{- define "grpc-ingress.metadata" -}}
+name: {{ .name | quote }}
+namespace: {{ .namespace | quote }}
+{{ if .annotations }}{{ include "grpc-ingress.metadataTail" . }}{{ else }}{{ include "grpc-ingress.sharedMetadataTail" .ctx }}{{ end }}
+{{- end -}}

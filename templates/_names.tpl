@@ -1,0 +1,85 @@
+{{/*
+Names. Every name this chart makes goes through grpc-ingress.fit, so it stays a DNS-1123
+label of at most 63 characters; templates read finished names from the model (.names).
+*/}}
+
+{{/*
+Shorten a name to at most 63 characters, or to max: include "grpc-ingress.fit" NAME, or
+(list MAX NAME). A longer name keeps its first max-9 characters and gets an 8-character hash
+of the whole name: plain truncation (as most charts do) makes two long release names that
+share a prefix collide on the same resources.
+*/}}
+{{- define "grpc-ingress.fit" -}}
+{{- $max := 63 -}}
+{{- $name := . -}}
+{{- if kindIs "slice" . -}}{{- $max = index . 0 -}}{{- $name = index . 1 -}}{{- end -}}
+{{- if le (len $name) $max -}}
+{{- trimSuffix "-" $name -}}
+{{- else -}}
+{{- printf "%s-%s" (trunc (int (sub $max 9)) $name | trimSuffix "-") (sha256sum $name | trunc 8) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The chart's name (nameOverride): include "grpc-ingress.name" $ */}}
+{{- define "grpc-ingress.name" -}}
+{{- include "grpc-ingress.fit" (default .Chart.Name .Values.nameOverride) -}}
+{{- end -}}
+
+{{/* The release-scoped name, memoised on the render context: include "grpc-ingress.fullname" $ */}}
+{{- define "grpc-ingress.fullname" -}}
+{{- if not (hasKey . "grpcIngressFullname") -}}
+{{- $fullname := .Values.fullnameOverride -}}
+{{- if not $fullname -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- /* Only an exact match is shortened: "contains" (as many charts do) lets two aliased
+       instances of an umbrella chart collide (release admin-grpc-ingress, alias admin).
+       fullnameOverride is used as given: the schema holds it to a 63-character label. */ -}}
+{{- $fullname = include "grpc-ingress.fit" (ternary .Release.Name (printf "%s-%s" .Release.Name $name) (eq $name .Release.Name)) -}}
+{{- end -}}
+{{- $_ := set . "grpcIngressFullname" $fullname -}}
+{{- end -}}
+{{- .grpcIngressFullname -}}
+{{- end -}}
+
+{{/* The helm.sh/chart label value: include "grpc-ingress.chart" $ */}}
+{{- define "grpc-ingress.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Fill model.names: include "grpc-ingress.model.names" (list $ $model)
+  fullname, gateway, gatewayNamespace, gatewayRef (namespace/name the routes bind to),
+  credentialName (the default TLS secret, "" when there is none), workloadNamespace,
+  envoyFilter, envoyFilterNamespace, testPod, testAuthority, releaseNamespace.
+*/}}
+{{- define "grpc-ingress.model.names" -}}
+{{- $root := index . 0 -}}
+{{- $model := index . 1 -}}
+{{- $values := $root.Values -}}
+{{- $fullname := include "grpc-ingress.fullname" $root -}}
+{{- $gatewayName := $values.gateway.name | default $fullname -}}
+{{- $gatewayNamespace := $values.gateway.namespace | default $root.Release.Namespace -}}
+{{- $gatewayRef := $values.gateway.ref -}}
+{{- if $values.gateway.create -}}{{- $gatewayRef = printf "%s/%s" $gatewayNamespace $gatewayName -}}{{- end -}}
+{{- /* A chart-made TLS secret is <fullname>-tls, at most 56 characters so that Istio's
+       <credentialName>-cacert still fits in 63. Empty credentialName without a chart-made
+       certificate is refused in _validate.tpl. */ -}}
+{{- $credentialName := $values.tls.credentialName -}}
+{{- if and (not $credentialName) (or $values.tls.secret.create $values.tls.certManager.enabled) -}}
+{{- $credentialName = include "grpc-ingress.fit" (list 56 (printf "%s-tls" $fullname)) -}}
+{{- end -}}
+{{- /* The :authority (and SNI) clients use for checks: the first host, a wildcard made concrete. */ -}}
+{{- $host := first $values.hosts -}}
+{{- $_ := set $model "names" (dict
+  "fullname" $fullname
+  "gateway" $gatewayName
+  "gatewayNamespace" $gatewayNamespace
+  "gatewayRef" $gatewayRef
+  "credentialName" $credentialName
+  "workloadNamespace" $values.gateway.workloadNamespace
+  "envoyFilter" (include "grpc-ingress.fit" (printf "%s-grpc-web" $fullname))
+  "envoyFilterNamespace" ($values.grpcWeb.envoyFilter.namespace | default $values.gateway.workloadNamespace)
+  "testPod" (include "grpc-ingress.fit" (printf "%s-test" $fullname))
+  "testAuthority" (ternary (printf "test%s" (trimPrefix "*" $host)) $host (hasPrefix "*." $host))
+  "releaseNamespace" $root.Release.Namespace) -}}
+{{- end -}}

@@ -1,0 +1,82 @@
+{{/*
+The route side of the model: one entry per route, keyed so that ranging over the map visits
+them in match-precedence order, and the CORS policy gRPC-Web routes carry.
+*/}}
+
+{{/*
+Fill model.routes and model.cors: include "grpc-ingress.model.routes" (list $ $model)
+  model.routes: map "r<rank>-<index>" -> route. Ranks: 0 method-only routes, 1 service
+        routes (with or without methods), 2 raw prefix/regex routes, 3 the catch-all.
+        Ranging over the map (Go templates visit keys in sorted order) gives the order a
+        router must try them in: more specific matches first, the user's order kept within
+        a rank. The pass is linear and makes no list append per route.
+  entry: route (the routes[] entry as given: name, services, methods, prefix, regex,
+        timeout, streaming...), catchAll (no match: it takes every call), backends (list of
+        {host, port, subset, subsetLabels, weight}), weighted (more than one backend:
+        weights apply), retries (the route's own policy, else the chart default for its
+        kind: {attempts, perTryTimeout, retryOn}; attempts 0 means retries off, and the
+        other fields are then ignored because Helm merges the chart defaults' retryOn in).
+  model.cors: the CORS policy every call route carries when gRPC-Web is on (empty map otherwise).
+*/}}
+{{- define "grpc-ingress.model.routes" -}}
+{{- $root := index . 0 -}}
+{{- $model := index . 1 -}}
+{{- $values := $root.Values -}}
+{{- $routes := dict -}}
+{{- $unaryRetries := $values.retries.unary -}}
+{{- $streamingRetries := $values.retries.streaming -}}
+{{- range $index, $route := $values.routes -}}
+  {{- /* Plain ifs rather than and/or: this runs once per route, and a template function
+         call costs more than the work it does. */ -}}
+  {{- $rank := 3 -}}
+  {{- $catchAll := false -}}
+  {{- if $route.prefix -}}{{- $rank = 2 -}}
+  {{- else if $route.regex -}}{{- $rank = 2 -}}
+  {{- else if $route.services -}}{{- $rank = 1 -}}
+  {{- else if $route.methods -}}{{- $rank = 0 -}}
+  {{- else -}}{{- $catchAll = true -}}
+  {{- end -}}
+  {{- $backends := $route.backends -}}
+  {{- $weighted := false -}}
+  {{- if $route.backend -}}{{- $backends = list $route.backend -}}
+  {{- else if $backends -}}{{- $weighted = gt (len $backends) 1 -}}
+  {{- end -}}
+  {{- $retries := $unaryRetries -}}
+  {{- if $route.retries -}}{{- $retries = $route.retries -}}
+  {{- else if $route.streaming -}}{{- $retries = $streamingRetries -}}
+  {{- end -}}
+  {{- $_ := set $routes (printf "r%d-%06d" $rank $index) (dict
+    "route" $route "catchAll" $catchAll "backends" $backends "weighted" $weighted "retries" $retries) -}}
+{{- end -}}
+{{- $_ := set $model "routes" $routes -}}
+{{- include "grpc-ingress.model.cors" (list $values.grpcWeb $model) -}}
+{{- end -}}
+
+{{/*
+Fill model.cors, the CORS policy for gRPC-Web ({} when gRPC-Web is off):
+include "grpc-ingress.model.cors" (list .Values.grpcWeb $model)
+It is attached to every call route: the browser's OPTIONS preflight carries no content-type:
+application/grpc-web, so it only reaches a route that matches on the path alone, and that
+route must answer it. Origins given as strings are exact matches; "*" without
+allowAnyOrigin and an empty list are refused in _validate.tpl.
+*/}}
+{{- define "grpc-ingress.model.cors" -}}
+{{- $web := index . 0 -}}
+{{- $model := index . 1 -}}
+{{- $policy := dict -}}
+{{- if $web.enabled -}}
+{{- $cors := $web.cors -}}
+{{- $origins := list -}}
+{{- range $cors.allowOrigins -}}
+{{- $origins = append $origins (ternary (dict "exact" .) . (kindIs "string" .)) -}}
+{{- end -}}
+{{- $policy = dict
+  "allowOrigins" $origins
+  "allowMethods" (list "POST" "OPTIONS")
+  "allowHeaders" (concat (list "content-type" "x-grpc-web" "x-user-agent" "grpc-timeout") $cors.allowHeaders | uniq)
+  "exposeHeaders" (concat (list "grpc-status" "grpc-message" "grpc-status-details-bin") $cors.exposeHeaders | uniq)
+  "maxAge" ($cors.maxAge | toString)
+  "allowCredentials" $cors.allowCredentials -}}
+{{- end -}}
+{{- $_ := set $model "cors" $policy -}}
+{{- end -}}
