@@ -17,6 +17,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from helm import ROOT, Helm, find_helm  # noqa: E402
+from support.istio import IstioHarness  # noqa: E402
 from validators import ManifestValidator  # noqa: E402
 
 CI_DIR = ROOT / "ci"
@@ -53,6 +54,14 @@ def helm(validator) -> Helm:
 
 
 @pytest.fixture(scope="session")
+def istio() -> IstioHarness:
+    """Istio's own webhook, analyzers and xDS simulation (tests/istio); a missing binary fails."""
+    h = IstioHarness.from_env()
+    _SESSION["istio"] = h
+    return h
+
+
+@pytest.fixture(scope="session")
 def default_render(helm):
     return helm.render()
 
@@ -66,6 +75,8 @@ def pytest_report_header(config):
 
 
 def pytest_terminal_summary(terminalreporter):
+    if _SESSION.get("istio"):
+        terminalreporter.write_line(_SESSION["istio"].summary())
     h = _SESSION.get("helm")
     v = _SESSION.get("validator")
     if not h:
@@ -76,3 +87,4 @@ def pytest_terminal_summary(terminalreporter):
         f"{h.distinct_renders} distinct renders; {h.processes} helm processes; "
         f"{STATS['bad_input_cases']} bad-input cases; {STATS['hypothesis_examples']} hypothesis examples"
     )
+
