@@ -1,4 +1,4 @@
-"""Every ci/ scenario (and the defaults), on both stock gateway installs, asked of Istio's own
+"""Every ci/ scenario (and the defaults and README's Argo CD example), on both stock gateway installs, asked of Istio's own
 control-plane code through the harness in tests/istio: its webhook admits every object, its
 analyzers have nothing to warn about, its xDS passes its own checks, and each call the scenario
 promises reaches the intended cluster, over HTTP/2, with the timeout, retries and CORS promised.
@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
+import yaml
 
 from conftest import ci_files, load_ci
+from helm import ROOT
 from support.istio import INSTALLS, Call, IstioHarness, grpc, grpc_web, world_for
 
 INSTALL_NAMES = tuple(INSTALLS)  # classic, gateway-chart
@@ -66,8 +68,10 @@ class Expect:
 
 @dataclass(frozen=True)
 class Scenario:
-    values: dict | None
+    values: str | dict | None  # a ci/ name, the values themselves, or None for the defaults
     expects: tuple[Expect, ...]
+    release: str = "grpc-ingress"
+    namespace: str = "default"
     plain_ports: tuple[str, ...] = ()         # backends whose Service port Istio cannot recognise
     shared_gateway_hosts: tuple[str, ...] = ()
     analysis_xfail: dict = field(default_factory=dict)
@@ -181,6 +185,23 @@ SCENARIOS: dict[str, Scenario] = {
         Expect(grpc("c", "/helloworld.Greeter/SayHello", "c.example.com"), cluster=cl("grpc-service"),
                certificate="kubernetes://shared-tls"),
     )),
+    # README's Argo CD example (examples/argocd-application.yaml), as Argo CD renders it.
+    "argocd-example": Scenario(
+        yaml.safe_load((ROOT / "examples/argocd-application.yaml").read_text())["spec"]["source"]["helm"]["valuesObject"],
+        (
+            Expect(grpc("pay", "/payments.v1.PaymentService/Charge", "payments.example.com"),
+                   cluster=cl("payments-api", ns="payments"), timeout="10s"),
+            Expect(grpc("refund", "/payments.v1.RefundService/Refund", "payments-eu.example.com"),
+                   cluster=cl("payments-api", ns="payments"), timeout="10s"),
+            Expect(grpc("watch", "/payments.v1.PaymentService/WatchPayments", "payments.example.com"),
+                   cluster=cl("payments-events", ns="payments"), streaming=True),
+            Expect(grpc("health", "/grpc.health.v1.Health/Check", "payments.example.com"),
+                   cluster=cl("payments-api", ns="payments")),
+            Expect(grpc("look-alike", "/payments.v1.PaymentServiceX/Charge", "payments.example.com"), error=NO_ROUTE),
+        ), release="payments-grpc", namespace="payments",
+        upstream={cl("payments-events", ns="payments"): {
+            "idle_timeout": "7200s", "tcp_keepalive": {"keepaliveTime": 300, "keepaliveInterval": 60,
+                                                      "keepaliveProbes": 3}}}),
 }
 
 CI_NAMES = {p.name.removesuffix("-values.yaml"): p for p in ci_files()}
@@ -212,11 +233,11 @@ def answers(helm, istio: IstioHarness):
     """Every scenario on both installs, answered by one harness process."""
     cases, keys, renders = [], [], {}
     for name, sc in SCENARIOS.items():
-        values = None if sc.values is None else load_ci(CI_NAMES[sc.values])
-        renders[name] = helm.render(values)
+        values = load_ci(CI_NAMES[sc.values]) if isinstance(sc.values, str) else sc.values
+        renders[name] = helm.render(values, release=sc.release, namespace=sc.namespace)
         for inst in INSTALL_NAMES:
             r = renders[name]
-            cases.append(istio.case(r.stdout, install=inst,
+            cases.append(istio.case(r.stdout, install=inst, namespace=sc.namespace,
                                     fixtures=world_for(r.docs, inst, plain_ports=sc.plain_ports,
                                                        shared_gateway_hosts=sc.shared_gateway_hosts),
                                     calls=[e.call for e in sc.expects],
@@ -341,6 +362,7 @@ def test_destination_rule_settings_reach_the_gateway_cluster(answers, name, inst
 
 @pytest.mark.parametrize("name", [
     pytest.param("streaming", marks=pytest.mark.xfail(strict=True, reason=BUG_DR_SCOPE)),
+    pytest.param("argocd-example", marks=pytest.mark.xfail(strict=True, reason=BUG_DR_SCOPE)),
     # A sidecar speaks the client's protocol to a port Istio cannot recognise (use_downstream_protocol),
     # so the chart's h2UpgradePolicy does not change it (cluster_builder.go setH2Options).
     "backend-services",
