@@ -36,8 +36,9 @@ def test_kinds_istio_does_not_know_and_hooks_are_set_aside(helm, istio):
 
 
 def test_input_istio_cannot_read_fails_loudly(istio):
+    res = istio.ask("kind: [", calls=[])
     with pytest.raises(HarnessError, match="not YAML"):
-        istio.ask("kind: [", calls=[])
+        res.calls
 
 
 def test_edge_connection_profile_caps_quiet_streams(helm, istio):

@@ -64,13 +64,15 @@ type Call struct {
 	// TLS: "tls", "mtls" or "plaintext".
 	TLS string `json:"tls"`
 	// Protocol: "http2" (gRPC, the default) or "http" (HTTP/1.1).
-	Protocol  string            `json:"protocol"`
-	Alpn      string            `json:"alpn"`
-	Sni       string            `json:"sni"`
-	Authority string            `json:"authority"`
-	Path      string            `json:"path"`
-	Method    string            `json:"method"`
-	Headers   map[string]string `json:"headers"`
+	Protocol  string `json:"protocol"`
+	Alpn      string `json:"alpn"`
+	Sni       string `json:"sni"`
+	Authority string `json:"authority"`
+	Path      string `json:"path"`
+	// Method and Headers go with the call, but Istio's simulation matches routes on the path
+	// alone (simulation.matchRoute); CallResult.PathOnly says when that answer is exact.
+	Method  string            `json:"method"`
+	Headers map[string]string `json:"headers"`
 }
 
 type Output struct {

@@ -21,6 +21,7 @@ import os
 import subprocess
 import tempfile
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -120,17 +121,21 @@ class Result:
     """The harness's answer for one case (see tests/istio/types.go for every field)."""
 
     def __init__(self, data: dict):
-        self.data = data
-        if data.get("error"):
-            raise HarnessError(f"Istio's harness could not run case {data.get('id')}:\n{data['error']}")
-        self._calls = {c["id"]: c for c in data["calls"]}
+        self._data = data
+
+    @property
+    def data(self) -> dict:
+        """The raw answer; reading a case the harness could not run raises HarnessError."""
+        if self._data.get("error"):
+            raise HarnessError(f"Istio's harness could not run case {self._data.get('id')}:\n{self._data['error']}")
+        return self._data
 
     def call(self, id: str) -> dict:
-        return self._calls[id]
+        return self.calls[id]
 
     @property
     def calls(self) -> dict[str, dict]:
-        return self._calls
+        return {c["id"]: c for c in self.data["calls"]}
 
     @property
     def analysis(self) -> list[dict]:
@@ -250,7 +255,6 @@ class IstioHarness:
         self.run(cases)
 
     def _invoke(self, cases: dict[str, dict]) -> dict[str, dict]:
-        import time
         with tempfile.TemporaryDirectory(prefix="istio-harness-") as tmp:
             inp, out = Path(tmp, "in.json"), Path(tmp, "out.json")
             inp.write_text(json.dumps({"cases": [dict(c, id=k) for k, c in cases.items()]}))
