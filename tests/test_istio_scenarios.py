@@ -79,7 +79,6 @@ class Scenario:
 
 
 WEB_ORIGIN = "https://app.example.com"
-ALL = dict.fromkeys(INSTALL_NAMES)
 
 
 def both(reason: str) -> dict:

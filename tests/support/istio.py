@@ -10,7 +10,7 @@
 What answers: Istio's validating webhook, its analyzers (istioctl analyze's set, with Services and
 Pods kept) and istiod's xDS generation for the gateway pod, replayed by pilot/pkg/simulation.
 Each distinct (manifests, fixtures, install, mesh config, calls) is answered once per session;
-`prefetch` answers many in one harness process (Go start-up and Istio's init cost once).
+`run` (or `prefetch`) answers many in one harness process (Go start-up and Istio's init cost once).
 A missing harness binary is an error, never a skip: scripts/setup builds it.
 """
 from __future__ import annotations
