@@ -6,14 +6,14 @@ import pytest
 
 from support.bad_input import assert_refused, bad_values
 from support.injection import Field, string_keys
+from support.istio_checks import ask_paths, cl, reached
 from support.mutations import assert_edits_refused, edits, enable_tls, own_gateway, path_re
 from support.properties import for_every_valid_values_set
-from support.routing import backends_for
 from support.scenarios import ci, server_by_name, servers
 from support.values import CERT_MANAGER, WEB
 
 
-def test_defaults_render_a_tls_gateway_and_a_catch_all_route(default_render):
+def test_defaults_render_a_tls_gateway_and_a_catch_all_route(default_render, helm, istio):
     """What README's quick start promises for no values (the secret's name: test_install_checks)."""
     r = default_render
     assert sorted(r.kinds()) == ["Gateway", "Pod", "VirtualService"], "no values: no Secret, no DestinationRule"
@@ -26,8 +26,9 @@ def test_defaults_render_a_tls_gateway_and_a_catch_all_route(default_render):
     assert r.one("Gateway")["spec"]["selector"] == {"istio": "ingressgateway"}
     vs = r.one("VirtualService")
     assert vs["spec"]["gateways"] == ["default/grpc-ingress"]
-    for path in ["/helloworld.Greeter/SayHello", "/grpc.health.v1.Health/Check"]:
-        assert backends_for(vs, path) == [("grpc-service", 50051, None, None)]
+    res = ask_paths(helm, istio, {"defaults": ({}, {"greet": "/helloworld.Greeter/SayHello",
+                                                    "health": "/grpc.health.v1.Health/Check"})})["defaults"]
+    assert reached(res, "greet") == reached(res, "health") == {cl("grpc-service"): 100}, "Istio routes every call there"
 
 
 def test_https_redirect_is_a_plaintext_server_with_only_https_redirect(helm):

@@ -27,7 +27,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 RELEASES = ("1.30", "1.31")
@@ -297,19 +296,29 @@ def _host_ns(host: str, namespace: str) -> tuple[str, str]:
 
 
 def world_for(docs: list[dict], install: str | dict = "classic", plain_ports: Iterable[str] = (),
-              shared_gateway_hosts: Iterable[str] = ()) -> str:
+              shared_gateway_hosts: Iterable[str] = (), service_entries: Iterable[str] = (),
+              owner_subsets: dict[str, dict[str, dict]] | None = None) -> str:
     """The cluster the rendered manifests presume, as YAML: a Namespace per namespace used, a
     Service for every backend the VirtualServices route to that the render does not itself
     create (gRPC ports, appProtocol grpc, except hosts in plain_ports which get a port Istio
     cannot recognise), a ready Pod behind each (one per subset's labels), the TLS Secrets the
     Gateways reference in the gateway pods' namespace, and, for a VirtualService bound to a
-    Gateway the render does not create, that Gateway (hosts shared_gateway_hosts)."""
+    Gateway the render does not create, that Gateway (hosts shared_gateway_hosts).
+    service_entries: destination hosts outside Kubernetes (a.b), given a MESH_INTERNAL
+    ServiceEntry with GRPC ports, selecting its Pods, instead of a Service. owner_subsets: {destination host:
+    {subset: labels}} defined by a DestinationRule of the service's owner (externalSubsets).
+    Documents are written as JSON, so that no name reads as a YAML 1.1 boolean (y, n, on)."""
     inst = INSTALLS[install] if isinstance(install, str) else install
     plain = set(plain_ports)
+    external = set(service_entries)
     rendered = {(d["kind"], d["metadata"].get("namespace", "default"), d["metadata"]["name"]) for d in docs}
     out: list[dict] = []
     namespaces = {inst["namespace"]}
-    services: dict[tuple[str, str], dict] = {}
+    # (namespace, name) -> destination ports; a ServiceEntry host is its own name, in the
+    # namespace of the VirtualService that routes to it.
+    services: dict[tuple[str, str], set] = {}
+    entries: dict[tuple[str, str], set] = {}
+    where: dict[str, tuple[str, str]] = {}  # destination host -> its (namespace, name)
     subsets: dict[tuple[str, str], list[dict]] = {}
     for d in docs:
         ns = d["metadata"].get("namespace", "default")
@@ -318,29 +327,48 @@ def world_for(docs: list[dict], install: str | dict = "classic", plain_ports: It
             for entry in d["spec"].get("http", []):
                 for r in entry.get("route", []):
                     dest = r["destination"]
-                    name, sns = _host_ns(dest["host"], ns)
-                    services.setdefault((sns, name), {"ports": set()})["ports"].add(dest["port"]["number"])
+                    key = (ns, dest["host"]) if dest["host"] in external else _host_ns(dest["host"], ns)[::-1]
+                    (entries if dest["host"] in external else services).setdefault(key, set()).add(dest["port"]["number"])
+                    where.setdefault(dest["host"], key)
+    for d in docs:
         if d["kind"] == "DestinationRule":
-            name, sns = _host_ns(d["spec"]["host"], ns)
-            subsets.setdefault((sns, name), []).extend(s.get("labels", {}) for s in d["spec"].get("subsets", []))
+            host = d["spec"]["host"]
+            key = where.get(host) or _host_ns(host, d["metadata"].get("namespace", "default"))[::-1]
+            subsets.setdefault(key, []).extend(s.get("labels", {}) for s in d["spec"].get("subsets", []))
+    for host, subs in sorted((owner_subsets or {}).items()):
+        sns, _ = where[host]
+        out.append({"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+                    "metadata": {"name": "owner-" + host.replace(".", "-")[:50], "namespace": sns},
+                    "spec": {"host": host, "subsets": [{"name": k, "labels": v} for k, v in sorted(subs.items())]}})
+        subsets.setdefault(where[host], []).extend(v for _, v in sorted(subs.items()))
     ip = 1
-    for (sns, name), s in sorted(services.items()):
+    for (sns, name), ports in sorted(services.items()) + sorted(entries.items()):
         namespaces.add(sns)
-        selector = {"app": name}
-        if ("Service", sns, name) not in rendered:
-            ports = [{"name": f"grpc-{p}" if name not in plain else f"legacy-{p}", "port": p, "targetPort": p,
-                      "protocol": "TCP", **({"appProtocol": "grpc"} if name not in plain else {})}
-                     for p in sorted(s["ports"])]
+        pod_name = name.replace(".", "-")[:50]
+        selector = {"app": pod_name}
+        if (sns, name) in entries:
+            out.append({"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+                        "metadata": {"name": pod_name, "namespace": sns},
+                        "spec": {"hosts": [name], "location": "MESH_INTERNAL", "resolution": "STATIC",
+                                 "workloadSelector": {"labels": selector},
+                                 "ports": [{"number": p, "name": f"grpc-{p}", "protocol": "GRPC"} for p in sorted(ports)]}})
+        elif ("Service", sns, name) not in rendered:
             out.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": sns},
-                        "spec": {"selector": selector, "ports": ports}})
+                        "spec": {"selector": selector, "ports": [
+                            {"name": f"grpc-{p}" if name not in plain else f"legacy-{p}", "port": p, "targetPort": p,
+                             "protocol": "TCP", **({"appProtocol": "grpc"} if name not in plain else {})}
+                            for p in sorted(ports)]}})
         else:
             svc = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == name)
             selector = svc["spec"]["selector"]
+        # A ready Pod behind the Service for each subset (the analyzers check that subsets select
+        # pods; for a ServiceEntry host they look at pods too, with the subset's labels).
         for labels in subsets.get((sns, name)) or [{}]:
             out.append({"apiVersion": "v1", "kind": "Pod",
-                        "metadata": {"name": f"{name}-{ip}", "namespace": sns, "labels": {**selector, **labels}},
+                        "metadata": {"name": f"{pod_name}-{ip}", "namespace": sns, "labels": {**selector, **labels}},
                         "spec": {"containers": [{"name": "app", "image": "example.com/app:1"}]},
-                        "status": {"phase": "Running", "podIP": f"10.1.0.{ip}", "podIPs": [{"ip": f"10.1.0.{ip}"}],
+                        "status": {"phase": "Running", "podIP": f"10.1.{ip // 250}.{ip % 250 + 1}",
+                                   "podIPs": [{"ip": f"10.1.{ip // 250}.{ip % 250 + 1}"}],
                                    "conditions": [{"type": "Ready", "status": "True"}]}})
             ip += 1
     gw_ns = inst["namespace"]
@@ -375,7 +403,7 @@ def world_for(docs: list[dict], install: str | dict = "classic", plain_ports: It
                         "data": {"tls.crt": _B64_CERT, "tls.key": _B64_KEY}})
     for ns in sorted(namespaces):
         out.insert(0, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-    return yaml.safe_dump_all(out, sort_keys=True)
+    return "".join("---\n" + json.dumps(d, sort_keys=True) + "\n" for d in out)
 
 
 # Placeholder key material: nothing reads it but the analyzers' "secret exists" check.

@@ -7,6 +7,17 @@
 and it is checked on every values set support.strategies.valid_cases() draws
 (HYPOTHESIS_EXAMPLES, default 200; a fixed seed, so CI is deterministic).
 
+A property of what Istio does with the render asks Istio's own control plane (the harness in
+tests/istio, through support.istio_promises):
+
+    @for_every_valid_values_set_in_istio
+    def test_every_route_reaches_its_backends(case):
+        assert case.unkept("routing") == []     # or read case.answer(install) yourself
+
+Each distinct render is sent to the harness once, on each stock gateway install that binds its
+ports differently (case.installs()), all of them in one harness process per install, started in
+the background as soon as the renders are drawn (start_istio).
+
 All such tests share one hypothesis run per session (conftest's `generated` fixture): each
 values set is drawn and rendered once, and every registered property looks at it. A property
 that fails is then run again alone under hypothesis, which shrinks the values set to a small
@@ -17,14 +28,17 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import pytest
 from hypothesis import HealthCheck, given, note, reject, seed, settings
 
 from support.helm import Helm, Render, RenderError
+from support.istio import IstioHarness, Result
+from support.istio_promises import CONCERNS, INSTALL_NAMES, Plan, Problem
 from support.strategies import valid_cases
 from support.summary import count
 
@@ -45,6 +59,40 @@ class Case:
     facts: dict
     render: Render | None = None
     error: str | None = None
+    istio: IstioHarness | None = field(default=None, repr=False)
+    _plans: dict = field(default_factory=dict, repr=False)
+
+    def plan(self, install: str = "classic") -> Plan:
+        """What the values promise a client on that gateway install (support.istio_promises)."""
+        if install not in self._plans:
+            self._plans[install] = Plan(self.values, self.release, self.namespace, install)
+        return self._plans[install]
+
+    def installs(self) -> list[str]:
+        """The stock installs this values set is asked on: the classic one, and the istio/gateway
+        chart's too when that binds one of its ports differently (80 and 443 only)."""
+        return [i for i in INSTALL_NAMES if i == "classic" or self.plan("classic").install_matters()]
+
+    def istio_case(self, install: str) -> dict:
+        return self.plan(install).case(self.render)
+
+    def answer(self, install: str = "classic") -> Result:
+        """Istio's answer for this render on that install (the harness caches it per session)."""
+        assert self.istio is not None, "an Istio property runs with the harness (Generated.check_istio)"
+        return self.istio.run([self.istio_case(install)])[0]
+
+    def problems(self, install: str) -> list[Problem]:
+        """Every promise of the values Istio's answer breaks on that install."""
+        if ("problems", install) not in self._plans:
+            self._plans["problems", install] = self.plan(install).broken(self.answer(install))
+        return self._plans["problems", install]
+
+    def unkept(self, *concerns: str) -> list[str]:
+        """Broken promises of these concerns (support.istio_promises.CONCERNS), on every install
+        the case is asked on, that no known bug explains ([] when Istio does what the values say)."""
+        assert set(concerns) <= set(CONCERNS), concerns
+        return [f"[{install}] {p.text}" for install in self.installs() for p in self.problems(install)
+                if p.concern in concerns and p.known is None]
 
     @property
     def vs(self) -> dict:
@@ -70,6 +118,7 @@ def render_case(helm: Helm, drawn) -> Case:
 
 
 _PROPERTIES: dict[str, Callable[[Case], None]] = {}
+_ISTIO_PROPERTIES: dict[str, Callable[[Case], None]] = {}
 RENDERS = "renders"  # the property every other one builds on: the render succeeds and validates
 
 
@@ -83,6 +132,22 @@ def for_every_valid_values_set(check: Callable[[Case], None]):
 
     test.__name__, test.__qualname__, test.__doc__ = check.__name__, check.__qualname__, check.__doc__
     test.__module__ = check.__module__
+    return pytest.mark.property(test)
+
+
+def for_every_valid_values_set_in_istio(check: Callable[[Case], None]):
+    """Make check(case) a test over every generated values set, with case.answer(install) from
+    Istio's harness (see the module docstring)."""
+    key = f"{check.__module__}::{check.__name__}"
+    _ISTIO_PROPERTIES[key] = check
+
+    def test(generated, istio):
+        generated.check_istio(istio)
+        generated.assert_holds(key)
+
+    test.__name__, test.__qualname__, test.__doc__ = check.__name__, check.__qualname__, check.__doc__
+    test.__module__ = check.__module__
+    test.istio_property = True  # conftest starts the harness early when one is collected
     return pytest.mark.property(test)
 
 
@@ -112,6 +177,52 @@ class Generated:
 
         explore()
         count("hypothesis_examples", len(self.cases))
+        self._istio_lock = threading.Lock()
+        self._istio_checked = False
+        self._prefetch: list[threading.Thread] = []
+        self._prefetch_errors: list[BaseException] = []
+
+    def rendered(self) -> list[Case]:
+        return [c for c in self.cases if c.render is not None]
+
+    def start_istio(self, istio: IstioHarness) -> None:
+        """Send every render to the harness in the background, one process per install, while
+        other tests run; check_istio waits for them."""
+        cases = self.rendered()
+        for c in cases:
+            c.istio = istio
+        for install in INSTALL_NAMES:
+            batch = [c.istio_case(install) for c in cases if install in c.installs()]
+
+            def run(batch=batch):
+                try:
+                    istio.run(batch)
+                except BaseException as e:  # noqa: BLE001 - raised again by check_istio
+                    self._prefetch_errors.append(e)
+
+            t = threading.Thread(target=run, name=f"istio-prefetch-{install}", daemon=True)
+            t.start()
+            self._prefetch.append(t)
+
+    def check_istio(self, istio: IstioHarness) -> None:
+        """Run every Istio property on every rendered case (once per session)."""
+        with self._istio_lock:
+            if self._istio_checked:
+                return
+            if not self._prefetch:
+                self.start_istio(istio)
+            for t in self._prefetch:
+                t.join()
+            if self._prefetch_errors:
+                raise self._prefetch_errors[0]
+            for key, check in _ISTIO_PROPERTIES.items():
+                for case in self.rendered():
+                    try:
+                        check(case)
+                    except Exception:  # noqa: BLE001 - recorded, reported by the property's own test
+                        self.failures[key] = (case, traceback.format_exc())
+                        break
+            self._istio_checked = True
 
     def assert_holds(self, key: str) -> None:
         if key == RENDERS:
@@ -126,7 +237,8 @@ class Generated:
         if not SHRINK:
             raise AssertionError(f"{tb}\nfailing values set (release {case.release}, namespace {case.namespace}; "
                                  f"HYPOTHESIS_SHRINK=1 shrinks it):\n{json.dumps(case.values, indent=1)}")
-        check, helm = _PROPERTIES[key], self.helm
+        check, helm = {**_PROPERTIES, **_ISTIO_PROPERTIES}[key], self.helm
+        istio = next((c.istio for c in self.cases if c.istio is not None), None)
 
         @SETTINGS
         @seed(SEED)
@@ -137,6 +249,7 @@ class Generated:
             case = render_case(helm, drawn)
             if case.error is not None:
                 reject()  # RENDERS reports those; keep shrinking on this property's failure
+            case.istio = istio  # an Istio property asks the harness for each example (slow)
             check(case)
 
         alone()

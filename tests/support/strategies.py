@@ -152,10 +152,21 @@ def _targets(route):
     return route.get("backends") or [route["backend"]]
 
 
+def backend_labels(draw, gateway_pods):
+    """Labels of backend pods (a subset's, a backend Service's selector), never a superset of
+    the gateway pods' labels: the Gateway would then select the backend pods too, and Istio
+    (its analyzers, a real cluster) would read them as gateway pods."""
+    labels = draw(LABELS_1_2)
+    if gateway_pods and all(labels.get(k) == v for k, v in gateway_pods.items()):
+        labels = {"version": "backend"}
+    return labels
+
+
 @st.composite
-def routes_and_backends(draw, max_routes):
+def routes_and_backends(draw, max_routes, gateway_pods=None):
     """(routes, the chart-level keys whose validity depends on them (trafficPolicy, streaming,
-    externalSubsets), facts about the backend hosts)."""
+    externalSubsets), facts about the backend hosts). gateway_pods: the gateway pods' labels,
+    which no subset's labels may include (see backend_labels)."""
     n = draw(st.integers(1, max_routes))
     names = draw(st.lists(dns_label(1, 30), min_size=n, max_size=n, unique=True))
     kinds = [draw(ROUTE_KINDS) for _ in range(n)]
@@ -208,7 +219,8 @@ def routes_and_backends(draw, max_routes):
             if subset:
                 t["subset"] = subset
                 if (host, subset) not in subset_labels:
-                    subset_labels[host, subset] = {"version": subset} if draw(BOOL) else draw(LABELS_1_2)
+                    subset_labels[host, subset] = ({"version": subset} if draw(BOOL)
+                                                   else backend_labels(draw, gateway_pods))
                 if draw(BOOL):
                     t["subsetLabels"] = subset_labels[host, subset]
                 occurrences.setdefault((host, subset), []).append(t)
@@ -388,7 +400,7 @@ def valid_cases(draw, max_routes=8):
             web["envoyFilter"] = ef
         v["grpcWeb"] = web
 
-    routes, extra, facts = draw(routes_and_backends(max_routes))
+    routes, extra, facts = draw(routes_and_backends(max_routes, gw.get("selector") or {"istio": "ingressgateway"}))
     v["routes"] = routes
     v.update(extra)
     # Chart-wide retry defaults; attempts: 0 turns them off (Helm merges the default retryOn in,
@@ -400,7 +412,8 @@ def valid_cases(draw, max_routes=8):
     if services:
         v["backendServices"] = []
         for name in services:
-            s = {"name": name, "selector": draw(LABELS_1_2), "port": draw(PORT)}
+            s = {"name": name, "selector": backend_labels(draw, gw.get("selector") or {"istio": "ingressgateway"}),
+                 "port": draw(PORT)}
             if draw(BOOL):
                 s["targetPort"] = draw(PORT) if draw(BOOL) else choice(draw, ["grpc", "grpc-api", "h2c", "api9"])
             if draw(BOOL):
