@@ -4,15 +4,19 @@ per stock gateway install that binds it differently, with the calls its values i
 (support.istio_promises, which reads every expectation from the values, never the render).
 
 The feature properties that ask Istio live with their feature (routing, streaming, gRPC-Web);
-here: Istio admits and analyses every render, and every listener the values ask for answers.
+here: Istio admits and analyses every render, and every listener the values ask for answers;
+and valid values right beside the bad-input tables' rows do everything they say.
 """
 from __future__ import annotations
 
 import copy
 import json
 
-from support.istio_promises import ISSUE_10_KNOWN, KNOWN_BUGS, UNFILED_KNOWN, Plan, seconds
-from support.properties import EXAMPLES, for_every_valid_values_set_in_istio
+import pytest
+
+from support.istio_promises import CONCERNS, ISSUE_10_KNOWN, KNOWN_BUGS, UNFILED_KNOWN, Plan, seconds
+from support.properties import EXAMPLES, Case, for_every_valid_values_set_in_istio
+from support.strategies import RETRY_TOKENS
 
 
 @for_every_valid_values_set_in_istio
@@ -66,3 +70,62 @@ def test_a_render_of_other_values_breaks_the_promises(generated, istio):
     res = istio.run([dict(plan.case(render), fixtures=plan.case(case.render)["fixtures"])])[0]
     concerns = {p.concern for p in plan.broken(res) if p.known is None}
     assert {"routing", "timeouts"} <= concerns, json.dumps(case.values)
+
+
+# --- near misses of the bad-input tables: valid values at the edge, asked of Istio ---------------
+
+def _r(**kw):
+    return {"name": "r", "services": ["pkg.Svc"], "backend": {"host": "svc", "port": 50051}, **kw}
+
+
+NEAR_MISSES = {
+    # a timeout of exactly 1ms (timeout-0s and timeout-sub-ms are refused)
+    "timeout-1ms": {"routes": [_r(timeout="1ms")]},
+    "per-try-timeout-1ms": {"routes": [_r(retries={"attempts": 10, "perTryTimeout": "1ms"})]},
+    # status codes alone (retry-on-unknown-status-code is refused): Istio writes ",retriable-status-codes"
+    "retry-on-codes-only": {"routes": [_r(retries={"attempts": 1, "retryOn": "410,418"})]},
+    "retry-on-every-name": {"routes": [_r(retries={"attempts": 3, "retryOn": ",".join(RETRY_TOKENS)})]},
+    "streaming-retries-off": {"routes": [_r(streaming=True, retries={"attempts": 0})]},
+    # weights at the edge (weights-not-100 and weights-all-zero are refused)
+    "weights-0-100": {"routes": [{"name": "r", "backends": [{"host": "a", "port": 1, "weight": 0},
+                                                             {"host": "b", "port": 65535, "weight": 100}]}]},
+    "weights-1-99": {"routes": [{"name": "r", "backends": [{"host": "a", "port": 1, "weight": 1},
+                                                            {"host": "b", "port": 1, "weight": 99}]}]},
+    "cors-edges": {"grpcWeb": {"enabled": True, "cors": {"allowOrigins": [{"regex": "https://[a-z]+\\.example\\.com"},
+                                                                         {"prefix": "https://x"}], "maxAge": "1s"}}},
+    "tls-1.3-only": {"tls": {"minProtocolVersion": "TLSV1_3", "maxProtocolVersion": "TLSV1_3"}},
+    "wildcard-host-own-certificate": {"hosts": ["grpc.example.com", "*.a.example.org"],
+                                      "tls": {"hosts": [{"hosts": ["*.a.example.org"], "credentialName": "a-tls"}]}},
+    "wildcard-host-covering-another": {"hosts": ["api.example.com", "*.example.com"]},
+}
+
+# Found by Istio's webhook (not filed yet): the chart accepts hosts one of which covers another,
+# and Istio refuses the VirtualService ("duplicate hosts in virtual service": pkg/config/validation
+# validateVirtualService compares every pair with host.Name.Matches), so helm install fails.
+OVERLAPPING_HOSTS = ("not filed yet: hosts where a wildcard covers another host are refused by Istio's webhook "
+                     "(duplicate hosts in virtual service); the chart accepts them")
+NEAR_MISS_BUGS = {"wildcard-host-covering-another": OVERLAPPING_HOSTS}
+
+
+@pytest.fixture(scope="module")
+def near_misses(helm, istio):
+    cases = {}
+    for name, values in NEAR_MISSES.items():
+        try:
+            cases[name] = Case(values, "grpc-ingress", "default", {}, render=helm.render(values), istio=istio)
+        except AssertionError as e:  # refused by a validator (Istio's webhook among them): the test says so
+            cases[name] = e
+    istio.run([c.istio_case(i) for c in cases.values() if isinstance(c, Case) for i in c.installs()])
+    return cases
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=NEAR_MISS_BUGS[n]))
+                                  if n in NEAR_MISS_BUGS else n for n in NEAR_MISSES])
+def test_near_miss_values_do_in_istio_what_they_say(near_misses, name):
+    """Valid values right beside the bad-input tables' rows: the render passes the validators
+    (Istio's webhook among them), Istio analyses it quietly, and every call does what the values
+    say."""
+    case = near_misses[name]
+    if isinstance(case, AssertionError):
+        raise case
+    assert case.unkept(*CONCERNS) == []

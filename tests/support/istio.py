@@ -11,10 +11,14 @@ What answers: Istio's validating webhook, its analyzers (istioctl analyze's set,
 Pods kept) and istiod's xDS generation for the gateway pod, replayed by pilot/pkg/simulation.
 Each distinct (manifests, fixtures, install, mesh config, calls) is answered once per session;
 `run` (or `prefetch`) answers many in one harness process (Go start-up and Istio's init cost once).
+With ISTIO_CACHE=<directory> (scripts/test sets one for its two Helm runs), sessions share
+answers: the first to need a batch runs it, the other waits for it and reads it (the renders of
+both Helms are byte-identical, so are the cases).
 A missing harness binary is an error, never a skip: scripts/setup builds it.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -191,6 +195,7 @@ class IstioHarness:
     cases_run: int = 0      # distinct cases answered
     calls_run: int = 0      # calls replayed
     seconds: float = 0.0
+    shared: int = 0         # cases another session answered (ISTIO_CACHE)
     istio_module: str = ""
     _cache: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -238,7 +243,7 @@ class IstioHarness:
                 futs.append(fut)
         if mine:
             try:
-                answers = self._invoke({k: c for k, (c, _) in mine.items()})
+                answers = self._answer({k: c for k, (c, _) in mine.items()})
                 for k, (_, fut) in mine.items():
                     fut.set_result(answers[k])
             except BaseException as e:  # keep waiters from hanging
@@ -252,6 +257,36 @@ class IstioHarness:
     def prefetch(self, cases: list[dict]) -> None:
         """Answer cases ahead of the tests that read them, in one process."""
         self.run(cases)
+
+    def _answer(self, cases: dict[str, dict]) -> dict[str, dict]:
+        """Answers from ISTIO_CACHE where another session left them, the rest from the harness
+        (left there in turn). One lock per batch: two sessions asking the same batch run it once."""
+        shared_dir = os.environ.get("ISTIO_CACHE")
+        if not shared_dir:
+            return self._invoke(cases)
+        d = Path(shared_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        st = self.binary.stat()
+        binary = f"{self.binary}:{st.st_size}:{st.st_mtime_ns}"
+        files = {k: d / (hashlib.sha256((binary + k).encode()).hexdigest() + ".json") for k in cases}
+        missing = sorted(k for k, f in files.items() if not f.exists())
+        todo: dict = {}
+        if missing:
+            lock = d / (hashlib.sha256("".join(missing).encode()).hexdigest() + ".lock")
+            with open(lock, "w") as held:
+                fcntl.flock(held, fcntl.LOCK_EX)  # released when the file closes
+                todo = {k: cases[k] for k in missing if not files[k].exists()}
+                if todo:
+                    for k, a in self._invoke(todo).items():
+                        tmp = files[k].with_suffix(f".{os.getpid()}.tmp")
+                        tmp.write_text(json.dumps(a))
+                        tmp.replace(files[k])
+                    (d / "istio-module").write_text(self.istio_module)
+        answers = {k: json.loads(f.read_text()) for k, f in files.items()}
+        with self._lock:
+            self.shared += len(cases) - len(todo)
+            self.istio_module = self.istio_module or (d / "istio-module").read_text()
+        return answers
 
     def _invoke(self, cases: dict[str, dict]) -> dict[str, dict]:
         with tempfile.TemporaryDirectory(prefix="istio-harness-") as tmp:
@@ -280,8 +315,9 @@ class IstioHarness:
         return answers
 
     def summary(self) -> str:
+        shared = f"; {self.shared} cases answered by the other run (ISTIO_CACHE)" if self.shared else ""
         return (f"istio harness: Istio {self.release} ({self.istio_module or 'not run'}); {self.processes} harness "
-                f"processes; {self.cases_run} cases; {self.calls_run} calls; {self.seconds:.1f} s")
+                f"processes; {self.cases_run} cases; {self.calls_run} calls; {self.seconds:.1f} s{shared}")
 
 
 # --- the cluster around the chart's output -----------------------------------------------
