@@ -20,3 +20,10 @@ Unit helpers for the rules in _validate.tpl: values the schema already accepted,
 {{- $unit := dict "" 1.0 "m" 0.001 "k" 1e3 "M" 1e6 "G" 1e9 "T" 1e12 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 -}}
 {{- mulf (float64 $number) (get $unit (trimPrefix $number $text) | default 1.0) -}}
 {{- end -}}
+
+{{/* A duration as protobuf JSON writes one, whole or fractional seconds ("5400s", "0.250s"),
+     the only form Envoy's config (EnvoyFilter patch values) accepts: include "grpc-ingress.protoDuration" "1h30m" */}}
+{{- define "grpc-ingress.protoDuration" -}}
+{{- $ms := include "grpc-ingress.durationMs" . | atoi -}}
+{{- if mod $ms 1000 -}}{{- printf "%d.%03ds" (div $ms 1000) (mod $ms 1000) -}}{{- else -}}{{- printf "%ds" (div $ms 1000) -}}{{- end -}}
+{{- end -}}

@@ -35,7 +35,13 @@ its rule in _validate.tpl, its fields here, then print them in each renderer.
   secrets            Secrets to create: {name, type, data (plain text; printers encode)}
   envoyFilter        gRPC-Web on TLS listeners: {enabled, port (the pod's listener port),
                      snis (one per HTTPS listener)}                      (_listeners.tpl)
-  healthCheck        the helm test Pod: {enabled, args, clientSecret}
+  connection         client connection settings on this chart's chains: {enabled, name,
+                     namespace, priority, chains [{port, sni}], hcm, listenerPorts,
+                     listener}                                              (_connection.tpl)
+  healthCheck        the helm test Pod: {enabled, reason (why not), args, clientSecret}
+  passThrough        {routes}: the reflection and health routes, also in model.routes
+  checks             {health, reflection, call}: what a route serves, what checks call
+                                                                           (_passthrough.tpl)
   routes             map "r<rank>-<index>" -> {route (the routes[] entry as given: name,
                      services, methods, prefix, regex, timeout, streaming...), catchAll,
                      backends, weighted, retries (effective policy)}; range it for
@@ -58,7 +64,9 @@ then read it as $.grpcIngressModel.
 {{- $model := dict "errors" list -}}
 {{- include "grpc-ingress.model.names" (list . $model) -}}
 {{- include "grpc-ingress.model.listeners" (list . $model) -}}
+{{- include "grpc-ingress.model.connection" (list . $model) -}}
 {{- include "grpc-ingress.model.routes" (list . $model) -}}
+{{- include "grpc-ingress.model.passThrough" (list . $model) -}}
 {{- include "grpc-ingress.validate" (list . $model) -}}
 {{- include "grpc-ingress.model.policies" (list . $model) -}}
 {{- with $model.errors -}}

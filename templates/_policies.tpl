@@ -11,10 +11,14 @@ Fill model.destinationPolicies: include "grpc-ingress.model.policies" (list $ $m
   policy: merged settings for the host: the route's trafficPolicy over the chart default,
           plus the streaming keepalives for streaming routes (keys h2Upgrade,
           maxRequestsPerConnection, http2MaxRequests, idleTimeout, connectTimeout,
-          tcpKeepalive, loadBalancer); owner: key -> the route that set it.
+          tcpKeepalive, http2KeepAlive, outlierDetection, loadBalancer); owner: key -> the
+          route that set it. loadBalancer is always a map ({simple} or {consistentHash});
+          outlierDetection always carries consecutive5xxErrors (0 unless given).
   subsets: map subset name -> pod labels.
   name: the resource name (<fullname>-<host with dots as dashes>), namespace: where Istio
         applies it to the gateway's traffic.
+The pass-through routes (reflection, health; _passthrough.tpl) count as streaming routes
+and come first, so a conflict is always reported at the user's route.
 A host is listed when a route gives it settings or subset labels; a renderer prints a
 resource only when policy or subsets hold something it can express. Rules that need this
 merged view (two routes giving one host different settings or subset labels, a subset
@@ -30,12 +34,19 @@ nothing defines) are checked here, while merging, and reported with the others.
 {{- $labelledElsewhere := dict -}}
 {{- $anySubset := false -}}
 {{- $chartPolicy := $values.trafficPolicy | default dict -}}
+{{- include "grpc-ingress.trafficPolicyRules" (list $root $model "trafficPolicy" $chartPolicy) -}}
+{{- /* A load balancer name is {simple: NAME} to Istio; one spelling lets routes compare. */ -}}
+{{- with $chartPolicy.loadBalancer -}}{{- if kindIs "string" . -}}
+  {{- $chartPolicy = merge (dict "loadBalancer" (dict "simple" .)) $chartPolicy -}}
+{{- end -}}{{- end -}}
 {{- $streamPolicy := dict -}}
 {{- with $values.streaming.idleTimeout -}}{{- $_ := set $streamPolicy "idleTimeout" . -}}{{- end -}}
 {{- with $values.streaming.tcpKeepalive -}}{{- $_ := set $streamPolicy "tcpKeepalive" . -}}{{- end -}}
 {{- /* The loop is written for few template calls per backend: a call costs more than the
        work it does, and this runs once per backend of every route. */ -}}
-{{- range $index, $route := $values.routes -}}
+{{- $passThrough := $model.passThrough.routes -}}
+{{- range $position, $route := concat $passThrough $values.routes -}}
+  {{- $index := sub $position (len $passThrough) -}}
   {{- $targets := $route.backends -}}
   {{- if $route.backend -}}{{- $targets = list $route.backend -}}{{- end -}}
   {{- range $targets -}}
@@ -46,7 +57,13 @@ nothing defines) are checked here, while merging, and reported with the others.
   {{- end -}}
   {{- /* The route's settings over the chart default, plus streaming keepalives. */ -}}
   {{- $policy := $chartPolicy -}}
-  {{- if $route.trafficPolicy -}}{{- $policy = merge (deepCopy $route.trafficPolicy) $chartPolicy -}}{{- end -}}
+  {{- if $route.trafficPolicy -}}
+    {{- include "grpc-ingress.trafficPolicyRules" (list $root $model (printf "routes[%d].trafficPolicy" $index) $route.trafficPolicy) -}}
+    {{- $policy = merge (deepCopy $route.trafficPolicy) $chartPolicy -}}
+    {{- /* merge is deep: a route's {simple} and the chart's {consistentHash} would combine
+           into a load balancer Istio refuses. The route's choice replaces the chart's. */ -}}
+    {{- with $route.trafficPolicy.loadBalancer -}}{{- $_ := set $policy "loadBalancer" (ternary (dict "simple" .) . (kindIs "string" .)) -}}{{- end -}}
+  {{- end -}}
   {{- if $route.streaming -}}{{- if $streamPolicy -}}{{- $policy = merge (deepCopy $policy) $streamPolicy -}}{{- end -}}{{- end -}}
   {{- /* Routes that ask for nothing skip the rest. */ -}}
   {{- $wanted := $anySubset -}}
@@ -110,6 +127,13 @@ nothing defines) are checked here, while merging, and reported with the others.
        order) gets a hash of its own name. Only a name over 63 characters needs fit. */ -}}
 {{- $slugs := dict -}}
 {{- range $host, $entry := $policies -}}
+  {{- /* Outlier detection without consecutive5xxErrors would still eject after Envoy's
+         default 5 x 5xx (enforcing 100%), application errors such as INTERNAL included, so
+         it is 0 (off) unless given, and only gateway errors eject (applyOutlierDetection in
+         pilot/pkg/networking/core/cluster_traffic_policy.go copies what is set). */ -}}
+  {{- with $entry.policy -}}{{- with .outlierDetection -}}
+    {{- $_ := set $entry.policy "outlierDetection" (merge (deepCopy .) (dict "consecutive5xxErrors" 0)) -}}
+  {{- end -}}{{- end -}}
   {{- $slug := $host | replace "." "-" -}}
   {{- if hasKey $slugs $slug -}}{{- $slug = printf "%s-%s" $slug (sha256sum $host | trunc 8) -}}{{- end -}}
   {{- $_ := set $slugs $slug true -}}
@@ -118,4 +142,33 @@ nothing defines) are checked here, while merging, and reported with the others.
   {{- $_ := set $entry "name" $name -}}
 {{- end -}}
 {{- $_ := set $model "destinationPolicies" $policies -}}
+{{- end -}}
+
+{{/*
+Rules of one trafficPolicy (chart-wide or a route's), appended to model.errors:
+include "grpc-ingress.trafficPolicyRules" (list $ $model KEY POLICY)   KEY: "trafficPolicy" or "routes[i].trafficPolicy"
+*/}}
+{{- define "grpc-ingress.trafficPolicyRules" -}}
+{{- $root := index . 0 -}}
+{{- $model := index . 1 -}}
+{{- $key := index . 2 -}}
+{{- $policy := index . 3 -}}
+{{- $errors := list -}}
+{{- with $policy.http2KeepAlive -}}
+  {{- /* ConnectionPoolSettings.HTTPSettings.http2KeepAlive is in istio.io/api from release-1.31;
+         the 1.30 CRD and istiod refuse the field. */ -}}
+  {{- $version := $root.Values.istio.version -}}
+  {{- if semverCompare "<1.31-0" (printf "%s.0" $version) -}}
+    {{- $errors = append $errors (printf "%s.http2KeepAlive: DestinationRule http2KeepAlive exists from Istio 1.31, and istio.version is %s (Istio %s refuses the field); set istio.version: \"1.31\" if the mesh runs 1.31, or remove it (streaming.tcpKeepalive finds dead backend connections on any version)" $key $version $version) -}}
+  {{- end -}}
+  {{- if gt (include "grpc-ingress.durationMs" .timeout | atoi) (include "grpc-ingress.durationMs" .interval | atoi) -}}
+    {{- $errors = append $errors (printf "%s.http2KeepAlive.timeout: %s is longer than its interval (%s), so the next PING is due before a lost one is noticed; make the timeout at most the interval" $key .timeout .interval) -}}
+  {{- end -}}
+{{- end -}}
+{{- with $policy.outlierDetection -}}
+  {{- if not (or .consecutiveGatewayErrors .consecutive5xxErrors) -}}
+    {{- $errors = append $errors (printf "%s.outlierDetection: neither consecutiveGatewayErrors nor consecutive5xxErrors is above 0, so no pod is ever ejected; set consecutiveGatewayErrors (e.g. 5: connect failures and UNAVAILABLE, the errors of a pod that is down), or remove outlierDetection" $key) -}}
+  {{- end -}}
+{{- end -}}
+{{- if $errors -}}{{- $_ := set $model "errors" (concat $model.errors $errors) -}}{{- end -}}
 {{- end -}}

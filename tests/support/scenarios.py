@@ -38,3 +38,21 @@ def server_by_name(render, name):
     found = [s for s in servers(render) if s["port"]["name"] == name]
     assert len(found) == 1, f"no single server {name}: {servers(render)}"
     return found[0]
+
+
+def grpc_web_filters(render):
+    """The EnvoyFilters that insert Envoy's grpc_web HTTP filter (the gRPC-Web patch)."""
+    return [ef for ef in render.of_kind("EnvoyFilter")
+            if any(p["patch"].get("value", {}).get("name") == "envoy.filters.http.grpc_web" for p in ef["spec"]["configPatches"])]
+
+
+def grpc_web_filter(render):
+    (ef,) = grpc_web_filters(render)
+    return ef
+
+
+def connection_filters(render):
+    """The EnvoyFilters that MERGE client connection settings (HTTP connection manager, listener)."""
+    return [ef for ef in render.of_kind("EnvoyFilter")
+            if any(p["patch"]["operation"] == "MERGE" and p["applyTo"] in ("NETWORK_FILTER", "LISTENER")
+                   for p in ef["spec"]["configPatches"])]
