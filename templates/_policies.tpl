@@ -155,11 +155,12 @@ include "grpc-ingress.trafficPolicyRules" (list $ $model KEY POLICY)   KEY: "tra
 {{- $policy := index . 3 -}}
 {{- $errors := list -}}
 {{- with $policy.http2KeepAlive -}}
-  {{- /* ConnectionPoolSettings.HTTPSettings.http2KeepAlive is in istio.io/api from release-1.31;
-         the 1.30 CRD and istiod refuse the field. */ -}}
+  {{- /* ConnectionPoolSettings.HTTPSettings.http2KeepAlive is in istio.io/api from release-1.31.
+         Older CRDs lack it: the API server drops the field (or refuses it under strict field
+         validation) and istiod never sees it, so the PINGs would silently not exist. */ -}}
   {{- $version := $root.Values.istio.version -}}
   {{- if semverCompare "<1.31-0" (printf "%s.0" $version) -}}
-    {{- $errors = append $errors (printf "%s.http2KeepAlive: DestinationRule http2KeepAlive exists from Istio 1.31, and istio.version is %s (Istio %s refuses the field); set istio.version: \"1.31\" if the mesh runs 1.31, or remove it (streaming.tcpKeepalive finds dead backend connections on any version)" $key $version $version) -}}
+    {{- $errors = append $errors (printf "%s.http2KeepAlive: DestinationRule http2KeepAlive exists from Istio 1.31, and istio.version is %s (Istio %s's CRD drops the field, so no PING would be sent); set istio.version: \"1.31\" if the mesh runs 1.31, or remove it (streaming.tcpKeepalive finds dead backend connections on any version)" $key $version $version) -}}
   {{- end -}}
   {{- if gt (include "grpc-ingress.durationMs" .timeout | atoi) (include "grpc-ingress.durationMs" .interval | atoi) -}}
     {{- $errors = append $errors (printf "%s.http2KeepAlive.timeout: %s is longer than its interval (%s), so the next PING is due before a lost one is noticed; make the timeout at most the interval" $key .timeout .interval) -}}
