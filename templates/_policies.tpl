@@ -8,8 +8,8 @@ rules for one host the first one's trafficPolicy wins, so there is one policy pe
 Fill model.destinationPolicies: include "grpc-ingress.model.policies" (list $ $model)   (after names)
   map host -> {name, namespace, subsets, policy, owner}   (policy and owner only when a
   route gives the host settings)
-  policy: merged settings for the host: the route's trafficPolicy over the chart default,
-          plus the streaming keepalives for streaming routes (keys h2Upgrade,
+  policy: merged settings for the host: the chart default, each key a route's
+          trafficPolicy sets replaced whole, plus the streaming keepalives for streaming routes (keys h2Upgrade,
           maxRequestsPerConnection, http2MaxRequests, idleTimeout, connectTimeout,
           tcpKeepalive, http2KeepAlive, outlierDetection, loadBalancer); owner: key -> the
           route that set it. loadBalancer is always a map ({simple} or {consistentHash});
@@ -59,10 +59,13 @@ nothing defines) are checked here, while merging, and reported with the others.
   {{- $policy := $chartPolicy -}}
   {{- if $route.trafficPolicy -}}
     {{- include "grpc-ingress.trafficPolicyRules" (list $root $model (printf "routes[%d].trafficPolicy" $index) $route.trafficPolicy) -}}
-    {{- $policy = merge (deepCopy $route.trafficPolicy) $chartPolicy -}}
-    {{- /* merge is deep: a route's {simple} and the chart's {consistentHash} would combine
-           into a load balancer Istio refuses. The route's choice replaces the chart's. */ -}}
-    {{- with $route.trafficPolicy.loadBalancer -}}{{- $_ := set $policy "loadBalancer" (ternary (dict "simple" .) . (kindIs "string" .)) -}}{{- end -}}
+    {{- /* Each key the route sets replaces the chart default's whole. (Helm's merge would
+           keep the default over a route's false or 0, and would combine a route's {simple}
+           with the default's {consistentHash} into a load balancer Istio refuses.) */ -}}
+    {{- $policy = dict -}}
+    {{- range $key, $value := $chartPolicy -}}{{- $_ := set $policy $key $value -}}{{- end -}}
+    {{- range $key, $value := $route.trafficPolicy -}}{{- $_ := set $policy $key $value -}}{{- end -}}
+    {{- with $route.trafficPolicy.loadBalancer -}}{{- if kindIs "string" . -}}{{- $_ := set $policy "loadBalancer" (dict "simple" .) -}}{{- end -}}{{- end -}}
   {{- end -}}
   {{- if $route.streaming -}}{{- if $streamPolicy -}}{{- $policy = merge (deepCopy $policy) $streamPolicy -}}{{- end -}}{{- end -}}
   {{- /* Routes that ask for nothing skip the rest. */ -}}
