@@ -9,6 +9,8 @@ import pytest
 
 from support.bad_input import assert_refused, bad_values
 from support.injection import Field, string_keys
+from support.istio import grpc, world_for
+from support.istio_checks import analysis_problems
 from support.mutations import assert_edits_refused, edits, fresh_service, new_route, path_re
 from support.properties import for_every_valid_values_set
 from support.scenarios import ci
@@ -294,3 +296,61 @@ def m_outlier_detection_never_ejects(v, rnd):
     m_http2_keepalive_below_1_31, m_outlier_detection_never_ejects))
 def test_bad_edits_of_valid_values_are_refused_naming_the_key(helm, mutation_bases, mutation):
     assert_edits_refused(helm, mutation, mutation_bases)
+
+
+# --- what Istio makes of it (tests/istio) ----------------------------------------------------------
+
+UPSTREAM = {"routes": [{"name": "watch", "methods": ["chat.v1.Chat/Subscribe"], "streaming": True,
+                        "backend": {"host": "chat", "port": 50051},
+                        "trafficPolicy": {"loadBalancer": {"consistentHash": {"httpHeaderName": "x-user-id"}},
+                                          "outlierDetection": {"consecutiveGatewayErrors": 3, "interval": "5s",
+                                                               "baseEjectionTime": "1m", "maxEjectionPercent": 50}}},
+                       {"name": "send", "services": ["mail.v1.Mail"], "backend": {"host": "mail", "port": 50051},
+                        "trafficPolicy": {"loadBalancer": "LEAST_REQUEST"}}]}
+KEEPALIVE = {"istio": {"version": "1.31"},
+             "trafficPolicy": {"http2KeepAlive": {"interval": "30s", "timeout": "10s"}}}
+
+
+@pytest.fixture(scope="module")
+def upstream_verdicts(helm, istio):
+    calls = [grpc("watch", "/chat.v1.Chat/Subscribe", "grpc.example.com"),
+             grpc("send", "/mail.v1.Mail/Send", "grpc.example.com")]
+    cases = []
+    for install in ("classic", "gateway-chart"):
+        for values in (UPSTREAM, {**UPSTREAM, **KEEPALIVE}):
+            r = helm.render(values)
+            cases.append(istio.case(r.stdout, install=install, fixtures=world_for(r.docs, install), calls=calls))
+    answers = istio.run(cases)
+    return {("classic", False): answers[0], ("classic", True): answers[1],
+            ("gateway-chart", False): answers[2], ("gateway-chart", True): answers[3]}
+
+
+@pytest.mark.parametrize("install", ["classic", "gateway-chart"])
+def test_istio_gives_the_gateway_outlier_detection_and_the_load_balancer_asked_for(upstream_verdicts, install):
+    res = upstream_verdicts[(install, False)]
+    assert res.refused() == [] and res.xds_invalid == [] and analysis_problems(res) == []
+    watch = res.call("watch")
+    (up,) = watch["upstreams"]
+    assert up["protocol"] == "h2"
+    # Only gateway errors (connect failures, resets, 502-504: gRPC UNAVAILABLE) eject a pod.
+    assert up["outlier_detection"] == {"consecutiveGatewayFailure": 3, "enforcingConsecutiveGatewayFailure": 100,
+                                       "consecutive5xx": 0, "enforcingConsecutive5xx": 0, "enforcingSuccessRate": 0,
+                                       "interval": "5s", "baseEjectionTime": "60s", "maxEjectionPercent": 50}
+    assert up["lb_policy"] == "RING_HASH"
+    assert watch["hash_policy"] == [{"header": {"headerName": "x-user-id"}}], "the route hashes on the header"
+    (up,) = res.call("send")["upstreams"]
+    assert up["lb_policy"] == "LEAST_REQUEST" and up["outlier_detection"] is None
+
+
+@pytest.mark.parametrize("install", ["classic", "gateway-chart"])
+def test_istio_1_31_sends_http2_pings_to_backends_and_older_istio_drops_the_field(istio, upstream_verdicts, install):
+    """On 1.31 the gateway PINGs backend connections; Istio 1.30 knows no such field and drops it
+    without a word (no refusal, no PING), which is why the chart refuses it below 1.31."""
+    res = upstream_verdicts[(install, True)]
+    assert res.refused() == []
+    for call in ("watch", "send"):
+        (up,) = res.call(call)["upstreams"]
+        if istio.release == "1.31":
+            assert up["http2_protocol_options"]["connectionKeepalive"] == {"interval": "30s", "timeout": "10s"}
+        else:
+            assert "connectionKeepalive" not in (up["http2_protocol_options"] or {})
