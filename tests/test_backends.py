@@ -161,6 +161,10 @@ def _subset_labels(labels):
 
 
 STRING_KEYS = string_keys(
+    Field("consistent-hash-header", lambda s: {"trafficPolicy": {"loadBalancer": {"consistentHash": {"httpHeaderName": s}}}},
+          "x-zqxjk-hdr", "trafficPolicy.loadBalancer"),
+    Field("reflection-backend-host", lambda s: {"reflection": {"enabled": True, "backend": {"host": s, "port": 1}}},
+          "zqxjk-reflector", "reflection.backend.host"),
     Field("subset-label-key", lambda s: _subset_labels({s: "v"}), "zqxjkkey", "routes.0.backends.0.subsetLabels"),
     Field("subset-label-value", lambda s: _subset_labels({"version": s}), "zqxjkval",
           "routes.0.backends.0.subsetLabels.version"),
