@@ -1,35 +1,30 @@
-"""Session fixtures: one helm, one validator, one render cache for the whole run.
+"""The fixtures every feature spec can ask for (session-wide: one helm, one validator, one
+render cache for the whole run):
+
+  helm            support.helm.Helm: helm.render(values) -> parsed, validated documents;
+                  helm.render_fails(values, match=[...]); helm.template / helm.run for the rest
+  default_render  the chart rendered with no values
+  validator       support.validators.ManifestValidator, which helm runs on every render
+  generated       the hypothesis run behind @for_every_valid_values_set (support.properties)
+  mutation_bases  generated valid values sets that bad edits start from (support.mutations)
+  injected        the renders behind the injection cases (support.injection)
 
 Every successful render is validated (core kinds with kubernetes-validate, custom
 resources with the @kubernetes-models validators plus the API-server rules in
-tests/validators), so no test has to remember to call a validator.
+tests/support/validators), so no test has to remember to call a validator.
 """
 from __future__ import annotations
 
-import os
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
-import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from support.helm import Helm, find_helm
+from support.scenarios import ci_files, load_ci
+from support.summary import STATS
+from support.validators import ManifestValidator
 
-from helm import ROOT, Helm, find_helm  # noqa: E402
-from validators import ManifestValidator  # noqa: E402
-
-CI_DIR = ROOT / "ci"
-STATS = {"bad_input_cases": 0, "hypothesis_examples": 0}
 _SESSION: dict = {}
-
-
-def ci_files() -> list[Path]:
-    return sorted(CI_DIR.glob("*.yaml"))
-
-
-def load_ci(path: Path) -> dict:
-    return yaml.safe_load(path.read_text()) or {}
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +50,24 @@ def helm(validator) -> Helm:
 @pytest.fixture(scope="session")
 def default_render(helm):
     return helm.render()
+
+
+@pytest.fixture(scope="session")
+def generated(helm):
+    from support.properties import Generated
+    return Generated(helm)
+
+
+@pytest.fixture(scope="session")
+def injected(helm, request):
+    from support.injection import Injected
+    return Injected(helm, request.session.items)
+
+
+@pytest.fixture(scope="session")
+def mutation_bases(helm):
+    from support.mutations import draw_bases
+    return draw_bases(helm)
 
 
 def pytest_report_header(config):

@@ -1,4 +1,4 @@
-"""Tests of the manifest validator itself (tests/validators): hand-written documents, no helm.
+"""Tests of the manifest validator itself (tests/support/validators): hand-written documents, no helm.
 
 Every rule has a valid document that passes (VALID, all checked together) and a planted
 defect that fails with the expected message (BAD).
@@ -14,9 +14,9 @@ import time
 import kubernetes_validate
 import pytest
 
-from validators import ManifestValidator, cel, rules
-from validators.core import CoreValidator
-from validators.crd import CRD_DIR
+from support.validators import ManifestValidator, cel, rules
+from support.validators.core import CoreValidator
+from support.validators.crd import CRD_DIR
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 

@@ -119,7 +119,7 @@ class ManifestValidator:
             errors = self._core.validate(doc)
         else:
             return ["%s: no validator for %s %s: not a built-in kind of Kubernetes %s and no vendored CRD schema "
-                    "(tests/validators/crds, scripts/vendor-crds)" % (label, key[0], key[1], " / ".join(self.kube_versions))]
+                    "(tests/support/validators/crds, scripts/vendor-crds)" % (label, key[0], key[1], " / ".join(self.kube_versions))]
         return ["%s: %s" % (label, e) for e in errors + rules.check(doc)]
 
     def close(self) -> None:

@@ -43,3 +43,14 @@ def backends_for(vs: dict, path: str, **kw) -> list[tuple[str, int, str | None, 
     assert entry is not None, f"no route serves {path}"
     return [(d["destination"]["host"], d["destination"]["port"]["number"], d["destination"].get("subset"), d.get("weight"))
             for d in entry["route"]]
+
+
+def traffic_shares(entry: dict) -> dict[tuple[str, int, str | None], int]:
+    """Percent of an http entry's calls per (host, port, subset), as Envoy splits them: a lone
+    destination takes every call whatever its weight; otherwise each its weight (unset = 0)."""
+    dests = entry["route"]
+    shares: dict = {}
+    for d in dests:
+        key = (d["destination"]["host"], d["destination"]["port"]["number"], d["destination"].get("subset"))
+        shares[key] = shares.get(key, 0) + (100 if len(dests) == 1 else d.get("weight", 0))
+    return shares

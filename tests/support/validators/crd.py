@@ -1,4 +1,4 @@
-"""Custom resources against the vendored CRD schemas (tests/validators/crds/, see scripts/vendor-crds).
+"""Custom resources against the vendored CRD schemas (tests/support/validators/crds/, see scripts/vendor-crds).
 
 Two passes over the same openAPIV3Schema:
 - a structural walk that does what the API server does and the kubernetes-models validators
@@ -108,7 +108,7 @@ class CRDSchema:
         check = cel.predicate(text)
         if check is None:
             if text not in cel.NOT_ENFORCED:
-                errors.append("%s: CEL rule not implemented in tests/validators/cel.py: %s" % (path, text))
+                errors.append("%s: CEL rule not implemented in tests/support/validators/cel.py: %s" % (path, text))
             return
         try:
             ok = check(value)

@@ -1,7 +1,7 @@
 """The CEL rules (x-kubernetes-validations) of the vendored CRD schemas, in Python.
 
 The API server evaluates these rules on create; kubernetes-models' validators ignore them.
-Rather than embed a CEL interpreter, each rule text found in tests/validators/crds/ maps to a
+Rather than embed a CEL interpreter, each rule text found in tests/support/validators/crds/ maps to a
 predicate here (True = the object passes); the message reported is the CRD's own. A rule that
 appears after re-vendoring and is in neither RULES/FAMILIES nor NOT_ENFORCED fails
 test_validators.py::test_every_cel_rule_is_known, so no CRD rule is ever silently skipped.

@@ -1,21 +1,118 @@
-"""The README values reference is generated from values.yaml (scripts/readme-values) and
-stays in step with it: every value documented, every @param a real value, the Parameters
-section current."""
+"""The repository's documents and tools: LICENSE, the README values reference generated from
+values.yaml (scripts/readme-values), the helm scripts/helm picks (the suite and scripts/bench
+ask it), and scripts/bench's smoke run."""
 from __future__ import annotations
 
+import hashlib
+import json
+import math
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from helm import ROOT
+from support.helm import HELM_SCRIPT, ROOT, HelmNotFound, find_helm
+
+TOOLS_HELM = ROOT / ".tools/helm4/helm"
+SYSTEM_PATH = "/usr/bin:/bin"  # bash, sed, dirname; no helm
+
+
+def fake_helm(directory, version: str):
+    """A helm that answers `version --short` with version and echoes anything else."""
+    directory.mkdir(parents=True, exist_ok=True)
+    helm = directory / "helm"
+    helm.write_text('#!/bin/sh\nif [ "$1" = version ]; then echo "%s"; else echo "fake $*"; fi\n' % version)
+    helm.chmod(0o755)
+    return helm
+
+
+def pick(script=HELM_SCRIPT, path=SYSTEM_PATH, helm_env=None, args=("--print-path",)):
+    env = {k: v for k, v in os.environ.items() if k != "HELM"}
+    env["PATH"] = path
+    if helm_env is not None:
+        env["HELM"] = str(helm_env)
+    return subprocess.run([str(script), *args], capture_output=True, text=True, env=env, timeout=60)
+
+
+@pytest.mark.parametrize("version", ["v4.0.0+gabc", "v3.17.0+gabc", "v3.18.2+gabc"])
+def test_helm_on_path_is_used_when_it_is_helm_4_or_3_17_and_later(tmp_path, version):
+    helm = fake_helm(tmp_path / "bin", version)
+    proc = pick(path=f"{helm.parent}:{SYSTEM_PATH}")
+    assert (proc.returncode, proc.stdout.strip()) == (0, str(helm)), proc.stderr
+
+
+@pytest.mark.parametrize("version", ["v3.16.4+gabc", "v2.17.0+gabc", "not a version"])
+def test_older_helm_on_path_gives_way_to_the_one_scripts_setup_installs(tmp_path, version):
+    helm = fake_helm(tmp_path / "bin", version)
+    proc = pick(path=f"{helm.parent}:{SYSTEM_PATH}")
+    assert (proc.returncode, proc.stdout.strip()) == (0, str(TOOLS_HELM)), proc.stderr
+
+
+def test_helm_variable_wins_whatever_its_version(tmp_path):
+    on_path = fake_helm(tmp_path / "bin", "v4.1.0+gabc")
+    chosen = fake_helm(tmp_path / "old", "v3.10.0+gabc")
+    proc = pick(path=f"{on_path.parent}:{SYSTEM_PATH}", helm_env=chosen)
+    assert (proc.returncode, proc.stdout.strip()) == (0, str(chosen)), proc.stderr
+
+
+def test_arguments_go_to_the_chosen_helm(tmp_path):
+    helm = fake_helm(tmp_path / "bin", "v4.1.0+gabc")
+    proc = pick(helm_env=helm, args=("template", "x", "."))
+    assert (proc.returncode, proc.stdout) == (0, "fake template x .\n"), proc.stderr
+
+
+def test_no_usable_helm_is_a_clear_error(tmp_path):
+    """A checkout without .tools/ and no helm on PATH: exit 2, saying what to do."""
+    (tmp_path / "scripts").mkdir()
+    script = shutil.copy2(HELM_SCRIPT, tmp_path / "scripts" / "helm")
+    proc = pick(script=script)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "run scripts/setup, or set HELM=/path/to/helm" in proc.stderr
+
+
+def test_the_suite_uses_the_helm_scripts_helm_picks():
+    binary, version = find_helm()
+    assert binary == subprocess.run([str(HELM_SCRIPT), "--print-path"], capture_output=True, text=True).stdout.strip()
+    assert version >= (3, 17, 0)
+
+
+def test_a_helm_variable_naming_no_helm_stops_the_suite_with_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("HELM", str(tmp_path / "missing-helm"))
+    find_helm.cache_clear()
+    try:
+        with pytest.raises(HelmNotFound, match="missing-helm.*set HELM=/path/to/helm"):
+            find_helm()
+    finally:
+        monkeypatch.undo()
+        find_helm.cache_clear()
+
+
+# --- LICENSE -------------------------------------------------------------------------------
+
+# sha256 of https://www.apache.org/licenses/LICENSE-2.0.txt (11,358 bytes, appendix included).
+APACHE_2_0_SHA256 = "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30"
+
+
+def test_license_is_the_apache_2_0_text_chart_yaml_declares():
+    chart = yaml.safe_load((ROOT / "Chart.yaml").read_text())
+    assert chart["annotations"]["artifacthub.io/license"] == "Apache-2.0"
+    text = (ROOT / "LICENSE").read_bytes()
+    assert hashlib.sha256(text).hexdigest() == APACHE_2_0_SHA256, "LICENSE must be the Apache 2.0 text, unchanged"
+
+
+# --- README: the Parameters section, generated from values.yaml ----------------------------
 
 SCRIPT = ROOT / "scripts/readme-values"
+
 VALUES = ROOT / "values.yaml"
+
 README = ROOT / "README.md"
+
 SKELETON = "# x\n\n## Parameters\n"
 
 TAG = re.compile(r"^\s*##\s*@(param|extra|skip)\s+(\S+)\s*(\[[^\]]*\])?")
@@ -36,15 +133,11 @@ def generated(tmp_path_factory) -> str:
     return readme.read_text()
 
 
-# --- the real README ------------------------------------------------------------------
-
 def test_readme_parameters_section_is_current():
     assert README.exists(), "README.md is missing: it needs a '## Parameters' heading; then run scripts/readme-values"
     proc = readme_values("--check")
     assert proc.returncode == 0, f"README.md is stale or the generator failed; run scripts/readme-values\n{proc.stdout}{proc.stderr}"
 
-
-# --- the script -------------------------------------------------------------------------
 
 def test_check_reports_a_stale_section_and_rewriting_fixes_it(tmp_path):
     readme = tmp_path / "README.md"
@@ -107,8 +200,6 @@ def test_missing_parameters_heading_is_a_clear_error(tmp_path):
     assert proc.returncode == 2
     assert "'## Parameters' heading" in proc.stderr
 
-
-# --- annotations against values.yaml -----------------------------------------------------
 
 def _leaves(node, path: str = ""):
     """Leaf keys the way the generator sees them: scalars, empty maps/lists and lists of
@@ -188,3 +279,72 @@ def test_generated_rows_have_three_cells(generated):
     bad = [line for line in section.splitlines()
            if line.startswith("|") and len(re.findall(r"(?<!\\)\|", line)) != 4]
     assert not bad, "table rows with a stray '|' (escape it as \\|):\n" + "\n".join(bad)
+
+
+# --- scripts/bench --quick -----------------------------------------------------------------
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+BENCH = os.path.join(REPO, "scripts", "bench")
+
+QUICK_CASES = ("floor", "default", "routes-10")
+
+
+def _number(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def test_bench_quick_writes_well_formed_json(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, BENCH, "--quick", "--json", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, f"scripts/bench failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    assert out.is_file(), f"no JSON written:\n{proc.stdout}"
+    data = json.loads(out.read_text())
+
+    assert data["quick"] is True
+    assert data["runs"] == 2 and data["warmup"] == 1
+
+    version = data["helm"]["version"]
+    assert isinstance(version, str) and version.startswith("v") and version[1:2].isdigit(), version
+    assert isinstance(data["helm"]["path"], str) and data["helm"]["path"]
+
+    cases = data["cases"]
+    assert set(QUICK_CASES) <= set(cases), sorted(cases)
+    for name in QUICK_CASES:
+        case = cases[name]
+        assert case["runs"] == 2, name
+        s = case["seconds"]
+        assert all(_number(s[k]) for k in ("min", "median", "max")), (name, s)
+        assert 0 < s["min"] <= s["median"] <= s["max"], (name, s)
+        assert len(s["samples"]) == case["runs"], (name, s)
+        assert _number(case["ratio_to_floor"]) and case["ratio_to_floor"] > 0, (name, case["ratio_to_floor"])
+        assert _number(data["ratios_to_floor"][name]) and data["ratios_to_floor"][name] > 0, name
+        rss = case["rss_mib"]
+        assert all(_number(rss[k]) for k in ("min", "median", "max")), (name, rss)
+        assert 0 < rss["min"] <= rss["median"] <= rss["max"] == case["peak_rss_mib"], (name, rss)
+        assert isinstance(case["documents"], int) and case["documents"] >= 0, name
+    assert math.isclose(cases["floor"]["ratio_to_floor"], 1.0)
+    assert cases["floor"]["documents"] == 1
+    assert cases["routes-10"]["routes"] == 10
+
+    # --quick has no 100/1,000-route cases, so no growth check; the reason says so.
+    lin = data["linearity"]
+    assert lin["available"] is False and lin["reason"]
+
+    # Validator throughput: a figure, or unavailable with a reason (never a crash).
+    v = data["validation"]
+    assert isinstance(v["available"], bool)
+    if v["available"]:
+        assert isinstance(v["documents"], int) and v["documents"] > 0
+        dps = v["docs_per_second"]
+        assert all(_number(dps[k]) and dps[k] > 0 for k in ("min", "median", "max")), dps
+        assert dps["min"] <= dps["median"] <= dps["max"], dps
+        assert isinstance(v["findings"], int)
+    else:
+        assert isinstance(v["reason"], str) and v["reason"]

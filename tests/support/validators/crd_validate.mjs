@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import path from "node:path";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const scope = path.join(here, "..", "..", "node_modules", "@kubernetes-models");
+const scope = path.join(here, "..", "..", "..", "node_modules", "@kubernetes-models"); // tests/support/validators -> repository root
 const packages = existsSync(scope) ? readdirSync(scope) : [];
 const models = new Map(); // "group/version/Kind" -> model class, or null if there is none
 

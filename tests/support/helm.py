@@ -8,10 +8,10 @@ warm the cache in parallel.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 import threading
@@ -22,8 +22,10 @@ from typing import Any, Callable, Iterable
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-MIN_HELM3 = (3, 17)
+ROOT = Path(__file__).resolve().parents[2]  # tests/support/helm.py -> the chart (repository root)
+HELM_SCRIPT = ROOT / "scripts" / "helm"  # the one Helm discovery routine
+# libyaml's safe loader when PyYAML has it: parsing renders is a large share of the suite's time.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 _SURROGATE_PAIR = re.compile(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})")
@@ -52,24 +54,20 @@ def _version_of(binary: str) -> tuple[int, int, int] | None:
     return tuple(int(x) for x in m.groups()) if m else None
 
 
+@functools.cache
 def find_helm() -> tuple[str, tuple[int, int, int]]:
-    """HELM=/path wins; else helm on PATH when it is Helm 4 or Helm 3 >= 3.17; else the
-    Helm 4 that scripts/setup installs under .tools/."""
-    candidates = []
-    if os.environ.get("HELM"):
-        candidates.append(os.environ["HELM"])
-    else:
-        on_path = shutil.which("helm")
-        if on_path:
-            candidates.append(on_path)
-        candidates.append(str(ROOT / ".tools/helm4/helm"))
-    for c in candidates:
-        v = _version_of(c)
-        if v is None:
-            continue
-        if os.environ.get("HELM") or v[0] >= 4 or v[:2] >= MIN_HELM3:
-            return c, v
-    raise HelmNotFound(f"no usable helm among {candidates}; run scripts/setup or set HELM=/path/to/helm")
+    """(path, version) of the helm scripts/helm picks: HELM=/path wins, else helm on PATH when
+    it is Helm 4 or Helm 3 >= 3.17, else the Helm 4 that scripts/setup installs under .tools/.
+    The rule lives in scripts/helm only; this asks it (scripts/helm --print-path)."""
+    proc = subprocess.run([str(HELM_SCRIPT), "--print-path"], capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        raise HelmNotFound(proc.stderr.strip() or f"{HELM_SCRIPT} --print-path failed ({proc.returncode})")
+    binary = proc.stdout.strip()
+    version = _version_of(binary)
+    if version is None:
+        raise HelmNotFound(f"{binary} (from scripts/helm) does not answer `helm version --short`; "
+                           "run scripts/setup or set HELM=/path/to/helm")
+    return binary, version
 
 
 _PATH_SEGMENT = re.compile(r"\[(\d+)\]")
@@ -161,7 +159,7 @@ class Helm:
         if proc.returncode != 0:
             return proc.returncode, proc.stdout, proc.stderr, None, []
         try:
-            docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+            docs = [d for d in yaml.load_all(proc.stdout, Loader=_LOADER) if d]
         except yaml.YAMLError as e:
             return 0, proc.stdout, proc.stderr, None, [f"the output is not loadable YAML: {e}"]
         errors = self.validate(docs) if self.validate else []
@@ -199,10 +197,11 @@ class Helm:
         return Render(docs, out)
 
     def render_fails(self, values: dict | None = None, match: str | Iterable[str] = (), **kw) -> str:
-        """Render that must fail; each `match` (a key path like routes.0.timeout, or a
-        regex) must appear in the normalised error."""
+        """Render that must fail, printing no manifest (nothing half-valid); each `match` (a key
+        path like routes.0.timeout, or a regex) must appear in the normalised error."""
         rc, out, err, docs, _ = self.template(values, **kw)
         assert rc != 0, f"expected helm template to fail for {json.dumps(values)[:400]}, but it rendered {len(docs or [])} documents"
+        assert not out.strip(), f"a failed render printed manifests:\n{out[:400]}"
         text = normalize_paths(err)
         for m in [match] if isinstance(match, str) else match:
             assert re.search(m, text), f"error does not mention {m!r}:\n{err}"

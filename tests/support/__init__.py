@@ -1,0 +1,21 @@
+"""Test tooling for the grpc-ingress chart: the techniques the feature specs in tests/ use.
+
+Importing this package loads nothing: each module is imported where it is needed (another
+module, tests/support/istio.py, drives a live Istio control plane and must stay optional).
+
+  helm         the real helm in a subprocess: cached renders, parsed and validated documents,
+               error paths normalised across Helm 3 and Helm 4; find_helm asks scripts/helm
+  scenarios    the ci/ scenario values files and Gateway server accessors
+  values       small valid building blocks for values in tests
+  routing      what Istio does with a VirtualService's http list (which route serves a path)
+  bad_input    bad-value tables: rows -> params, assert_refused
+  strategies   hypothesis strategies for valid values sets
+  properties   @for_every_valid_values_set: one hypothesis run per session, every property on it
+  mutations    bad edits of valid values sets, and the schema walk they use
+  injection    strings with YAML or template syntax in one key at a time, batched renders
+  determinism  fresh renders, a scanner for nondeterministic template calls, key reordering
+  validators   every rendered document checked against validators this project did not write
+  summary      the counters behind the suite's last line
+
+CONTRIBUTING.md shows how a new test uses them.
+"""

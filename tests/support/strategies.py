@@ -1,0 +1,416 @@
+"""Hypothesis strategies for values sets the chart must accept. valid_cases() draws
+(values, release, namespace, facts) across every feature; facts carries what the generator
+knows beyond the values (facts["host_namespace"][host]: the namespace a backend host names,
+None for a short name, which resolves in the release namespace). The building blocks (hosts,
+labels, durations, ports, retry policies, traffic policies, CORS origins) are module constants.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from hypothesis import strategies as st
+
+from support.values import PEM_CA, PEM_CERT, PEM_KEY
+
+# --- building blocks ----------------------------------------------------------------------
+# Strategies are module constants and choices among lists are drawn as indices: building
+# strategies inside a draw costs hypothesis more than the draw itself.
+
+LOWER = "abcdefghijklmnopqrstuvwxyz"
+ALNUM = LOWER + "0123456789"
+MIXED = LOWER + LOWER.upper() + "0123456789"
+BOOL = st.booleans()
+
+
+def _ends(text, first, last, fix_first, fix_last):
+    """text with its first/last characters forced into the allowed sets."""
+    if text[0] not in first:
+        text = fix_first + text[1:]
+    if text[-1] not in last:
+        text = text[:-1] + fix_last
+    return text
+
+
+def dns_label(min_size=1, max_size=20, first=ALNUM):
+    """A DNS-1123 label (a DNS-1035 label with first=LOWER)."""
+    return st.text(ALNUM + "-", min_size=min_size, max_size=max_size).map(
+        lambda s: _ends(s, first, ALNUM, "x", "0"))
+
+
+_QUALIFIED = st.text(MIXED + "-_.", min_size=1, max_size=12).map(lambda s: _ends(s, MIXED, MIXED, "K", "k"))
+_PREFIX = st.builds("{}.{}/".format, dns_label(1, 8, LOWER), dns_label(2, 6, LOWER))
+LABEL_KEY = st.builds("{}{}".format, st.one_of(st.just(""), _PREFIX), _QUALIFIED)
+LABEL_VALUE = st.text(MIXED + "-_.", max_size=12).map(lambda s: s and _ends(s, MIXED, MIXED, "V", "v"))
+LABELS_0_2 = st.dictionaries(LABEL_KEY, LABEL_VALUE, max_size=2)
+LABELS_1_2 = st.dictionaries(LABEL_KEY, LABEL_VALUE, min_size=1, max_size=2)
+
+# Annotation values are free text (the injection cases try the hard characters). Here: any
+# plane, emoji included (support.helm.values_json writes characters beyond the Basic
+# Multilingual Plane raw, which helm's YAML reader takes), without control characters and
+# noncharacters, which Helm 3 refuses in any value before the chart sees it.
+ANNOTATION_TEXT = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Co", "Cn"), include_characters="\n\t"),
+    max_size=16,
+)
+ANNOTATIONS = st.dictionaries(LABEL_KEY, ANNOTATION_TEXT, min_size=1, max_size=2)
+
+DURATION = st.one_of(
+    st.sampled_from(["250ms", "5s", "1m", "2h", "1h30m", "90s", "100ms", "30s"]),
+    st.builds("{}{}".format, st.integers(1, 999), st.sampled_from(["ms", "s", "m", "h"])),
+)
+# corsPolicy.maxAge: whole seconds (istiod validateCORSPolicy).
+WHOLE_SECONDS = st.one_of(
+    st.sampled_from(["1h", "10m", "600s", "24h"]),
+    st.builds("{}{}".format, st.integers(1, 999), st.sampled_from(["s", "m", "h"])),
+)
+
+PORT = st.one_of(st.sampled_from([50051, 8080, 9090, 443, 80, 1, 65535]), st.integers(1, 65535))
+
+
+def draw_free_port(draw, used):
+    """A port not in used (drawn, then moved to the next free one)."""
+    port = draw(PORT)
+    while port in used:
+        port = port % 65535 + 1
+    return port
+
+
+# Hostnames clients use: the last label starts with a letter (istiod refuses an all-numeric TLD).
+_PLAIN_HOST = st.builds(lambda labels, tld: ".".join(labels + [tld]),
+                        st.lists(dns_label(1, 10), min_size=1, max_size=2), dns_label(1, 8, LOWER))
+HOST = st.builds(lambda wildcard, host: ("*." if wildcard else "") + host, BOOL, _PLAIN_HOST)
+HOSTS = st.integers(1, 3).flatmap(lambda n: st.lists(HOST, min_size=n, max_size=n, unique=True))
+
+BACKEND_HOST_FORMS = {"short": "{name}", "fqdn": "{name}.{ns}.svc.cluster.local", "svc": "{name}.{ns}.svc",
+                      "dotted": "{name}.{ns}"}
+# (host, the Kubernetes namespace it names or None): a short name resolves in the release
+# namespace, name.ns.svc[.cluster.local] is a Service in ns, and name.ns is no Kubernetes
+# Service name (Istio does not expand it), so it belongs to no namespace either.
+BACKEND_HOST = st.builds(
+    lambda form, name, ns: (BACKEND_HOST_FORMS[form].format(name=name, ns=ns), ns if form in ("fqdn", "svc") else None),
+    st.sampled_from(["short", "short", "fqdn", "svc", "dotted"]), dns_label(1, 16, LOWER), dns_label(1, 12, LOWER))
+BACKEND_HOSTS = st.lists(BACKEND_HOST, min_size=1, max_size=4, unique_by=lambda h: h[0])
+
+RETRY_TOKENS = ["cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable", "5xx",
+                "gateway-error", "reset", "reset-before-request", "connect-failure", "envoy-ratelimited",
+                "retriable-4xx", "refused-stream", "retriable-status-codes", "retriable-headers",
+                "http3-post-connect-failure"]
+# Numeric retryOn tokens: every HTTP status Go's net/http StatusText knows (istiod refuses the
+# others, and so does the schema).
+RETRY_CODES = [str(c) for c in [*range(400, 419), *range(421, 427), 428, 429, 431, 451, *range(500, 509), 510, 511]]
+RETRY_ON = st.lists(st.sampled_from(RETRY_TOKENS + RETRY_CODES), min_size=1, max_size=4, unique=True).map(",".join)
+RETRY_POLICY = st.fixed_dictionaries({"attempts": st.integers(1, 10)}, optional={"perTryTimeout": DURATION, "retryOn": RETRY_ON})
+RETRIES = st.one_of(st.just({"attempts": 0}), RETRY_POLICY)
+
+TP_FIELDS = {
+    "h2Upgrade": BOOL,
+    "maxRequestsPerConnection": st.integers(0, 100000),
+    "http2MaxRequests": st.integers(1, 100000),
+    "idleTimeout": DURATION,
+    "connectTimeout": DURATION,
+    "tcpKeepalive": st.fixed_dictionaries(
+        {}, optional={"time": DURATION, "interval": DURATION, "probes": st.integers(1, 9)}).filter(bool),
+    "loadBalancer": st.sampled_from(["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "PASSTHROUGH"]),
+}
+TP_KEYS = sorted(TP_FIELDS)
+CANONICAL_TP = st.fixed_dictionaries(TP_FIELDS)
+ANY_TP = st.fixed_dictionaries({}, optional=TP_FIELDS)
+
+# CORS header names istiod accepts, as the schema does: ^[-_A-Za-z0-9]+$.
+HEADERS = st.lists(st.text(MIXED + "-_", min_size=1, max_size=12), max_size=3, unique=True)
+_ORIGIN_HOST = _PLAIN_HOST
+ORIGINS = st.lists(st.one_of(
+    st.builds("https://{}".format, _ORIGIN_HOST),
+    st.builds("https://{}:{}".format, _ORIGIN_HOST, PORT),
+    st.builds(lambda h: {"exact": "https://" + h}, _ORIGIN_HOST),
+    st.builds(lambda h: {"prefix": "https://" + h}, dns_label(1, 10)),
+    st.just({"regex": "https://[a-z0-9-]+\\.example\\.com"}),
+), min_size=1, max_size=3)
+CIPHERS = ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384"]
+
+ROUTE_KINDS = st.sampled_from(["services", "services", "methods", "mixed", "prefix", "regex", "catchall"])
+SUBSETS = [None, "v1", "v2", "canary"]
+
+
+def one_in(draw, n):
+    """True about once in n draws."""
+    return draw(st.integers(0, n - 1)) == 0
+
+
+def pick(draw, items, lo, hi):
+    """lo..hi distinct items of a list (as index draws: no strategy built per list)."""
+    hi = min(hi, len(items))
+    idx = draw(st.lists(st.integers(0, len(items) - 1), min_size=min(lo, hi), max_size=hi, unique=True))
+    return [items[i] for i in idx]
+
+
+def choice(draw, items):
+    return items[draw(st.integers(0, len(items) - 1))]
+
+
+def _targets(route):
+    return route.get("backends") or [route["backend"]]
+
+
+@st.composite
+def routes_and_backends(draw, max_routes):
+    """(routes, the chart-level keys whose validity depends on them (trafficPolicy, streaming,
+    externalSubsets), facts about the backend hosts)."""
+    n = draw(st.integers(1, max_routes))
+    names = draw(st.lists(dns_label(1, 30), min_size=n, max_size=n, unique=True))
+    kinds = [draw(ROUTE_KINDS) for _ in range(n)]
+    if kinds.count("catchall") > 1:  # at most one catch-all
+        first = kinds.index("catchall")
+        kinds = [k if k != "catchall" or i == first else "services" for i, k in enumerate(kinds)]
+    # Names that prefix each other (pkg1.Svc1, pkg1.Svc1Admin): a service match must not
+    # catch its longer neighbour.
+    pool = pick(draw, ["pkg%d.Svc%d%s" % (i, i, x) for i in range(1, 11) for x in ("", "Admin")], 2 * n + 3, 2 * n + 3)
+    routes = [{"name": name} for name in names]
+
+    # Matches: each service belongs to one route; methods are unique; a mixed route's
+    # methods are of its own services or of services no route serves.
+    for r, kind in zip(routes, kinds):
+        if kind in ("services", "mixed"):
+            k = draw(st.integers(1, 2))
+            r["services"], pool = pool[:k], pool[k:]
+    served = [s for r in routes for s in r.get("services", [])]
+    unserved = pool
+    used_methods = set()
+    for i, (r, kind) in enumerate(zip(routes, kinds)):
+        if kind == "methods":
+            candidates = ["%s/M%d" % (s, m) for s in served + unserved for m in range(1, 4)]
+            r["methods"] = pick(draw, [c for c in candidates if c not in used_methods], 1, 3)
+        elif kind == "mixed":
+            candidates = ["%s/M%d" % (s, m) for s in r["services"] + unserved for m in range(1, 4)]
+            r["methods"] = pick(draw, [c for c in candidates if c not in used_methods], 1, 2)
+        elif kind == "prefix":
+            r["prefix"] = "/legacy%d/" % i
+        elif kind == "regex":
+            r["regex"] = "/re%d\\.Svc/.*" % i
+        used_methods.update(r.get("methods", []))
+
+    # Destinations.
+    host_namespaces = dict(draw(BACKEND_HOSTS))
+    # Hosts that differ only by '.' versus '-' (a.b and a-b) would map to one DestinationRule
+    # name: now and then add such a twin (the chart tells them apart with a hash).
+    dotted = [h for h in host_namespaces if "." in h]
+    if dotted and one_in(draw, 3):
+        host_namespaces.setdefault(choice(draw, dotted).replace(".", "-"), None)
+    hosts = list(host_namespaces)
+    pairs_pool = [(h, s) for h in hosts for s in SUBSETS]
+    external = one_in(draw, 5)
+    subset_labels = {}
+    occurrences = {}  # (host, subset) -> [target dicts]
+    for r in routes:
+        targets = []
+        for host, subset in pick(draw, pairs_pool, 1, 3):
+            t = {"host": host, "port": draw(PORT)}
+            if subset:
+                t["subset"] = subset
+                if (host, subset) not in subset_labels:
+                    subset_labels[host, subset] = {"version": subset} if draw(BOOL) else draw(LABELS_1_2)
+                if draw(BOOL):
+                    t["subsetLabels"] = subset_labels[host, subset]
+                occurrences.setdefault((host, subset), []).append(t)
+            targets.append(t)
+        if len(targets) == 1 and draw(BOOL):
+            r["backend"] = targets[0]
+        else:
+            if len(targets) > 1:
+                cuts = sorted(draw(st.integers(0, 100)) for _ in targets[1:])
+                for t, lo, hi in zip(targets, [0] + cuts, cuts + [100]):
+                    t["weight"] = hi - lo
+            elif draw(BOOL):
+                targets[0]["weight"] = draw(st.integers(0, 100))
+            r["backends"] = targets
+    if not external:  # every subset defined by at least one of its occurrences
+        for key, ts in occurrences.items():
+            if not any("subsetLabels" in t for t in ts):
+                ts[0]["subsetLabels"] = subset_labels[key]
+
+    # Streaming, timeouts, retries.
+    for r in routes:
+        streaming = choice(draw, [None, False, True])
+        if streaming is not None:
+            r["streaming"] = streaming
+        if not streaming and draw(BOOL):
+            r["timeout"] = draw(DURATION)
+        if draw(BOOL):
+            r["retries"] = draw(RETRIES)
+
+    # Traffic policies: a DestinationRule is per host, so routes that share a backend host
+    # use one canonical value per key (as do the chart default and the streaming defaults);
+    # a route whose hosts no other route uses may set anything.
+    canonical = draw(CANONICAL_TP)
+    users = Counter(h for r in routes for h in {t["host"] for t in _targets(r)})
+    for r in routes:
+        if not one_in(draw, 3):
+            continue
+        if all(users[t["host"]] == 1 for t in _targets(r)) and draw(BOOL):
+            tp = draw(ANY_TP)
+        else:
+            tp = {k: canonical[k] for k in pick(draw, TP_KEYS, 1, 3)}
+        if tp:
+            r["trafficPolicy"] = tp
+    extra = {}
+    if draw(BOOL):
+        extra["trafficPolicy"] = {k: canonical[k] for k in pick(draw, TP_KEYS, 0, 3)}
+    if draw(BOOL):
+        extra["streaming"] = {"idleTimeout": choice(draw, ["", canonical["idleTimeout"]]),
+                              "tcpKeepalive": choice(draw, [{}, canonical["tcpKeepalive"]])}
+    if external or one_in(draw, 6):
+        extra["externalSubsets"] = external
+    return routes, extra, {"host_namespace": host_namespaces}
+
+
+@st.composite
+def tls_section(draw, hosts, tls_on, port, used):
+    tls = {"enabled": tls_on, "port": port}
+    if not tls_on:
+        return tls
+    mode = choice(draw, ["SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL"])
+    tls["mode"] = mode
+    source = choice(draw, ["existing", "secret", "certManager"])
+    cred = draw(dns_label(1, 30)) if draw(BOOL) else None
+    if source == "existing":
+        if cred:
+            tls["credentialName"] = cred
+    else:
+        tls["credentialName"] = cred or ""
+    if source == "secret":
+        tls["secret"] = {"create": True, "cert": PEM_CERT, "key": PEM_KEY}
+        if mode != "SIMPLE" and draw(BOOL):
+            tls["secret"]["caCert"] = PEM_CA
+    elif source == "certManager":
+        cm = {"enabled": True, "issuerRef": {"name": draw(dns_label(1, 20)), "kind": choice(draw, ["Issuer", "ClusterIssuer"])}}
+        lifetime = choice(draw, [None, ("2160h", "360h"), ("24h", "1h"), ("1h", "5m")])
+        if lifetime:
+            cm["duration"], cm["renewBefore"] = lifetime
+        algorithm, size = choice(draw, [("RSA", 2048), ("RSA", 4096), ("ECDSA", 256), ("ECDSA", 384), ("ECDSA", 521),
+                                        ("Ed25519", 0), ("RSA", 0)])
+        cm["privateKey"] = {"algorithm": algorithm, "size": size, "rotationPolicy": choice(draw, ["Always", "Never"])}
+        tls["certManager"] = cm
+    if mode != "SIMPLE" and "caCert" not in tls.get("secret", {}):
+        tls["externalCA"] = True
+    low = choice(draw, ["TLSV1_2", "TLSV1_3"])
+    tls["minProtocolVersion"] = low
+    # max >= min: Envoy refuses max < min, and so does the chart (m_tls_max_below_min).
+    tls["maxProtocolVersion"] = choice(draw, ["", "TLSV1_3"] + (["TLSV1_2"] if low == "TLSV1_2" else []))
+    if one_in(draw, 4):
+        tls["cipherSuites"] = pick(draw, CIPHERS, 1, 2)
+    if mode != "SIMPLE" and draw(BOOL):
+        tls["subjectAltNames"] = ["spiffe://cluster.local/ns/%s/sa/client" % draw(dns_label(1, 10))]
+    if len(hosts) > 1 and draw(BOOL):
+        claimed = pick(draw, hosts, 1, len(hosts))
+        split = draw(st.integers(1, len(claimed)))
+        groups = [g for g in (claimed[:split], claimed[split:]) if g]
+        if source == "certManager":
+            # One Certificate per secret: cert-manager would issue two into one secret, so the
+            # chart refuses entries sharing a secret with each other or with the default one
+            # (cert-manager-shared-secret). Dotted names never equal the default (dotless).
+            names = ["entry%d.%s" % (i, draw(dns_label(1, 10))) for i in range(len(groups))]
+        else:
+            # Without cert-manager, servers may share a secret, the default one included.
+            pool = ["shared.tls", "other.tls"] + ([cred] if cred else [])
+            names = [choice(draw, pool) for _ in groups]
+        tls["hosts"] = [{"hosts": g, "credentialName": n} for g, n in zip(groups, names)]
+    if draw(BOOL):
+        tls["httpsRedirect"] = True
+        tls["redirectPort"] = draw_free_port(draw, used)
+        used.add(tls["redirectPort"])
+    return tls
+
+
+@st.composite
+def valid_cases(draw, max_routes=8):
+    """(values, release, namespace, facts): values the chart must render into valid manifests."""
+    release = draw(st.one_of(dns_label(1, 53), st.just("grpc-ingress"), dns_label(40, 53)))
+    namespace = draw(st.one_of(st.just("default"), dns_label(1, 63)))
+    v = {}
+    if one_in(draw, 5):
+        v["nameOverride"] = draw(dns_label(1, 63))
+    if one_in(draw, 5):
+        v["fullnameOverride"] = draw(dns_label(1, 63))
+    if draw(BOOL):
+        v["commonLabels"] = draw(LABELS_1_2)
+    if draw(BOOL):
+        v["commonAnnotations"] = draw(ANNOTATIONS)
+    hosts = v["hosts"] = draw(HOSTS)
+
+    gw = {"create": draw(BOOL)}
+    if not gw["create"]:
+        gw["ref"] = "%s/%s" % (draw(dns_label(1, 20)), draw(dns_label(1, 20)))
+    if one_in(draw, 4):
+        gw["name"] = draw(dns_label(1, 63))
+    if one_in(draw, 4):
+        gw["namespace"] = draw(dns_label(1, 20))
+    if one_in(draw, 4):
+        gw["workloadNamespace"] = draw(dns_label(1, 20))
+    if one_in(draw, 4):
+        gw["selector"] = draw(LABELS_1_2)
+    v["gateway"] = gw
+
+    # Listeners and ports: no two servers on one port.
+    tls_on, h2c_on, web_on = draw(BOOL), draw(BOOL), draw(BOOL)
+    if not (tls_on or h2c_on or web_on):
+        tls_on = True
+    tls_port = draw(st.one_of(st.sampled_from([443, 8443]), PORT))
+    used = {tls_port} if tls_on else set()
+    if h2c_on:
+        v["h2c"] = {"enabled": True, "port": draw_free_port(draw, used)}
+        used.add(v["h2c"]["port"])
+    elif draw(BOOL):
+        v["h2c"] = {"enabled": False}
+    tls = v["tls"] = draw(tls_section(hosts, tls_on, tls_port, used))
+
+    if web_on:
+        origins = draw(ORIGINS)
+        cors = {"allowOrigins": origins}
+        if one_in(draw, 5):
+            cors.update(allowOrigins=origins + ["*"], allowAnyOrigin=True)
+        if draw(BOOL):
+            cors["allowCredentials"] = draw(BOOL)
+        if draw(BOOL):
+            cors["maxAge"] = draw(WHOLE_SECONDS)
+        if draw(BOOL):
+            cors["allowHeaders"] = draw(HEADERS)
+        if draw(BOOL):
+            cors["exposeHeaders"] = draw(HEADERS)
+        web = {"enabled": True, "cors": cors}
+        if not tls_on:
+            web["port"] = draw_free_port(draw, used)
+        if draw(BOOL):
+            ef = {"enabled": choice(draw, ["auto", True, False])}
+            if draw(BOOL):
+                ef["listenerPort"] = draw(st.one_of(st.sampled_from([0, 443, 8443]), PORT))
+            if draw(BOOL):
+                ef["namespace"] = draw(dns_label(1, 20))
+            web["envoyFilter"] = ef
+        v["grpcWeb"] = web
+
+    routes, extra, facts = draw(routes_and_backends(max_routes))
+    v["routes"] = routes
+    v.update(extra)
+    # Chart-wide retry defaults; attempts: 0 turns them off (Helm merges the default retryOn in,
+    # and the chart still reads it as off).
+    if one_in(draw, 4):
+        v["retries"] = {choice(draw, ["unary", "streaming"]): draw(RETRIES)}
+
+    services = draw(st.lists(dns_label(1, 20, LOWER), max_size=2, unique=True))
+    if services:
+        v["backendServices"] = []
+        for name in services:
+            s = {"name": name, "selector": draw(LABELS_1_2), "port": draw(PORT)}
+            if draw(BOOL):
+                s["targetPort"] = draw(PORT) if draw(BOOL) else choice(draw, ["grpc", "grpc-api", "h2c", "api9"])
+            if draw(BOOL):
+                s["appProtocol"] = choice(draw, ["grpc", "kubernetes.io/h2c"])
+            if draw(BOOL):
+                s["portName"] = "grpc-" + draw(dns_label(1, 20))
+            v["backendServices"].append(s)
+
+    if one_in(draw, 4):
+        v["tests"] = {"enabled": False}
+    elif tls_on and tls["mode"] == "MUTUAL" and draw(BOOL):
+        v["tests"] = {"clientSecret": draw(dns_label(1, 20))}
+    return v, release, namespace, facts

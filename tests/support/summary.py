@@ -1,0 +1,9 @@
+"""Counters for the suite's last line (conftest's pytest_terminal_summary): tests bump them
+with count("bad_input_cases") or count("hypothesis_examples", n)."""
+from __future__ import annotations
+
+STATS = {"bad_input_cases": 0, "hypothesis_examples": 0}
+
+
+def count(kind: str, n: int = 1) -> None:
+    STATS[kind] += n

@@ -1,0 +1,201 @@
+"""Backends: the Services the chart can create (known to Istio as gRPC) and the DestinationRules
+(traffic policy, subsets) for the hosts the routes send to."""
+from __future__ import annotations
+
+import copy
+import re
+
+import pytest
+
+from support.bad_input import assert_refused, bad_values
+from support.injection import Field, string_keys
+from support.mutations import assert_edits_refused, edits, fresh_service, new_route, path_re
+from support.properties import for_every_valid_values_set
+from support.scenarios import ci
+from support.values import B, routes
+
+
+def test_backend_services_are_known_to_istio_as_grpc(helm):
+    r = ci(helm, "backend-services-values.yaml")
+    greeter = r.one("Service", "greeter")["spec"]["ports"][0]
+    echo = r.one("Service", "echo")["spec"]["ports"][0]
+    assert greeter == {"name": "grpc-api", "port": 50051, "targetPort": 9090, "protocol": "TCP", "appProtocol": "grpc"}
+    assert echo == {"name": "grpc-echo", "port": 8080, "targetPort": "grpc", "protocol": "TCP", "appProtocol": "kubernetes.io/h2c"}
+    for svc in r.of_kind("Service"):
+        for p in svc["spec"]["ports"]:
+            assert p["protocol"] in ("TCP", "UDP", "SCTP")
+            assert p["name"].startswith("grpc-") and p["appProtocol"] in ("grpc", "kubernetes.io/h2c")
+    assert r.one("Service", "echo")["spec"]["selector"] == {"app.kubernetes.io/name": "echo"}
+
+
+def test_external_subsets_skip_the_destination_rule(helm):
+    r = helm.render({"externalSubsets": True, "routes": [{"name": "a", "backends": [
+        {"host": "a", "port": 1, "subset": "v1", "weight": 50}, {"host": "a", "port": 1, "subset": "v2", "weight": 50}]}]})
+    assert not r.has("DestinationRule")
+
+
+def test_destination_rule_names_never_collide(helm):
+    r = helm.render({"trafficPolicy": {"loadBalancer": "RANDOM"}, "routes": [
+        {"name": "a", "services": ["a.S"], "backend": {"host": "a.b", "port": 1}},
+        {"name": "b", "backend": {"host": "a-b", "port": 1}}]})
+    names = [d["metadata"]["name"] for d in r.of_kind("DestinationRule")]
+    assert len(names) == 2 and len(set(names)) == 2
+
+
+def test_h2_upgrade_for_a_backend_istio_cannot_recognise(helm):
+    r = ci(helm, "backend-services-values.yaml")
+    (dr,) = r.of_kind("DestinationRule")
+    assert dr["spec"]["host"] == "legacy-grpc"
+    assert dr["spec"]["trafficPolicy"] == {"connectionPool": {"http": {"h2UpgradePolicy": "UPGRADE"}}}
+
+
+def test_destination_rule_for_fqdn_host_lives_in_the_service_namespace(helm):
+    r = helm.render({"trafficPolicy": {"loadBalancer": "LEAST_REQUEST"}, "routes": [
+        {"name": "a", "backend": {"host": "exporter.batch.svc.cluster.local", "port": 1}}]}, namespace="apps")
+    dr = r.one("DestinationRule")
+    assert dr["metadata"]["namespace"] == "batch"
+    assert dr["spec"]["trafficPolicy"]["loadBalancer"] == {"simple": "LEAST_REQUEST"}
+
+
+# --- every generated values set ------------------------------------------------------------
+
+@for_every_valid_values_set
+def test_backend_services_speak_grpc_as_istio_sees_it(case):
+    for s in case.values.get("backendServices", []):
+        (port,) = case.render.one("Service", s["name"])["spec"]["ports"]
+        # Istio knows a port as gRPC by appProtocol, or else by a grpc- name; protocol stays TCP.
+        assert port["appProtocol"] in ("grpc", "kubernetes.io/h2c") and port["protocol"] == "TCP", port
+        assert re.match(r"grpc(-|$)", port["name"]), port
+        for key in ("portName", "appProtocol"):
+            if key in s:
+                assert port[{"portName": "name"}.get(key, key)] == s[key], (key, port)
+        assert port["port"] == s["port"]
+        # The pods get the calls on targetPort; Kubernetes sends to the Service port when it is unset.
+        assert port.get("targetPort", port["port"]) == s.get("targetPort", s["port"])
+
+
+@for_every_valid_values_set
+def test_destination_rules_live_where_istio_applies_them_to_the_gateways_calls(case):
+    """A DestinationRule reaches the gateway's calls from the namespace of the Service its host
+    names (the release namespace, for a short name) or from the routes' own namespace."""
+    named = case.facts["host_namespace"]
+    for dr in case.render.of_kind("DestinationRule"):
+        host = dr["spec"]["host"]
+        assert dr["metadata"]["namespace"] == (named[host] or case.namespace), host
+
+
+@for_every_valid_values_set
+def test_every_subset_a_route_names_is_defined_unless_defined_elsewhere(case):
+    if case.values.get("externalSubsets"):
+        return
+    defined = {(dr["spec"]["host"], s["name"]) for dr in case.render.of_kind("DestinationRule")
+               for s in dr["spec"].get("subsets", [])}
+    for e in case.entries:
+        for dest in e["route"]:
+            d = dest["destination"]
+            if "subset" in d:
+                assert (d["host"], d["subset"]) in defined, d
+
+
+# --- strings from values: refused naming the key, or kept verbatim (support.injection) --------
+
+def _subset_labels(labels):
+    return {"routes": [{"name": "r", "services": ["pkg.Svc"], "backends": [
+        {"host": "svc", "port": 1, "subset": "v1", "subsetLabels": labels}]}]}
+
+
+STRING_KEYS = string_keys(
+    Field("subset-label-key", lambda s: _subset_labels({s: "v"}), "zqxjkkey", "routes.0.backends.0.subsetLabels"),
+    Field("subset-label-value", lambda s: _subset_labels({"version": s}), "zqxjkval",
+          "routes.0.backends.0.subsetLabels.version"),
+)
+
+
+@pytest.mark.parametrize("field,payload", STRING_KEYS)
+def test_strings_in_subset_label_keys_are_refused_naming_the_key_or_kept_verbatim(injected, field, payload):
+    injected.check(field, payload)
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+BAD_VALUES = [
+    ("service-port-65536", {"backendServices": [{"name": "a", "selector": {"app": "a"}, "port": 65536}]},
+     [r"backendServices\.0\.port"]),
+    ("backend-service-port-name-not-grpc", {"backendServices": [{"name": "a", "selector": {"app": "a"}, "port": 1, "portName": "http"}]},
+     [r"backendServices\.0\.portName"]),
+    ("backend-service-app-protocol-http", {"backendServices": [{"name": "a", "selector": {"app": "a"}, "port": 1, "appProtocol": "http"}]},
+     [r"backendServices\.0\.appProtocol"]),
+    ("backend-service-protocol-key", {"backendServices": [{"name": "a", "selector": {"app": "a"}, "port": 1, "protocol": "grpc"}]},
+     [r"backendServices\.0", r"protocol"]),
+    ("backend-service-name-digit", {"backendServices": [{"name": "1svc", "selector": {"app": "a"}, "port": 1}]},
+     [r"backendServices\.0\.name"]),
+    ("backend-service-duplicate", {"backendServices": [{"name": "a", "selector": {"app": "a"}, "port": 1},
+                                                       {"name": "a", "selector": {"app": "b"}, "port": 2}]},
+     [r"backendServices\.1\.name"]),
+    ("backend-service-no-selector", {"backendServices": [{"name": "a", "port": 1}]}, [r"backendServices\.0", r"selector"]),
+    ("target-port-name-numeric", {"backendServices": [{"name": "a", "selector": {"app": "a"}, "port": 1, "targetPort": "8080"}]},
+     [r"backendServices\.0\.targetPort"]),
+    ("target-port-name-double-hyphen", {"backendServices": [{"name": "a", "selector": {"app": "a"}, "port": 1, "targetPort": "a--b"}]},
+     [r"backendServices\.0\.targetPort"]),
+    ("undefined-subset", routes({"name": "r", "backends": [{**B, "subset": "v2", "weight": 100}]}),
+     [r"routes\.0\.backends", r"subsetLabels"]),
+    ("traffic-policy-conflict", routes(
+        {"name": "a", "services": ["a.S"], "backend": B, "trafficPolicy": {"maxRequestsPerConnection": 10}},
+        {"name": "b", "services": ["b.S"], "backend": B, "trafficPolicy": {"maxRequestsPerConnection": 20}}),
+     [r"routes\.1\.trafficPolicy\.maxRequestsPerConnection"]),
+    ("load-balancer-unknown", {"trafficPolicy": {"loadBalancer": "FASTEST"}}, [r"trafficPolicy\.loadBalancer"]),
+]
+
+
+@pytest.mark.parametrize("values,match", bad_values(BAD_VALUES))
+def test_bad_values_are_refused_naming_the_key(helm, values, match):
+    assert_refused(helm, values, match)
+
+
+# --- bad edits of valid values -------------------------------------------------------------
+
+def m_undefined_subset(v, rnd):
+    if v.get("externalSubsets"):  # define every subset here first, so only ghost is undefined
+        v["externalSubsets"] = False
+        targets = [t for r in v["routes"] for t in (r.get("backends") or [r["backend"]]) if t.get("subset")]
+        labels = {(t["host"], t["subset"]): t["subsetLabels"] for t in targets if "subsetLabels" in t}
+        for t in targets:
+            t["subsetLabels"] = labels.setdefault((t["host"], t["subset"]), {"version": t["subset"]})
+    i = rnd.randrange(len(v["routes"]))
+    r = v["routes"][i]
+    targets = [dict(t) for t in (r.pop("backends", None) or [r.pop("backend")])]
+    for t in targets:
+        t["weight"] = 0
+    targets[0]["weight"] = 100
+    r["backends"] = targets + [{"host": "ghost-host", "port": 50051, "subset": "ghost", "weight": 0}]
+    return [path_re("routes", i, "backends"), "ghost"]
+
+
+def m_traffic_policy_conflict(v, rnd):
+    key, a, b = rnd.choice([("loadBalancer", "ROUND_ROBIN", "RANDOM"), ("maxRequestsPerConnection", 1, 2),
+                            ("idleTimeout", "5s", "6s"), ("h2Upgrade", True, False)])
+    for value in (a, b):
+        j = new_route(v, services=[fresh_service(v, "tp")], backend={"host": "conflict-host", "port": 50051},
+                      trafficPolicy={key: value})
+    return [path_re("routes", j, "trafficPolicy", key), "conflict-host"]
+
+
+def m_subset_labels_differ(v, rnd):
+    for version in ("a", "b"):
+        j = new_route(v, services=[fresh_service(v, "lbl")],
+                      backend={"host": "labels-host", "port": 1, "subset": "v1", "subsetLabels": {"version": version}})
+    return [path_re("routes", j, "backends")]
+
+
+def m_duplicate_backend_service(v, rnd):
+    services = v.setdefault("backendServices", [])
+    if not services:
+        services.append({"name": "dup-svc", "selector": {"app": "a"}, "port": 1})
+    services.append(copy.deepcopy(rnd.choice(services)))
+    return [path_re("backendServices", len(services) - 1, "name")]
+
+
+@pytest.mark.parametrize("mutation", edits(
+    m_undefined_subset, m_traffic_policy_conflict, m_subset_labels_differ, m_duplicate_backend_service))
+def test_bad_edits_of_valid_values_are_refused_naming_the_key(helm, mutation_bases, mutation):
+    assert_edits_refused(helm, mutation, mutation_bases)

@@ -1,0 +1,218 @@
+"""gRPC-Web: the grpc_web EnvoyFilter on HTTPS listeners, the plaintext GRPC-WEB server, and the
+CORS policy on the route the browser's preflight reaches."""
+from __future__ import annotations
+
+import pytest
+
+from support.bad_input import assert_refused, bad_values
+from support.helm import get
+from support.injection import Field, string_keys
+from support.mutations import assert_edits_refused, edits, free_port, own_gateway, path_re
+from support.properties import for_every_valid_values_set
+from support.routing import route_for
+from support.scenarios import SCENARIOS, ci, load_ci, servers
+from support.values import WEB
+
+
+GRPC_WEB_HEADERS = ["content-type", "x-grpc-web", "x-user-agent", "grpc-timeout"]
+
+GRPC_EXPOSED = ["grpc-status", "grpc-message", "grpc-status-details-bin"]
+
+
+def test_grpc_web_over_tls_uses_an_envoy_filter_on_the_tls_listener(helm):
+    r = ci(helm, "grpc-web-tls-values.yaml")
+    ef = r.one("EnvoyFilter")
+    assert ef["metadata"]["namespace"] == "istio-system"
+    assert ef["spec"]["workloadSelector"] == {"labels": {"istio": "ingressgateway"}}
+    (patch,) = ef["spec"]["configPatches"]
+    assert patch["applyTo"] == "HTTP_FILTER"
+    assert patch["match"]["context"] == "GATEWAY"
+    assert patch["match"]["listener"]["portNumber"] == 8443
+    assert get(patch, "match.listener.filterChain.filter.subFilter.name") == "envoy.filters.http.router"
+    assert get(patch, "match.listener.filterChain.sni") == "api.example.com", "scoped to this chart's server only"
+    assert patch["patch"]["operation"] == "INSERT_BEFORE"
+    assert patch["patch"]["value"]["name"] == "envoy.filters.http.grpc_web"
+    assert [s["port"]["protocol"] for s in servers(r)] == ["HTTPS"], "no extra plaintext server when TLS carries gRPC-Web"
+
+
+def test_envoy_filter_has_one_patch_per_tls_server(helm):
+    r = helm.render({"hosts": ["a.example.com", "b.example.com", "*.c.example.com"],
+                     "tls": {"hosts": [{"hosts": ["b.example.com"], "credentialName": "b-tls"}]},
+                     "grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["https://a.example.com"]}}})
+    snis = [get(p, "match.listener.filterChain.sni") for p in r.one("EnvoyFilter")["spec"]["configPatches"]]
+    server_hosts = [s["hosts"] for s in servers(r)]
+    assert len(snis) == len(server_hosts) == 2, "one patch per HTTPS server: two patches on one chain insert the filter twice"
+    assert all(any(sni in hosts for hosts in server_hosts) for sni in snis)
+
+
+def test_envoy_filter_port_zero_means_the_https_servers_own_port(helm):
+    """For gateways that bind the Service port itself (the istio/gateway chart, Gateway API)."""
+    r = helm.render({"tls": {"port": 9443}, "grpcWeb": {"enabled": True, "envoyFilter": {"listenerPort": 0, "namespace": "gw"},
+                                                        "cors": {"allowOrigins": ["https://a.example.com"]}}})
+    ef = r.one("EnvoyFilter")
+    assert ef["spec"]["configPatches"][0]["match"]["listener"]["portNumber"] == 9443
+    assert ef["metadata"]["namespace"] == "gw"
+
+
+def test_grpc_web_cors_is_on_the_route_the_preflight_reaches(helm):
+    vs = ci(helm, "grpc-web-tls-values.yaml").one("VirtualService")
+    # The browser's preflight: OPTIONS, no content-type: application/grpc-web.
+    preflight = route_for(vs, "/helloworld.Greeter/SayHello", method="OPTIONS",
+                          headers={"access-control-request-method": "POST"})
+    call = route_for(vs, "/helloworld.Greeter/SayHello", headers={"content-type": "application/grpc-web+proto"})
+    assert preflight is call, "the preflight must reach the route that serves the call"
+    cors = preflight["corsPolicy"]
+    assert cors["allowOrigins"] == [{"exact": "https://app.example.com"}, {"prefix": "https://preview-"}]
+    assert cors["allowMethods"] == ["POST", "OPTIONS"]
+    assert cors["allowHeaders"] == GRPC_WEB_HEADERS + ["authorization"]
+    assert cors["exposeHeaders"] == GRPC_EXPOSED + ["x-request-id"]
+    assert cors["maxAge"] == "1h" and cors["allowCredentials"] is True
+    for entry in vs["spec"]["http"]:
+        assert "corsPolicy" in entry
+        for m in entry.get("match", []):
+            assert "content-type" not in m.get("headers", {}), "a content-type match hides the route from the preflight"
+
+
+def test_grpc_web_plaintext_is_a_grpc_web_server_without_envoy_filter(helm):
+    r = ci(helm, "grpc-web-plaintext-values.yaml")
+    (srv,) = servers(r)
+    assert srv["port"] == {"number": 8080, "name": "grpc-web", "protocol": "GRPC-WEB"}
+    assert "tls" not in srv
+    assert not r.has("EnvoyFilter"), "Istio adds the grpc_web filter itself on GRPC-WEB servers"
+
+
+def test_grpc_web_envoy_filter_opt_out(helm):
+    values = load_ci(SCENARIOS["grpc-web-tls-values.yaml"])
+    values["grpcWeb"]["envoyFilter"] = {"enabled": False}
+    assert not helm.render(values).has("EnvoyFilter")
+
+
+def test_any_origin_with_explicit_opt_in(helm):
+    r = helm.render({"grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["*"], "allowAnyOrigin": True}}})
+    assert r.one("VirtualService")["spec"]["http"][0]["corsPolicy"]["allowOrigins"] == [{"exact": "*"}]
+
+
+def test_existing_gateway_with_grpc_web_renders_envoy_filter_only_when_asked(helm):
+    values = load_ci(SCENARIOS["existing-gateway-values.yaml"])
+    values["grpcWeb"] = {"enabled": True, "cors": {"allowOrigins": ["https://a.example.com"]}}
+    assert not helm.render(values).has("EnvoyFilter")
+    values["grpcWeb"]["envoyFilter"] = {"enabled": True}
+    assert helm.render(values).has("EnvoyFilter")
+
+
+# --- every generated values set ------------------------------------------------------------
+
+@for_every_valid_values_set
+def test_every_route_answers_cors_exactly_when_grpc_web_is_on(case):
+    on = bool(case.values.get("grpcWeb", {}).get("enabled"))
+    assert all(("corsPolicy" in e) == on for e in case.entries)
+
+
+@for_every_valid_values_set
+def test_https_listeners_get_the_grpc_web_filter_when_grpc_web_needs_it(case):
+    values = case.values
+    web, tls = values.get("grpcWeb", {}), values["tls"]
+    ef = web.get("envoyFilter", {})
+    mode = str(ef.get("enabled", "auto")).lower()
+    has = case.render.has("EnvoyFilter")
+    if not (web.get("enabled") and tls["enabled"]):
+        assert not has, "only HTTPS listeners need it: Istio adds grpc_web itself on GRPC-WEB servers"
+        return
+    if mode in ("true", "false"):
+        assert has == (mode == "true"), "envoyFilter.enabled: %s" % mode
+    else:
+        assert has == values["gateway"]["create"], "auto: the filter comes with a Gateway this chart owns"
+    if not has:
+        return
+    patches = case.render.one("EnvoyFilter")["spec"]["configPatches"]
+    ports = {p["match"]["listener"]["portNumber"] for p in patches}
+    asked = ef.get("listenerPort")
+    # listenerPort is the port the gateway pod binds; 0 means the HTTPS server's own port (the
+    # istio/gateway chart binds it as is); unset, the classic istio-ingressgateway's 8443 (443->8443).
+    assert ports == {asked if asked else tls["port"] if asked == 0 else 8443}
+    snis = [p["match"]["listener"]["filterChain"]["sni"] for p in patches]
+    if values["gateway"]["create"]:
+        # One patch per HTTPS server (Istio builds one filter chain per server): two on one chain
+        # would insert the filter twice, a server without one would answer gRPC-Web with 415.
+        https = [s["hosts"] for s in case.servers if s["port"]["protocol"] == "HTTPS"]
+        assert sorted(next(i for i, hosts in enumerate(https) if sni in hosts) for sni in snis) == list(range(len(https)))
+    else:
+        assert sorted(snis) == sorted(values["hosts"]), "a Gateway owned elsewhere: one patch per host"
+
+
+# --- strings from values: refused naming the key, or kept verbatim (support.injection) --------
+
+STRING_KEYS = string_keys(
+    Field("allow-header", lambda s: {"grpcWeb": {**WEB, "cors": {**WEB["cors"], "allowHeaders": [s]}}}, "zqxjk-hdr",
+          "grpcWeb.cors.allowHeaders.0"),
+    Field("expose-header", lambda s: {"grpcWeb": {**WEB, "cors": {**WEB["cors"], "exposeHeaders": [s]}}}, "zqxjk-hdr",
+          "grpcWeb.cors.exposeHeaders.0"),
+    # a loose syntax, refused only for what YAML or Envoy cannot carry
+    Field("origin-exact", lambda s: {"grpcWeb": {**WEB, "cors": {"allowOrigins": [{"exact": s}]}}}, "zqxjkval",
+          "grpcWeb.cors.allowOrigins.0", loose=True),
+)
+
+
+@pytest.mark.parametrize("field,payload", STRING_KEYS)
+def test_strings_in_cors_keys_are_refused_naming_the_key_or_kept_verbatim(injected, field, payload):
+    injected.check(field, payload)
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+BAD_VALUES = [
+    ("unknown-cors-key", {"grpcWeb": {"cors": {"allowOrigin": ["https://a.example.com"]}}}, [r"grpcWeb\.cors", r"allowOrigin"]),
+    ("grpc-web-no-origins", {"grpcWeb": {"enabled": True}}, [r"grpcWeb\.cors\.allowOrigins"]),
+    ("grpc-web-star-no-opt-in", {"grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["*"]}}},
+     [r"grpcWeb\.cors\.allowOrigins\.0", r"allowAnyOrigin"]),
+    ("grpc-web-origin-with-path", {"grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["https://a.example.com/app"]}}},
+     [r"grpcWeb\.cors\.allowOrigins\.0"]),
+    ("grpc-web-header-with-space", {"grpcWeb": {"cors": {"allowHeaders": ["x bad"]}}}, [r"grpcWeb\.cors\.allowHeaders\.0"]),
+    ("cors-header-with-dot", {"grpcWeb": {"cors": {"allowHeaders": ["x.trace"]}}}, [r"grpcWeb\.cors\.allowHeaders\.0"]),
+    ("cors-max-age-sub-second", {"grpcWeb": {"cors": {"maxAge": "1500ms"}}}, [r"grpcWeb\.cors\.maxAge"]),
+    ("grpc-web-port-clash", {"tls": {"enabled": False}, "h2c": {"enabled": True, "port": 8080},
+                             "grpcWeb": {"enabled": True, "port": 8080, "cors": {"allowOrigins": ["https://a.example.com"]}}},
+     [r"grpcWeb\.port", r"h2c\.port"]),
+    ("envoy-filter-enabled-typo", {"grpcWeb": {"envoyFilter": {"enabled": "yes"}}}, [r"grpcWeb\.envoyFilter\.enabled"]),
+]
+
+
+@pytest.mark.parametrize("values,match", bad_values(BAD_VALUES))
+def test_bad_values_are_refused_naming_the_key(helm, values, match):
+    assert_refused(helm, values, match)
+
+
+# --- bad edits of valid values -------------------------------------------------------------
+
+def m_grpc_web_port_clash(v, rnd):
+    own_gateway(v)
+    v["tls"]["enabled"] = False
+    v["tls"].pop("httpsRedirect", None)
+    v["h2c"] = {"enabled": True, "port": 18997}
+    web = v.setdefault("grpcWeb", {"cors": {"allowOrigins": ["https://app.example.com"]}})
+    web.update(enabled=True, port=18997)
+    return [path_re("grpcWeb", "port")]
+
+
+def m_no_origins(v, rnd):
+    web = v.setdefault("grpcWeb", {})
+    web["enabled"] = True
+    web.setdefault("cors", {})["allowOrigins"] = []
+    if not v["tls"].get("enabled", True):
+        web["port"] = free_port(v)
+    return [path_re("grpcWeb", "cors", "allowOrigins")]
+
+
+def m_star_origin_without_opt_in(v, rnd):
+    web = v.setdefault("grpcWeb", {})
+    web["enabled"] = True
+    web["cors"] = {"allowOrigins": ["https://app.example.com", "*"], "allowAnyOrigin": False}
+    if not v["tls"].get("enabled", True):
+        web["port"] = free_port(v)
+    return [path_re("grpcWeb", "cors", "allowOrigins", 1)]
+
+
+@pytest.mark.parametrize("mutation", edits(
+    m_grpc_web_port_clash, m_no_origins, m_star_origin_without_opt_in))
+def test_bad_edits_of_valid_values_are_refused_naming_the_key(helm, mutation_bases, mutation):
+    assert_edits_refused(helm, mutation, mutation_bases)

@@ -1,0 +1,123 @@
+"""How users check an install: NOTES.txt's grpcurl command and the `helm test` Pod, both with
+the real authority, port, and TLS or plaintext."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from support.bad_input import assert_refused, bad_values
+from support.helm import ROOT
+from support.scenarios import ci, servers
+
+
+def test_helm_test_pod_calls_health_check_through_the_gateway(default_render):
+    pod = default_render.one("Pod")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    (c,) = pod["spec"]["containers"]
+    assert c["args"][-2:] == ["istio-ingressgateway.istio-system.svc.cluster.local:443", "grpc.health.v1.Health/Check"]
+    assert c["args"][:2] == ["-authority", "grpc.example.com"]
+    assert "-plaintext" not in c["args"]
+    sc = c["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True
+    assert sc["capabilities"] == {"drop": ["ALL"]} and sc["runAsNonRoot"] is True
+    assert pod["spec"]["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert c["resources"]["limits"] and c["resources"]["requests"]
+    assert ":" in c["image"] and not c["image"].endswith(":latest")
+
+
+def test_helm_test_pod_uses_plaintext_for_h2c(helm):
+    c = ci(helm, "h2c-values.yaml").one("Pod")["spec"]["containers"][0]
+    assert "-plaintext" in c["args"] and c["args"][-2].endswith(":80")
+
+
+def test_helm_test_pod_options(helm):
+    r = helm.render({"hosts": ["*.example.com"], "tests": {"healthService": "helloworld.Greeter",
+                                                          "gatewayAddress": "gw.edge.svc.cluster.local",
+                                                          "image": {"repository": "r.example.com/grpcurl", "tag": "v1",
+                                                                    "digest": "sha256:" + "a" * 64}}})
+    c = r.one("Pod")["spec"]["containers"][0]
+    assert c["args"][:2] == ["-authority", "test.example.com"], "a wildcard host gets a concrete name"
+    assert '{"service":"helloworld.Greeter"}' in c["args"]
+    assert c["args"][-2] == "gw.edge.svc.cluster.local:443"
+    assert c["image"] == "r.example.com/grpcurl@sha256:" + "a" * 64
+    assert not helm.render({"tests": {"enabled": False}}).has("Pod")
+
+
+def test_helm_test_pod_for_mutual_tls_with_client_secret(helm):
+    pod = helm.render({"tls": {"mode": "MUTUAL", "externalCA": True}, "tests": {"clientSecret": "test-client"}}).one("Pod")
+    assert {"-cert", "-key"} <= set(pod["spec"]["containers"][0]["args"])
+    assert pod["spec"]["volumes"][0]["secret"]["secretName"] == "test-client"
+
+
+# --- NOTES.txt -----------------------------------------------------------------------------
+
+# `helm template` does not print NOTES and Helm 3's dry-run install wants a cluster, so a copy of
+# the chart renders NOTES.txt (itself a named template) into a ConfigMap, under both Helms.
+WRAPPER = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: notes
+data:
+  notes: {{ include (print .Chart.Name "/templates/NOTES.txt") . | quote }}
+"""
+
+
+@pytest.fixture(scope="module")
+def notes_chart(tmp_path_factory):
+    chart = tmp_path_factory.mktemp("notes") / "grpc-ingress"
+    shutil.copytree(ROOT, chart, ignore=shutil.ignore_patterns(".git", ".venv", ".tools", "node_modules", "tests", "scripts"))
+    (chart / "templates" / "zz-notes.yaml").write_text(WRAPPER)
+    return chart
+
+
+def notes(helm, chart, values=None, **kw):
+    return helm.render(values, chart=chart, **kw).one("ConfigMap", "notes")["data"]["notes"]
+
+
+def test_tls_notes(helm, notes_chart):
+    text = notes(helm, notes_chart, {"hosts": ["api.example.com"], "gateway": {"workloadNamespace": "edge"}}, namespace="apps")
+    assert "grpcurl -authority api.example.com $GATEWAY:443 grpc.health.v1.Health/Check" in text
+    assert "-insecure" in text and "-cacert" in text, "say what to do with a self-signed certificate"
+    assert "-plaintext" not in text
+    assert "grpc-ingress-tls must exist in namespace edge" in text
+    assert "helm test grpc-ingress -n apps" in text
+
+
+@pytest.mark.parametrize("values, namespace", [
+    (None, None),
+    ({"tls": {"credentialName": "api-cert"}, "gateway": {"workloadNamespace": "edge"}}, "edge"),
+], ids=["defaults", "named-secret-elsewhere"])
+def test_notes_name_the_secret_the_gateway_reads(helm, notes_chart, values, namespace):
+    r = helm.render(values, chart=notes_chart)
+    (srv,) = [s for s in servers(r) if s["port"]["protocol"] == "HTTPS"]
+    text = r.one("ConfigMap", "notes")["data"]["notes"]
+    assert f"{srv['tls']['credentialName']} must exist in namespace {namespace or ''}" in text
+
+
+def test_h2c_notes(helm, notes_chart):
+    text = notes(helm, notes_chart, {"tls": {"enabled": False}, "h2c": {"enabled": True, "port": 8080}})
+    assert "grpcurl -plaintext -authority grpc.example.com $GATEWAY:8080 grpc.health.v1.Health/Check" in text
+    assert "must exist in namespace" not in text, "no TLS secret to remind of"
+
+
+def test_wildcard_host_notes_use_a_concrete_authority(helm, notes_chart):
+    text = notes(helm, notes_chart, {"hosts": ["*.example.com"]})
+    assert "-authority test.example.com" in text
+
+
+def test_notes_stay_short(helm, notes_chart):
+    assert len(notes(helm, notes_chart).splitlines()) <= 15
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+BAD_VALUES = [
+    ("test-requests-above-limits", {"tests": {"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}}},
+     [r"tests\.resources\.requests\.cpu"]),
+    ("test-image-digest-bad", {"tests": {"image": {"digest": "sha256:xyz"}}}, [r"tests\.image\.digest"]),]
+
+
+@pytest.mark.parametrize("values,match", bad_values(BAD_VALUES))
+def test_bad_values_are_refused_naming_the_key(helm, values, match):
+    assert_refused(helm, values, match)

@@ -1,0 +1,238 @@
+"""Listeners: the Gateway's servers (HTTPS, h2c, the HTTPS redirect, plaintext gRPC-Web),
+their ports and hosts, the gateway pods they select, and the Gateway the routes bind to."""
+from __future__ import annotations
+
+import pytest
+
+from support.bad_input import assert_refused, bad_values
+from support.injection import Field, string_keys
+from support.mutations import assert_edits_refused, edits, enable_tls, own_gateway, path_re
+from support.properties import for_every_valid_values_set
+from support.routing import backends_for
+from support.scenarios import ci, server_by_name, servers
+from support.values import CERT_MANAGER, WEB
+
+
+def test_defaults_render_a_tls_gateway_and_a_catch_all_route(default_render):
+    """What README's quick start promises for no values (the secret's name: test_install_checks)."""
+    r = default_render
+    assert sorted(r.kinds()) == ["Gateway", "Pod", "VirtualService"], "no values: no Secret, no DestinationRule"
+    (srv,) = servers(r)
+    assert srv["port"] == {"number": 443, "name": "https", "protocol": "HTTPS"}
+    assert srv["hosts"] == ["grpc.example.com"]
+    assert srv["tls"]["mode"] == "SIMPLE", "no client certificate asked for unless configured"
+    assert srv["tls"]["minProtocolVersion"] in ("TLSV1_2", "TLSV1_3"), "TLS 1.0 and 1.1 are off by default"
+    assert set(srv["tls"]) == {"mode", "credentialName", "minProtocolVersion"}, "nothing else unless asked for"
+    assert r.one("Gateway")["spec"]["selector"] == {"istio": "ingressgateway"}
+    vs = r.one("VirtualService")
+    assert vs["spec"]["gateways"] == ["default/grpc-ingress"]
+    for path in ["/helloworld.Greeter/SayHello", "/grpc.health.v1.Health/Check"]:
+        assert backends_for(vs, path) == [("grpc-service", 50051, None, None)]
+
+
+def test_https_redirect_is_a_plaintext_server_with_only_https_redirect(helm):
+    r = ci(helm, "https-redirect-values.yaml")
+    redirect = server_by_name(r, "http-redirect")
+    assert redirect["port"] == {"number": 80, "name": "http-redirect", "protocol": "HTTP"}
+    assert redirect["tls"] == {"httpsRedirect": True}
+
+
+def test_h2c_is_a_plaintext_http2_server_without_tls(helm):
+    r = ci(helm, "h2c-values.yaml")
+    (srv,) = servers(r)
+    assert srv["port"] == {"number": 80, "name": "h2c", "protocol": "HTTP2"}
+    assert "tls" not in srv
+
+
+def test_h2c_next_to_tls(helm):
+    r = helm.render({"h2c": {"enabled": True, "port": 8080}})
+    protocols = {s["port"]["number"]: s["port"]["protocol"] for s in servers(r)}
+    assert protocols == {443: "HTTPS", 8080: "HTTP2"}
+
+
+def test_gateway_binding_uses_namespace_and_name(helm):
+    r = helm.render({"gateway": {"name": "edge", "namespace": "ingress"}}, namespace="apps")
+    gw = r.one("Gateway")["metadata"]
+    assert (gw["name"], gw["namespace"]) == ("edge", "ingress")
+    vs = r.one("VirtualService")
+    assert vs["metadata"]["namespace"] == "apps"
+    assert vs["spec"]["gateways"] == ["ingress/edge"]
+
+
+def test_gateway_selector_replaces_the_default(helm):
+    r = helm.render({"gateway": {"selector": {"app": "my-gateway"}},
+                     "grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["https://a.example.com"]}}})
+    assert r.one("Gateway")["spec"]["selector"] == {"app": "my-gateway"}
+    assert r.one("EnvoyFilter")["spec"]["workloadSelector"] == {"labels": {"app": "my-gateway"}}
+
+
+def test_existing_gateway_renders_only_routes(helm):
+    r = ci(helm, "existing-gateway-values.yaml")
+    assert not r.has("Gateway") and not r.has("EnvoyFilter")
+    assert r.one("VirtualService")["spec"]["gateways"] == ["istio-ingress/shared-gateway"]
+
+
+# --- every generated values set ------------------------------------------------------------
+
+@for_every_valid_values_set
+def test_routes_bind_to_the_gateway_this_chart_renders_or_to_gateway_ref_for_every_host(case):
+    gw = case.values["gateway"]
+    assert case.vs["spec"]["hosts"] == case.values["hosts"]
+    if gw["create"]:
+        meta = case.render.one("Gateway")["metadata"]
+        assert meta["namespace"] == gw.get("namespace", case.namespace)
+        if gw.get("name"):
+            assert meta["name"] == gw["name"]
+        assert case.vs["spec"]["gateways"] == ["%s/%s" % (meta["namespace"], meta["name"])]
+    else:
+        assert not case.render.has("Gateway")
+        assert case.vs["spec"]["gateways"] == [gw["ref"]]
+
+
+@for_every_valid_values_set
+def test_servers_are_exactly_the_listeners_asked_for_each_on_every_host(case):
+    values = case.values
+    if not values["gateway"]["create"]:
+        return
+    tls, h2c, web = values["tls"], values.get("h2c", {}), values.get("grpcWeb", {})
+    expected = set()
+    if tls["enabled"]:
+        expected.add((tls["port"], "HTTPS"))
+        if tls.get("httpsRedirect"):
+            expected.add((tls["redirectPort"], "HTTP"))
+    if h2c.get("enabled"):
+        expected.add((h2c["port"], "HTTP2"))
+    if web.get("enabled") and not tls["enabled"]:
+        expected.add((web["port"], "GRPC-WEB"))  # with TLS on, gRPC-Web rides the HTTPS server
+    assert {(s["port"]["number"], s["port"]["protocol"]) for s in case.servers} == expected
+    for protocol in {p for _, p in expected}:
+        served = [h for s in case.servers if s["port"]["protocol"] == protocol for h in s["hosts"]]
+        assert sorted(served) == sorted(values["hosts"]), "%s servers cover %s" % (protocol, served)
+
+
+@for_every_valid_values_set
+def test_server_port_names_are_unique_and_each_port_speaks_one_protocol(case):
+    if not case.values["gateway"]["create"]:
+        return
+    names = [s["port"]["name"] for s in case.servers]
+    assert len(names) == len(set(names)), names
+    protocols = {}
+    for s in case.servers:
+        protocols.setdefault(s["port"]["number"], set()).add(s["port"]["protocol"])
+    assert all(len(p) == 1 for p in protocols.values()), protocols
+
+
+# --- strings from values: refused naming the key, or kept verbatim (support.injection) --------
+
+STRING_KEYS = string_keys(
+    Field("hosts", lambda s: {"hosts": [s, "grpc.example.com"], "tls": {"certManager": CERT_MANAGER, "credentialName": ""}},
+          "zqxjk.example", "hosts.0"),
+    Field("selector-key", lambda s: {"gateway": {"selector": {s: "v"}}, "grpcWeb": WEB}, "zqxjkkey", "gateway.selector"),
+    Field("selector-value", lambda s: {"gateway": {"selector": {"app": s}}, "grpcWeb": WEB}, "zqxjkval",
+          "gateway.selector.app"),
+)
+
+
+@pytest.mark.parametrize("field,payload", STRING_KEYS)
+def test_strings_in_host_and_selector_keys_are_refused_naming_the_key_or_kept_verbatim(injected, field, payload):
+    injected.check(field, payload)
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+BAD_VALUES = [
+    ("hosts-not-a-list", {"hosts": "grpc.example.com"}, [r"hosts"]),
+    ("port-string", {"tls": {"port": "443"}}, [r"tls\.port"]),
+    ("selector-value-number", {"gateway": {"selector": {"istio": 1}}}, [r"gateway\.selector\.istio"]),
+    ("unknown-gateway-key", {"gateway": {"selectr": {"a": "b"}}}, [r"gateway", r"selectr"]),
+    ("port-0", {"tls": {"port": 0}}, [r"tls\.port"]),
+    ("port-65536", {"h2c": {"enabled": True, "port": 65536}}, [r"h2c\.port"]),
+    ("hosts-empty", {"hosts": []}, [r"hosts"]),
+    ("host-with-scheme", {"hosts": ["https://grpc.example.com"]}, [r"hosts\.0"]),
+    ("host-with-port", {"hosts": ["grpc.example.com:443"]}, [r"hosts\.0"]),
+    ("host-with-path", {"hosts": ["grpc.example.com/api"]}, [r"hosts\.0"]),
+    ("host-upper-case", {"hosts": ["GRPC.example.com"]}, [r"hosts\.0"]),
+    ("host-partial-wildcard", {"hosts": ["grpc*.example.com"]}, [r"hosts\.0"]),
+    ("host-duplicate", {"hosts": ["a.example.com", "a.example.com"]}, [r"hosts"]),
+    ("host-numeric-tld", {"hosts": ["grpc.example.123"]}, [r"hosts\.0"]),
+    ("host-ip-address", {"hosts": ["10.0.0.1"]}, [r"hosts\.0"]),
+    ("h2c-and-redirect-same-port", {"h2c": {"enabled": True, "port": 80}, "tls": {"httpsRedirect": True}},
+     [r"tls\.httpsRedirect", r"h2c"]),
+    ("redirect-without-tls", {"tls": {"enabled": False, "httpsRedirect": True}, "h2c": {"enabled": True, "port": 8080}},
+     [r"tls\.httpsRedirect"]),
+    ("h2c-on-tls-port", {"h2c": {"enabled": True, "port": 443}}, [r"h2c\.port", r"tls\.port"]),
+    ("nothing-enabled", {"tls": {"enabled": False}}, [r"tls\.enabled|gateway"]),
+    ("existing-gateway-without-ref", {"gateway": {"create": False}}, [r"gateway\.ref"]),
+    ("gateway-ref-without-namespace", {"gateway": {"create": False, "ref": "shared-gateway"}}, [r"gateway\.ref"]),
+    ("gateway-ref-three-parts", {"gateway": {"create": False, "ref": "a/b/c"}}, [r"gateway\.ref"]),
+    ("gateway-name-with-dots", {"gateway": {"name": "edge.gateway"}}, [r"gateway\.name"]),
+    ("selector-value-bad-label", {"gateway": {"selector": {"istio": "ingress gateway"}}}, [r"gateway\.selector\.istio"]),
+]
+
+
+@pytest.mark.parametrize("values,match", bad_values(BAD_VALUES))
+def test_bad_values_are_refused_naming_the_key(helm, values, match):
+    assert_refused(helm, values, match)
+
+
+# --- bad edits of valid values -------------------------------------------------------------
+
+def m_empty_hosts(v, rnd):
+    v["hosts"] = []
+    return [path_re("hosts")]
+
+
+def m_bad_host(v, rnd):
+    k = rnd.randrange(len(v["hosts"]))
+    v["hosts"][k] = rnd.choice(["Grpc.example.com", "grpc.EXAMPLE.com", "https://grpc.example.com", "grpc.example.com:443",
+                                "grpc_1.example.com", "grpc.example.com/", "*grpc.example.com", "localhost",
+                                "grpc..example.com", " grpc.example.com", "grpc.example.com.", "a.*.example.com"])
+    return [path_re("hosts", k)]
+
+
+def m_h2c_port_clash(v, rnd):
+    own_gateway(v)
+    enable_tls(v)
+    v["h2c"] = {"enabled": True, "port": v["tls"].get("port", 443)}
+    return [path_re("h2c", "port")]
+
+
+def m_redirect_port_clash(v, rnd):
+    own_gateway(v)
+    enable_tls(v)
+    taken = {v["tls"].get("port", 443)} | ({v["h2c"].get("port", 80)} if v.get("h2c", {}).get("enabled") else set())
+    v["tls"].update(httpsRedirect=True, redirectPort=rnd.choice(sorted(taken)))
+    return [path_re("tls", "httpsRedirect")]
+
+
+def m_redirect_without_tls(v, rnd):
+    own_gateway(v)
+    v["tls"].update(enabled=False, httpsRedirect=True, redirectPort=18999)
+    v["h2c"] = {"enabled": True, "port": 18998}
+    v.pop("grpcWeb", None)
+    return [path_re("tls", "httpsRedirect")]
+
+
+def m_no_listener(v, rnd):
+    v["gateway"] = {"create": False, "ref": "istio-system/shared"}
+    v["tls"].update(enabled=False, httpsRedirect=False)
+    v["h2c"] = {"enabled": False}
+    v["grpcWeb"] = {"enabled": False}
+    return [path_re("tls", "enabled")]
+
+
+def m_no_gateway_ref(v, rnd):
+    v["gateway"].update(create=False, ref="")
+    return [path_re("gateway", "ref")]
+
+
+def m_bad_gateway_ref(v, rnd):
+    v["gateway"].update(create=False, ref=rnd.choice(["shared", "Istio/gw", "a/b/c", "/gw", "ns/"]))
+    return [path_re("gateway", "ref")]
+
+
+@pytest.mark.parametrize("mutation", edits(
+    m_empty_hosts, m_bad_host, m_h2c_port_clash, m_redirect_port_clash,
+    m_redirect_without_tls, m_no_listener, m_no_gateway_ref, m_bad_gateway_ref))
+def test_bad_edits_of_valid_values_are_refused_naming_the_key(helm, mutation_bases, mutation):
+    assert_edits_refused(helm, mutation, mutation_bases)

@@ -1,0 +1,317 @@
+"""Routing: which backend a gRPC call reaches. Services, single methods, raw prefixes and
+regexes, their order (more specific first), conflicts between routes, weighted canaries."""
+from __future__ import annotations
+
+import pytest
+
+from support.bad_input import assert_refused, bad_values
+from support.injection import Field, string_keys
+from support.mutations import assert_edits_refused, edits, fresh_service, key_re, new_route, path_re
+from support.properties import for_every_valid_values_set
+from support.routing import backends_for, route_for, traffic_shares
+from support.scenarios import ci
+from support.values import B, route, routes
+
+
+def test_services_methods_and_catch_all_reach_the_right_backend(helm):
+    vs = ci(helm, "multi-route-values.yaml").one("VirtualService")
+    assert backends_for(vs, "/shop.v1.OrderService/Create")[0][0] == "orders"
+    assert backends_for(vs, "/shop.v1.CartService/Add")[0][0] == "orders"
+    assert backends_for(vs, "/shop.v1.OrderService/Export")[0][0] == "exporter.batch.svc.cluster.local", \
+        "a single method routed elsewhere must win over its service's prefix"
+    assert backends_for(vs, "/users.v1.UserService/Get")[0][0] == "users"
+    assert backends_for(vs, "/grpc.health.v1.Health/Watch")[0][0] == "orders"
+    assert backends_for(vs, "/other.Thing/Do")[0][0] == "legacy", "unknown services reach the catch-all"
+    assert "match" not in vs["spec"]["http"][-1], "the catch-all comes last"
+
+
+def test_service_prefix_keeps_its_trailing_slash(helm):
+    vs = helm.render({"routes": [
+        {"name": "greeter", "services": ["a.Greeter"], "backend": {"host": "greeter", "port": 1}},
+    ]}).one("VirtualService")
+    assert route_for(vs, "/a.Greeter/SayHello")["name"] == "greeter"
+    assert route_for(vs, "/a.GreeterX/SayHello") is None, "/a.Greeter/ must not catch /a.GreeterX/"
+    assert vs["spec"]["http"][0]["match"] == [{"uri": {"prefix": "/a.Greeter/"}}]
+
+
+def test_method_match_is_exact(helm):
+    vs = helm.render({"routes": [
+        {"name": "one", "methods": ["a.S/Get"], "backend": {"host": "one", "port": 1}},
+    ]}).one("VirtualService")
+    assert route_for(vs, "/a.S/Get")["name"] == "one"
+    assert route_for(vs, "/a.S/GetAll") is None
+
+
+def test_more_specific_matches_come_first_whatever_the_user_order(helm):
+    vs = helm.render({"routes": [
+        {"name": "all", "backend": {"host": "fallback", "port": 1}},
+        {"name": "raw", "prefix": "/legacy/", "backend": {"host": "raw", "port": 1}},
+        {"name": "svc", "services": ["a.S"], "backend": {"host": "svc", "port": 1}},
+        {"name": "meth", "methods": ["a.S/M"], "backend": {"host": "meth", "port": 1}},
+    ]}).one("VirtualService")
+    assert [e["name"] for e in vs["spec"]["http"]] == ["meth", "svc", "raw", "all"]
+
+
+def test_raw_regex_escape_hatch(helm):
+    vs = helm.render({"routes": [
+        {"name": "reflection", "regex": "/grpc\\.reflection\\.v1(alpha)?\\.ServerReflection/.*",
+         "backend": {"host": "reflect", "port": 1}},
+    ]}).one("VirtualService")
+    assert route_for(vs, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")["name"] == "reflection"
+    assert route_for(vs, "/grpc.reflection.v2.ServerReflection/X") is None
+
+
+def test_canary_splits_by_weight_and_defines_the_subsets(helm):
+    r = ci(helm, "canary-values.yaml")
+    assert sorted(backends_for(r.one("VirtualService"), "/helloworld.Greeter/SayHello")) == [
+        ("greeter", 50051, "canary", 10), ("greeter", 50051, "stable", 90)]
+    dr = r.one("DestinationRule")
+    assert {s["name"]: s["labels"] for s in dr["spec"]["subsets"]} == {"stable": {"version": "v1"}, "canary": {"version": "v2"}}
+
+
+# --- every generated values set ------------------------------------------------------------
+
+def probe_paths(route):
+    """Paths the route must serve (Probe is never a generated method name)."""
+    paths = ["/%s/Probe" % s for s in route.get("services", [])]
+    paths += ["/" + m for m in route.get("methods", [])]
+    if "prefix" in route:
+        paths.append(route["prefix"] + "Probe")
+    if "regex" in route:
+        paths.append(route["regex"].replace("\\.", ".").replace(".*", "Probe"))
+    return paths
+
+
+def intended_shares(route):
+    """Percent of the route's calls each (host, port, subset) should get, read from the values:
+    backend takes them all, backends split them by weight."""
+    targets = route.get("backends") or [route["backend"]]
+    shares = {}
+    for t in targets:
+        key = (t["host"], t["port"], t.get("subset"))
+        shares[key] = shares.get(key, 0) + (100 if len(targets) == 1 else t.get("weight", 0))
+    return shares
+
+
+@for_every_valid_values_set
+def test_each_route_becomes_one_http_entry(case):
+    assert sorted(e["name"] for e in case.entries) == sorted(r["name"] for r in case.values["routes"])
+
+
+@for_every_valid_values_set
+def test_every_service_method_and_raw_match_reaches_its_routes_backends_in_its_proportions(case):
+    for r in case.values["routes"]:
+        for path in probe_paths(r):
+            entry = route_for(case.vs, path)
+            assert entry is not None and entry["name"] == r["name"], \
+                "%s reaches %s, not route %s" % (path, entry and entry["name"], r["name"])
+            assert traffic_shares(entry) == intended_shares(r), path
+
+
+@for_every_valid_values_set
+def test_unknown_services_and_near_miss_names_reach_their_own_service_or_the_catch_all(case):
+    routes = case.values["routes"]
+    catch_all = [r["name"] for r in routes if not probe_paths(r)]
+    fallback = catch_all[0] if catch_all else None
+    entry = route_for(case.vs, "/zz.Unknown/Call")
+    assert (entry and entry["name"]) == fallback
+    # A service's longer or shorter neighbour (pkg1.Svc1Admin / pkg1.Svc1) and a method's longer
+    # neighbour (pkg1.Svc1/M1x) go where their own service goes.
+    owner = {s: r["name"] for r in routes for s in r.get("services", [])}
+    for r in routes:
+        for s in r.get("services", []):
+            neighbour = s[:-len("Admin")] if s.endswith("Admin") else s + "Admin"
+            entry = route_for(case.vs, "/%s/Probe" % neighbour)
+            assert (entry and entry["name"]) == owner.get(neighbour, fallback), "/%s/Probe" % neighbour
+        for m in r.get("methods", []):
+            entry = route_for(case.vs, "/%sx" % m)
+            assert (entry and entry["name"]) == owner.get(m.split("/")[0], fallback), "/%sx" % m
+    if catch_all:
+        last = case.entries[-1]
+        assert "match" not in last and last["name"] == catch_all[0], "the catch-all goes last"
+
+
+# --- strings from values: refused naming the key, or kept verbatim (support.injection) --------
+
+def _route(**kw):
+    return {"routes": [{"name": "r", "services": ["pkg.Svc"], "backend": {"host": "svc", "port": 50051}, **kw}]}
+
+
+STRING_KEYS = string_keys(
+    Field("route-name", lambda s: _route(name=s), "zqxjk-route", "routes.0.name"),
+    Field("backend-host", lambda s: _route(backend={"host": s, "port": 50051}), "zqxjk-backend", "routes.0.backend.host"),
+    # a loose syntax, refused only for what YAML or Envoy cannot carry
+    Field("route-regex", lambda s: {"routes": [{"name": "r", "regex": s, "backend": {"host": "svc", "port": 1}}]},
+          "/zqxjkval", "routes.0.regex", loose=True),
+)
+
+
+@pytest.mark.parametrize("field,payload", STRING_KEYS)
+def test_strings_in_route_keys_are_refused_naming_the_key_or_kept_verbatim(injected, field, payload):
+    injected.check(field, payload)
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+BAD_VALUES = [
+    ("routes-object", {"routes": {"name": "r"}}, [r"routes"]),
+    ("unknown-route-key", route(timeOut="5s"), [r"routes\.0", r"timeOut"]),
+    ("unknown-backend-key", routes({"name": "r", "backend": {**B, "namespace": "x"}}), [r"routes\.0\.backend", r"namespace"]),
+    ("backend-port-0", routes({"name": "r", "backend": {"host": "a", "port": 0}}), [r"routes\.0\.backend\.port"]),
+    ("route-names-duplicate", routes({"name": "r", "services": ["a.S"], "backend": B},
+                                     {"name": "r", "services": ["b.S"], "backend": B}), [r"routes\.1\.name", r"unique"]),
+    ("route-name-not-dns-label", routes({"name": "My_Route", "backend": B}), [r"routes\.0\.name"]),
+    ("route-name-missing", routes({"backend": B}), [r"routes\.0", r"name"]),
+    ("service-without-package", route(services=["Greeter"]), [r"routes\.0\.services\.0"]),
+    ("service-with-slash", route(services=["a.Greeter/"]), [r"routes\.0\.services\.0"]),
+    ("method-without-method", route(methods=["a.Greeter"]), [r"routes\.0\.methods\.0"]),
+    ("method-with-leading-slash", route(methods=["/a.Greeter/SayHello"]), [r"routes\.0\.methods\.0"]),
+    ("service-claimed-twice", routes({"name": "a", "services": ["a.S"], "backend": B},
+                                     {"name": "b", "services": ["a.S"], "backend": B}), [r"routes\.1\.services", r"a\.S"]),
+    ("method-claimed-twice", routes({"name": "a", "methods": ["a.S/M"], "backend": B},
+                                    {"name": "b", "methods": ["a.S/M"], "backend": B}), [r"routes\.1\.methods"]),
+    ("method-shadowed-in-mixed-route", routes({"name": "a", "services": ["a.S"], "backend": B},
+                                              {"name": "b", "services": ["b.S"], "methods": ["a.S/M"], "backend": B}),
+     [r"routes\.1\.methods", r"a\.S/M"]),
+    ("two-catch-alls", routes({"name": "a", "backend": B}, {"name": "b", "backend": B}), [r"routes\.1", r"catch"]),
+    ("raw-and-services", route(services=["a.S"], prefix="/x/"), [r"routes\.0", r"prefix/regex"]),
+    ("prefix-without-slash", route(prefix="a.S/"), [r"routes\.0\.prefix"]),
+    ("backend-and-backends", routes({"name": "r", "backend": B, "backends": [{**B, "weight": 100}]}),
+     [r"routes\.0", r"backend"]),
+    ("no-backend", routes({"name": "r"}), [r"routes\.0\.backend"]),
+    ("weights-all-zero", routes({"name": "r", "backends": [{**B, "weight": 0}, {"host": "b", "port": 1, "weight": 0}]}),
+     [r"routes\.0\.backends", r"add up to 0"]),
+    ("weights-not-100", routes({"name": "r", "backends": [{**B, "weight": 50}, {"host": "b", "port": 1, "weight": 20}]}),
+     [r"routes\.0\.backends", r"100"]),
+    ("weight-over-100", routes({"name": "r", "backends": [{**B, "weight": 101}]}), [r"routes\.0\.backends\.0\.weight"]),
+    ("routes-empty", {"routes": []}, [r"routes"]),
+]
+
+
+@pytest.mark.parametrize("values,match", bad_values(BAD_VALUES))
+def test_bad_values_are_refused_naming_the_key(helm, values, match):
+    assert_refused(helm, values, match)
+
+
+# --- bad edits of valid values -------------------------------------------------------------
+
+def m_duplicate_route_name(v, rnd):
+    if len(v["routes"]) < 2:
+        new_route(v, services=[fresh_service(v, "dup")])
+    j = rnd.randrange(1, len(v["routes"]))
+    i = rnd.randrange(j)
+    v["routes"][j]["name"] = v["routes"][i]["name"]
+    return [path_re("routes", j, "name")]
+
+
+def m_service_without_package(v, rnd):
+    i = rnd.randrange(len(v["routes"]))
+    services = v["routes"][i].setdefault("services", [])
+    services.append(rnd.choice(["Greeter", "greeter", "Greeter/", ".Greeter", "pkg..Greeter", "1pkg.Greeter", "pkg.Greeter/Say"]))
+    return [path_re("routes", i, "services", len(services) - 1)]
+
+
+def m_bad_method(v, rnd):
+    i = rnd.randrange(len(v["routes"]))
+    methods = v["routes"][i].setdefault("methods", [])
+    methods.append(rnd.choice(["pkg.Greeter", "pkg.Greeter/", "/pkg.Greeter/Say", "Greeter/Say", "pkg.Greeter/Say/Hi", "pkg.Greeter/Say-Hi"]))
+    return [path_re("routes", i, "methods", len(methods) - 1)]
+
+
+def m_weights_not_100(v, rnd):
+    i = rnd.randrange(len(v["routes"]))
+    r = v["routes"][i]
+    r.pop("backend", None)
+    weights = rnd.choice([(50, 40), (100, 100), (0, 0), (99, 0), (30, 30, 30)])
+    r["backends"] = [{"host": "weights-%d" % k, "port": 50051, "weight": w} for k, w in enumerate(weights)]
+    return [path_re("routes", i, "backends"), "100"]
+
+
+def m_weight_out_of_range(v, rnd):
+    i = rnd.randrange(len(v["routes"]))
+    r = v["routes"][i]
+    if "backend" in r:
+        r["backends"] = [r.pop("backend")]
+    j = rnd.randrange(len(r["backends"]))
+    r["backends"][j]["weight"] = rnd.choice([101, -1, 1000])
+    return [path_re("routes", i, "backends", j, "weight")]
+
+
+def m_backend_and_backends(v, rnd):
+    i = rnd.randrange(len(v["routes"]))
+    r = v["routes"][i]
+    if "backend" in r:
+        r["backends"] = [dict(r["backend"])]
+    else:
+        r["backend"] = {k: val for k, val in r["backends"][0].items() if k != "weight"}
+    return [path_re("routes", i)]
+
+
+def m_no_destination(v, rnd):
+    i = rnd.randrange(len(v["routes"]))
+    v["routes"][i].pop("backend", None)
+    v["routes"][i].pop("backends", None)
+    return [path_re("routes", i, "backend")]
+
+
+def m_second_catch_all(v, rnd):
+    if not any(not (r.get("services") or r.get("methods") or r.get("prefix") or r.get("regex")) for r in v["routes"]):
+        new_route(v)
+    j = new_route(v)
+    return [path_re("routes", j), "catch"]
+
+
+def m_service_claimed_twice(v, rnd):
+    services = [s for r in v["routes"] for s in r.get("services", [])]
+    if not services:
+        new_route(v, services=[fresh_service(v, "claim")])
+        services = v["routes"][-1]["services"]
+    j = new_route(v, services=[rnd.choice(services)])
+    return [path_re("routes", j, "services")]
+
+
+def m_method_of_served_service_in_mixed_route(v, rnd):
+    owner = fresh_service(v, "owner")
+    new_route(v, services=[owner])
+    j = new_route(v, services=[fresh_service(v, "mixed")], methods=[owner + "/Call"])
+    return [path_re("routes", j, "methods")]
+
+
+def m_raw_match_with_services(v, rnd):
+    raw = rnd.choice([{"prefix": "/raw/"}, {"regex": "/raw/.*"}])
+    j = new_route(v, services=[fresh_service(v, "raw")], **raw)
+    return [path_re("routes", j)]
+
+
+def m_bad_raw_match(v, rnd):
+    field, bad = rnd.choice([("prefix", "legacy/"), ("prefix", "/a b"), ("regex", "")])
+    j = new_route(v, **{field: bad})
+    return [path_re("routes", j, field)]
+
+
+def m_bad_route_name(v, rnd):
+    i = rnd.randrange(len(v["routes"]))
+    v["routes"][i]["name"] = rnd.choice(["Bad", "a_b", "-a", "a-", "a" * 64, "a.b", "", "a b"])
+    return [path_re("routes", i, "name")]
+
+
+def m_missing_required(v, rnd):
+    i = rnd.randrange(len(v["routes"]))
+    r = v["routes"][i]
+    if rnd.random() < 0.5:
+        del r["name"]
+        return [path_re("routes", i), key_re("name")]
+    target = r.get("backend") or r["backends"][0]
+    field = rnd.choice(["host", "port"])
+    del target[field]
+    where = ("routes", i, "backend") if "backend" in r else ("routes", i, "backends", 0)
+    return [path_re(*where), key_re(field)]
+
+
+@pytest.mark.parametrize("mutation", edits(
+    m_duplicate_route_name, m_service_without_package, m_bad_method, m_weights_not_100,
+    m_weight_out_of_range, m_backend_and_backends, m_no_destination, m_second_catch_all,
+    m_service_claimed_twice, m_method_of_served_service_in_mixed_route, m_raw_match_with_services, m_bad_raw_match,
+    m_bad_route_name, m_missing_required))
+def test_bad_edits_of_valid_values_are_refused_naming_the_key(helm, mutation_bases, mutation):
+    assert_edits_refused(helm, mutation, mutation_bases)

@@ -1,0 +1,179 @@
+"""Streaming, timeouts and retries: streams carry no route timeout, retries stay safe to repeat,
+and streaming backends get keepalives and an idle timeout."""
+from __future__ import annotations
+
+import pytest
+
+from support.bad_input import assert_refused, bad_values
+from support.mutations import assert_edits_refused, edits, path_re
+from support.properties import for_every_valid_values_set
+from support.routing import route_for
+from support.scenarios import ci
+from support.values import route
+
+
+# Conditions under which a call can be sent again whatever it does: Envoy never sent it
+# (connect-failure, refused-stream, reset-before-request), or the server answered UNAVAILABLE,
+# which gRPC defines as transient and safe to retry. Not 5xx, reset, cancelled, deadline-exceeded
+# or internal: the backend may have acted on the call.
+SAFE_TO_REPEAT = {"connect-failure", "refused-stream", "reset-before-request", "unavailable"}
+
+
+def assert_safe_retries(retries):
+    assert retries["attempts"] >= 1, retries
+    assert set(retries["retryOn"].split(",")) <= SAFE_TO_REPEAT, retries
+
+
+def test_default_unary_retries_are_safe_to_repeat(default_render):
+    (entry,) = default_render.one("VirtualService")["spec"]["http"]
+    assert_safe_retries(entry["retries"])
+    assert "timeout" not in entry, "Istio sets no route timeout by default; neither do we"
+
+
+def test_streaming_routes_carry_no_timeout_and_unary_ones_keep_theirs(helm):
+    r = ci(helm, "streaming-values.yaml")
+    vs = r.one("VirtualService")
+    stream = route_for(vs, "/chat.v1.Chat/Subscribe")
+    unary = route_for(vs, "/chat.v1.Chat/Send")
+    assert stream["name"] == "chat-stream" and "timeout" not in stream
+    assert unary["name"] == "chat" and unary["timeout"] == "3s"
+    assert_safe_retries(stream["retries"])  # Envoy buffers the request body: a stream can be replayed
+
+
+def test_streaming_backend_gets_keepalive_idle_timeout_and_rebalancing(helm):
+    dr = ci(helm, "streaming-values.yaml").one("DestinationRule")
+    assert dr["spec"]["host"] == "chat"
+    pool = dr["spec"]["trafficPolicy"]["connectionPool"]
+    assert pool["http"]["idleTimeout"] == "2h"
+    assert pool["http"]["maxRequestsPerConnection"] == 1000
+    assert pool["tcp"]["tcpKeepalive"] == {"time": "60s", "interval": "15s", "probes": 4}
+    assert "h2UpgradePolicy" not in pool["http"], "omit what the user did not ask for"
+
+
+def test_retries_can_be_turned_off(helm):
+    (entry,) = helm.render({"routes": [{"name": "a", "backend": {"host": "a", "port": 1},
+                                        "retries": {"attempts": 0}}]}).one("VirtualService")["spec"]["http"]
+    assert entry["retries"] == {"attempts": 0}
+
+
+def test_chart_wide_retries_can_be_turned_off(helm):
+    (entry,) = helm.render({"retries": {"unary": {"attempts": 0}}}).one("VirtualService")["spec"]["http"]
+    assert entry["retries"] == {"attempts": 0}
+
+
+# --- every generated values set ------------------------------------------------------------
+
+@for_every_valid_values_set
+def test_streams_never_carry_a_route_timeout_and_unary_routes_keep_theirs(case):
+    by_name = {route["name"]: route for route in case.values["routes"]}
+    for e in case.entries:
+        route = by_name[e["name"]]
+        if route.get("streaming"):
+            assert "timeout" not in e, "streaming route %s has a timeout" % e["name"]
+        else:
+            assert e.get("timeout") == route.get("timeout")
+
+
+@for_every_valid_values_set
+def test_routes_retry_as_asked_and_attempts_zero_turns_retries_off(case):
+    """A route's own retries, else the chart-wide ones for its kind (unary or streaming);
+    attempts: 0 means no retries, and Istio reads nothing else beside it."""
+    by_name = {route["name"]: route for route in case.values["routes"]}
+    for e in case.entries:
+        route, got = by_name[e["name"]], e.get("retries")
+        asked = route.get("retries")
+        if asked is None:
+            asked = case.values.get("retries", {}).get("streaming" if route.get("streaming") else "unary")
+        if got is not None and got["attempts"] == 0:
+            assert got == {"attempts": 0}, e["name"]
+        if asked is not None and asked["attempts"] == 0:
+            assert got == {"attempts": 0}, e["name"]
+        elif "retries" in route:
+            assert got == route["retries"], e["name"]
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+BAD_VALUES = [
+    ("streaming-string", route(streaming="true"), [r"routes\.0\.streaming"]),
+    ("unknown-retries-key", route(retries={"attempts": 2, "retry_on": "unavailable"}), [r"routes\.0\.retries", r"retry_on"]),
+    ("timeout-0s", route(timeout="0s"), [r"routes\.0\.timeout"]),
+    ("timeout-negative", route(timeout="-1s"), [r"routes\.0\.timeout"]),
+    ("timeout-sub-ms", route(timeout="1.5ms"), [r"routes\.0\.timeout"]),
+    ("timeout-no-unit", route(timeout="10"), [r"routes\.0\.timeout"]),
+    ("timeout-number", route(timeout=10), [r"routes\.0\.timeout"]),
+    ("per-try-timeout-0", route(retries={"attempts": 2, "perTryTimeout": "0ms"}), [r"routes\.0\.retries\.perTryTimeout"]),
+    ("idle-timeout-0", {"streaming": {"idleTimeout": "0h"}}, [r"streaming\.idleTimeout"]),
+    ("streaming-with-timeout", route(streaming=True, timeout="30s"), [r"routes\.0\.timeout", r"streaming"]),
+    ("retry-on-spaces", route(retries={"attempts": 2, "retryOn": "unavailable, cancelled"}), [r"routes\.0\.retries\.retryOn"]),
+    ("retry-on-unknown", route(retries={"attempts": 2, "retryOn": "unavailable,sometimes"}), [r"routes\.0\.retries\.retryOn"]),
+    ("retry-on-unknown-status-code", route(retries={"attempts": 1, "retryOn": "299"}), [r"routes\.0\.retries\.retryOn"]),
+    ("attempts-0-with-per-try", route(retries={"attempts": 0, "perTryTimeout": "1s"}), [r"routes\.0\.retries", r"attempts: 0"]),
+    ("attempts-0-with-retry-on", route(retries={"attempts": 0, "retryOn": "unavailable"}), [r"routes\.0\.retries"]),
+    ("attempts-missing", route(retries={"retryOn": "unavailable"}), [r"routes\.0\.retries", r"attempts"]),
+    ("default-retries-bad", {"retries": {"unary": {"attempts": 2, "retryOn": "5XX"}}}, [r"retries\.unary\.retryOn"]),
+]
+
+
+@pytest.mark.parametrize("values,match", bad_values(BAD_VALUES))
+def test_bad_values_are_refused_naming_the_key(helm, values, match):
+    assert_refused(helm, values, match)
+
+
+# --- bad edits of valid values -------------------------------------------------------------
+
+def m_zero_timeout(v, rnd):
+    i = rnd.randrange(len(v["routes"]))
+    v["routes"][i]["timeout"] = rnd.choice(["0s", "0ms", "0m", "0h", "00s", "0h0m0s"])
+    return [path_re("routes", i, "timeout")]
+
+
+def m_timeout_on_stream(v, rnd):
+    i = rnd.randrange(len(v["routes"]))
+    v["routes"][i].update(streaming=True, timeout=rnd.choice(["5s", "30s", "1h"]))
+    return [path_re("routes", i, "timeout"), "streaming"]
+
+
+def m_retry_on_space(v, rnd):
+    bad = rnd.choice(["connect-failure, unavailable", "5xx ,reset", " unavailable", "unavailable,,reset", ""])
+    if rnd.random() < 0.7:
+        i = rnd.randrange(len(v["routes"]))
+        v["routes"][i]["retries"] = {"attempts": 2, "retryOn": bad}
+        return [path_re("routes", i, "retries", "retryOn")]
+    kind = rnd.choice(["unary", "streaming"])
+    v.setdefault("retries", {})[kind] = {"attempts": 2, "retryOn": bad}
+    return [path_re("retries", kind, "retryOn")]
+
+
+def m_attempts_zero_with_options(v, rnd):
+    i = rnd.randrange(len(v["routes"]))
+    v["routes"][i]["retries"] = rnd.choice([{"attempts": 0, "retryOn": "unavailable"}, {"attempts": 0, "perTryTimeout": "1s"}])
+    return [path_re("routes", i, "retries")]
+
+
+def m_attempts_out_of_range(v, rnd):
+    i = rnd.randrange(len(v["routes"]))
+    v["routes"][i]["retries"] = {"attempts": rnd.choice([11, -1, 100])}
+    return [path_re("routes", i, "retries", "attempts")]
+
+
+def m_bad_duration(v, rnd):
+    bad = rnd.choice(["5 s", "1.5s", "5", "s", "-5s", "1d", "5S", "1h 30m", "PT5S", "5sec"])
+    i = rnd.randrange(len(v["routes"]))
+    where = rnd.choice([("routes", i, "timeout"), ("routes", i, "retries", "perTryTimeout"),
+                        ("routes", i, "trafficPolicy", "connectTimeout"), ("trafficPolicy", "idleTimeout"),
+                        ("streaming", "idleTimeout"), ("grpcWeb", "cors", "maxAge")])
+    node = v
+    for p in where[:-1]:
+        if p == "retries" and "retries" not in node:
+            node["retries"] = {"attempts": 1}
+        node = node.setdefault(p, {}) if isinstance(p, str) else node[p]
+    node[where[-1]] = bad
+    return [path_re(*where)]
+
+
+@pytest.mark.parametrize("mutation", edits(
+    m_zero_timeout, m_timeout_on_stream, m_retry_on_space, m_attempts_zero_with_options,
+    m_attempts_out_of_range, m_bad_duration))
+def test_bad_edits_of_valid_values_are_refused_naming_the_key(helm, mutation_bases, mutation):
+    assert_edits_refused(helm, mutation, mutation_bases)

@@ -1,0 +1,244 @@
+"""TLS and certificates: HTTPS servers and their modes (SIMPLE, MUTUAL), one certificate per
+tls.hosts entry, the Secrets the chart creates and cert-manager Certificates, all in the
+namespace of the gateway pods."""
+from __future__ import annotations
+
+import base64
+
+import pytest
+import yaml
+
+from support.helm import ROOT
+from support.bad_input import assert_refused, bad_values
+from support.injection import Field, string_keys
+from support.mutations import assert_edits_refused, edits, enable_tls, keep_client_ca, own_gateway, path_re
+from support.properties import for_every_valid_values_set
+from support.scenarios import SCENARIOS, ci, load_ci, server_by_name, servers
+from support.values import CERT_MANAGER, PEM_CA, PEM_CERT, PEM_KEY
+
+
+@pytest.mark.parametrize("mode", ["SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL"])
+def test_tls_modes(helm, mode):
+    r = helm.render({"tls": {"mode": mode, "externalCA": True}})
+    srv = server_by_name(r, "https")
+    assert srv["port"]["protocol"] == "HTTPS"
+    assert srv["tls"]["mode"] == mode
+
+
+def test_mutual_tls_renders_server_and_ca_secrets_in_the_gateway_pod_namespace(helm):
+    r = ci(helm, "mutual-tls-values.yaml")
+    values = load_ci(SCENARIOS["mutual-tls-values.yaml"])
+    srv = server_by_name(r, "https")
+    assert srv["tls"]["mode"] == "MUTUAL"
+    assert srv["tls"]["subjectAltNames"] == ["spiffe://example.com/client"]
+    tls = r.one("Secret", "grpc-mtls")
+    assert tls["type"] == "kubernetes.io/tls"
+    assert tls["metadata"]["namespace"] == "istio-system"
+    assert base64.b64decode(tls["data"]["tls.crt"]).decode() == values["tls"]["secret"]["cert"]
+    assert base64.b64decode(tls["data"]["tls.key"]).decode() == values["tls"]["secret"]["key"]
+    ca = r.one("Secret", "grpc-mtls-cacert")
+    assert ca["metadata"]["namespace"] == "istio-system"
+    assert base64.b64decode(ca["data"]["ca.crt"]).decode() == values["tls"]["secret"]["caCert"]
+    assert not r.has("Pod"), "the helm test Pod has no client certificate for MUTUAL unless tests.clientSecret is set"
+
+
+def test_secret_follows_workload_namespace_not_gateway_namespace(helm):
+    values = load_ci(SCENARIOS["mutual-tls-values.yaml"])
+    values["gateway"] = {"namespace": "apps", "workloadNamespace": "ingress-pods"}
+    r = helm.render(values)
+    assert r.one("Gateway")["metadata"]["namespace"] == "apps"
+    assert {s["metadata"]["namespace"] for s in r.of_kind("Secret")} == {"ingress-pods"}
+    assert r.one("VirtualService")["spec"]["gateways"] == ["apps/grpc-ingress"]
+
+
+def test_tls_hosts_get_a_server_and_certificate_each(helm):
+    r = ci(helm, "tls-hosts-values.yaml")
+    a = server_by_name(r, "https-1")
+    rest = server_by_name(r, "https")
+    assert a["hosts"] == ["a.example.com"] and a["tls"]["credentialName"] == "a-example-tls"
+    assert rest["hosts"] == ["b.example.com", "c.example.com"] and rest["tls"]["credentialName"] == "shared-tls"
+    assert r.one("VirtualService")["spec"]["hosts"] == ["a.example.com", "b.example.com", "c.example.com"]
+    names = [s["port"]["name"] for s in servers(r)]
+    assert len(names) == len(set(names))
+
+
+def test_tls_hosts_with_cert_manager_issue_one_certificate_per_server(helm):
+    values = load_ci(SCENARIOS["tls-hosts-values.yaml"])
+    values["tls"]["certManager"] = {"enabled": True, "issuerRef": {"name": "ca", "kind": "Issuer"}}
+    certs = {c["spec"]["secretName"]: c["spec"]["dnsNames"] for c in helm.render(values).of_kind("Certificate")}
+    assert certs == {"a-example-tls": ["a.example.com"], "shared-tls": ["b.example.com", "c.example.com"]}
+
+
+def test_cert_manager_certificate_matches_the_gateway_secret(helm):
+    r = ci(helm, "cert-manager-values.yaml")
+    cert = r.one("Certificate")
+    srv = server_by_name(r, "https")
+    assert cert["metadata"]["namespace"] == "istio-system"
+    assert cert["spec"]["secretName"] == srv["tls"]["credentialName"] == "grpc-ingress-tls"
+    assert cert["spec"]["dnsNames"] == ["grpc.example.com", "*.api.example.com"]
+    assert cert["spec"]["issuerRef"] == {"name": "letsencrypt-prod", "kind": "ClusterIssuer", "group": "cert-manager.io"}
+    assert cert["spec"]["duration"] == "2160h" and cert["spec"]["renewBefore"] == "360h"
+
+
+def test_cert_manager_with_a_namespaced_issuer(helm):
+    cert = helm.render({"tls": {"certManager": {"enabled": True, "issuerRef": {"name": "internal-ca", "kind": "Issuer"}}},
+                        "gateway": {"workloadNamespace": "edge"}}).one("Certificate")
+    assert cert["metadata"]["namespace"] == "edge", "an Issuer must sit next to the Certificate"
+    assert cert["spec"]["issuerRef"]["kind"] == "Issuer"
+
+
+# --- every generated values set ------------------------------------------------------------
+
+DEFAULT_CREDENTIAL = yaml.safe_load((ROOT / "values.yaml").read_text())["tls"]["credentialName"]
+
+
+@for_every_valid_values_set
+def test_each_host_gets_the_certificate_of_its_tls_hosts_entry_or_the_default_and_the_tls_settings(case):
+    values, tls = case.values, case.values["tls"]
+    if not (tls["enabled"] and values["gateway"]["create"]):
+        return
+    https = [s for s in case.servers if s["port"]["protocol"] == "HTTPS"]
+    own = {h: e["credentialName"] for e in tls.get("hosts", []) for h in e["hosts"]}
+    created = {d["metadata"]["name"] for d in case.render.of_kind("Secret") if d.get("type") == "kubernetes.io/tls"}
+    created |= {c["spec"]["secretName"] for c in case.render.of_kind("Certificate")}
+    for host in values["hosts"]:
+        (server,) = [s for s in https if host in s["hosts"]]
+        secret = server["tls"]["credentialName"]
+        if host in own:
+            assert secret == own[host], host
+        elif tls.get("credentialName", DEFAULT_CREDENTIAL):  # unset: values.yaml's default, as Helm merges it
+            assert secret == tls.get("credentialName", DEFAULT_CREDENTIAL), host
+        else:
+            assert secret in created, "%s: the derived secret %s is one this chart creates (%s)" % (host, secret, created)
+        # Every HTTPS server applies the chart-wide TLS settings, its own certificate aside.
+        got = server["tls"]
+        assert (got["mode"], got["minProtocolVersion"]) == (tls["mode"], tls["minProtocolVersion"]), got
+        assert got.get("maxProtocolVersion", "") == tls.get("maxProtocolVersion", ""), got
+        assert got.get("cipherSuites") == tls.get("cipherSuites"), got
+        assert got.get("subjectAltNames") == tls.get("subjectAltNames"), got
+
+
+# --- strings from values: refused naming the key, or kept verbatim (support.injection) --------
+
+STRING_KEYS = string_keys(
+    # Empty has a documented meaning for credentialName: the chart's own <fullname>-tls.
+    Field("credential-name", lambda s: {"tls": {"credentialName": s, "secret": {"create": True, "cert": PEM_CERT, "key": PEM_KEY}}},
+          "zqxjk-tls", "tls.credentialName", meaningful=("",)),
+    Field("issuer-name", lambda s: {"tls": {"certManager": {**CERT_MANAGER, "issuerRef": {"name": s}}}}, "zqxjk-issuer",
+          "tls.certManager.issuerRef.name"),
+    # a loose syntax, refused only for what YAML or Envoy cannot carry
+    Field("subject-alt-name", lambda s: {"tls": {"mode": "MUTUAL", "externalCA": True, "subjectAltNames": [s]}},
+          "zqxjkval", "tls.subjectAltNames.0", loose=True),
+)
+
+
+@pytest.mark.parametrize("field,payload", STRING_KEYS)
+def test_strings_in_tls_keys_are_refused_naming_the_key_or_kept_verbatim(injected, field, payload):
+    injected.check(field, payload)
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+BAD_VALUES = [
+    ("tls-enabled-string", {"tls": {"enabled": "yes"}}, [r"tls\.enabled"]),
+    ("unknown-tls-key", {"tls": {"credentialname": "x"}}, [r"tls", r"credentialname"]),
+    ("unknown-secret-key", {"tls": {"secret": {"crt": "x"}}}, [r"tls\.secret", r"crt"]),
+    ("tls-no-certificate-source", {"tls": {"credentialName": ""}}, [r"tls\.credentialName", r"certificate source"]),
+    ("mutual-without-ca", {"tls": {"mode": "MUTUAL"}}, [r"tls\.mode", r"caCert|externalCA"]),
+    ("optional-mutual-without-ca", {"tls": {"mode": "OPTIONAL_MUTUAL"}}, [r"tls\.mode"]),
+    ("tls-mode-passthrough", {"tls": {"mode": "PASSTHROUGH"}}, [r"tls\.mode"]),
+    ("tls-min-version-1-0", {"tls": {"minProtocolVersion": "TLSV1_0"}}, [r"tls\.minProtocolVersion"]),
+    ("tls-min-above-max", {"tls": {"minProtocolVersion": "TLSV1_3", "maxProtocolVersion": "TLSV1_2"}}, [r"tls\.maxProtocolVersion"]),
+    ("credential-name-upper", {"tls": {"credentialName": "My-Secret"}}, [r"tls\.credentialName"]),
+    ("tls-hosts-not-in-hosts", {"tls": {"hosts": [{"hosts": ["other.example.com"], "credentialName": "o"}]}},
+     [r"tls\.hosts\.0\.hosts", r"other\.example\.com"]),
+    ("secret-create-empty-key", {"tls": {"secret": {"create": True, "cert": PEM_CERT, "key": ""}}}, [r"tls\.secret\.key"]),
+    ("secret-create-empty-cert", {"tls": {"secret": {"create": True, "cert": "", "key": PEM_CERT}}}, [r"tls\.secret\.cert"]),
+    ("secret-not-pem", {"tls": {"secret": {"create": True, "cert": "hello", "key": "world"}}}, [r"tls\.secret\.cert"]),
+    ("ca-cert-without-create", {"tls": {"secret": {"caCert": PEM_CERT}}}, [r"tls\.secret\.caCert"]),
+    ("cert-manager-without-issuer", {"tls": {"certManager": {"enabled": True}}}, [r"tls\.certManager\.issuerRef\.name"]),
+    ("cert-manager-and-secret", {"tls": {"certManager": {"enabled": True, "issuerRef": {"name": "i"}},
+                                         "secret": {"create": True, "cert": PEM_CERT, "key": PEM_CERT}}},
+     [r"tls\.certManager\.enabled"]),
+    ("cert-manager-duration-under-1h", {"tls": {"certManager": {"enabled": True, "issuerRef": {"name": "i"}, "duration": "30m"}}},
+     [r"tls\.certManager\.duration", r"1h"]),
+    ("cert-manager-renew-before-too-short", {"tls": {"certManager": {"enabled": True, "issuerRef": {"name": "i"}, "renewBefore": "1m"}}},
+     [r"tls\.certManager\.renewBefore", r"5m"]),
+    ("cert-manager-renew-not-before-expiry", {"tls": {"certManager": {"enabled": True, "issuerRef": {"name": "i"},
+                                                                      "duration": "24h", "renewBefore": "1440m"}}},
+     [r"tls\.certManager\.renewBefore", r"duration"]),
+    ("cert-manager-issuer-kind", {"tls": {"certManager": {"issuerRef": {"kind": "Issuers"}}}}, [r"tls\.certManager\.issuerRef\.kind"]),
+    ("cert-manager-shared-secret", {"hosts": ["a.example.com", "b.example.com"],
+                                    "tls": {"credentialName": "same", "hosts": [{"hosts": ["a.example.com"], "credentialName": "same"}],
+                                            "certManager": {"enabled": True, "issuerRef": {"name": "ca"}}}},
+     [r"tls\.hosts\.0\.credentialName", r"same"]),
+]
+
+
+@pytest.mark.parametrize("values,match", bad_values(BAD_VALUES))
+def test_bad_values_are_refused_naming_the_key(helm, values, match):
+    assert_refused(helm, values, match)
+
+
+# --- bad edits of valid values -------------------------------------------------------------
+
+def m_mutual_without_ca(v, rnd):
+    own_gateway(v)
+    enable_tls(v)
+    v["tls"].update(mode=rnd.choice(["MUTUAL", "OPTIONAL_MUTUAL"]), externalCA=False)
+    v["tls"].get("secret", {}).pop("caCert", None)
+    return [path_re("tls", "mode")]
+
+
+def m_ca_without_secret(v, rnd):
+    tls = v["tls"]
+    tls["secret"] = {"create": False, "caCert": PEM_CA}
+    tls["credentialName"] = "mutation-tls"
+    return [path_re("tls", "secret", "caCert")]
+
+
+def m_secret_without_key(v, rnd):
+    tls = v["tls"]
+    tls.pop("certManager", None)
+    field = rnd.choice(["cert", "key"])
+    tls["secret"] = {"create": True, "cert": PEM_CERT, "key": PEM_KEY}
+    tls["secret"][field] = ""
+    keep_client_ca(v)
+    return [path_re("tls", "secret", field)]
+
+
+def m_cert_manager_without_issuer(v, rnd):
+    tls = v["tls"]
+    tls["secret"] = {"create": False}
+    tls["credentialName"] = "mutation-tls"
+    keep_client_ca(v)
+    tls["certManager"] = {"enabled": True, "issuerRef": {"name": ""}}
+    return [path_re("tls", "certManager", "issuerRef", "name")]
+
+
+def m_two_certificate_sources(v, rnd):
+    tls = v["tls"]
+    tls["secret"] = {"create": True, "cert": PEM_CERT, "key": PEM_KEY}
+    tls["certManager"] = {"enabled": True, "issuerRef": {"name": "ca"}}
+    keep_client_ca(v)
+    return [path_re("tls", "certManager", "enabled")]
+
+
+def m_tls_host_not_in_hosts(v, rnd):
+    entries = v["tls"].setdefault("hosts", [])
+    entries.append({"hosts": ["not-listed.example.org"], "credentialName": "not-listed"})
+    return [path_re("tls", "hosts", len(entries) - 1, "hosts"), "not-listed.example.org"]
+
+
+def m_tls_max_below_min(v, rnd):
+    own_gateway(v)
+    enable_tls(v)
+    v["tls"].update(minProtocolVersion="TLSV1_3", maxProtocolVersion="TLSV1_2")
+    return [path_re("tls", "maxProtocolVersion")]
+
+
+@pytest.mark.parametrize("mutation", edits(
+    m_mutual_without_ca, m_ca_without_secret, m_secret_without_key, m_cert_manager_without_issuer,
+    m_two_certificate_sources, m_tls_host_not_in_hosts, m_tls_max_below_min))
+def test_bad_edits_of_valid_values_are_refused_naming_the_key(helm, mutation_bases, mutation):
+    assert_edits_refused(helm, mutation, mutation_bases)

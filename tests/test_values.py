@@ -1,0 +1,90 @@
+"""The values interface: the schema's contract (draft-07, strict, friendly to umbrella charts),
+unknown keys and wrong types anywhere, and every values set the strategies draw renders valid
+manifests (each feature file states what else holds for them)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from support.bad_input import assert_refused, bad_values
+from support.helm import ROOT
+from support.mutations import SCHEMA, assert_edits_refused, edits, get_at, key_re, named_path, path_re, walk
+from support.properties import RENDERS
+
+
+# --- schema --------------------------------------------------------------------------------
+
+def test_values_schema_is_self_contained_draft_07_and_subchart_friendly():
+    schema = json.loads((ROOT / "values.schema.json").read_text())
+    assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
+    assert schema["additionalProperties"] is False
+    assert {"global", "enabled"} <= set(schema["properties"])
+    text = json.dumps(schema)
+    assert '"$ref": "http' not in text and "$id" not in text, "no remote references"
+
+    def strict_objects(node, path="$"):
+        if isinstance(node, dict):
+            if node.get("type") == "object" and "properties" in node:
+                assert node.get("additionalProperties") is False, f"{path} is not strict"
+            for k, v in node.items():
+                if k != "global":
+                    strict_objects(v, f"{path}.{k}")
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                strict_objects(v, f"{path}[{i}]")
+    strict_objects(schema)
+
+
+BAD_VALUES = [
+    ("unknown-root-key", {"hostz": ["a.example.com"]}, [r"hostz"]),
+]
+
+
+@pytest.mark.parametrize("values,match", bad_values(BAD_VALUES))
+def test_bad_values_are_refused_naming_the_key(helm, values, match):
+    assert_refused(helm, values, match)
+
+
+# --- every generated values set ------------------------------------------------------------
+
+@pytest.mark.property
+def test_every_generated_values_set_renders_valid_manifests(generated):
+    """The base of every @for_every_valid_values_set property in the feature specs: the values
+    support.strategies draws are valid, so helm renders them and every document passes the
+    validators."""
+    generated.assert_holds(RENDERS)
+
+
+# --- bad edits of valid values -------------------------------------------------------------
+
+def m_unknown_key(v, rnd):
+    spots = [p for p, val, s in walk(v, SCHEMA)
+             if isinstance(val, dict) and s.get("additionalProperties") is False and "properties" in s]
+    path = rnd.choice(spots)
+    key = rnd.choice(["unexpectedKey", "timeOut", "hostz", "extra_field", "Enabled"])
+    get_at(v, path)[key] = rnd.choice([1, "x", True])
+    return ([path_re(*path)] if path else []) + [key_re(key)]
+
+
+def m_wrong_type(v, rnd):
+    spots = [(p, s["type"]) for p, val, s in walk(v, SCHEMA)
+             if p and not isinstance(val, (dict, list)) and s.get("type") in ("string", "integer", "boolean")]
+    path, kind = rnd.choice(spots)
+    bad = {"string": [7, True, 1.5], "integer": ["7", True, 1.5], "boolean": ["yes", "true", 1]}[kind]
+    get_at(v, path[:-1])[path[-1]] = rnd.choice(bad)
+    return [path_re(*named_path(path))]
+
+
+def m_bad_port(v, rnd):
+    spots = [p for p, val, s in walk(v, SCHEMA)
+             if p and p[-1] in ("port", "redirectPort") and s.get("type") == "integer"]
+    path = rnd.choice(spots)
+    get_at(v, path[:-1])[path[-1]] = rnd.choice([0, 65536, -1, 100000])
+    return [path_re(*path)]
+
+
+@pytest.mark.parametrize("mutation", edits(
+    m_unknown_key, m_wrong_type, m_bad_port))
+def test_bad_edits_of_valid_values_are_refused_naming_the_key(helm, mutation_bases, mutation):
+    assert_edits_refused(helm, mutation, mutation_bases)
