@@ -24,6 +24,8 @@ from support.scenarios import ci_files, load_ci
 from support.summary import STATS
 from support.validators import ManifestValidator
 
+from support.istio import IstioHarness
+
 _SESSION: dict = {}
 
 
@@ -44,6 +46,14 @@ def helm(validator) -> Helm:
     warm = [None] + [load_ci(p) for p in ci_files()]
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(lambda v: h.template(v), warm))
+    return h
+
+
+@pytest.fixture(scope="session")
+def istio() -> IstioHarness:
+    """Istio's own webhook, analyzers and xDS simulation (tests/istio); a missing binary fails."""
+    h = IstioHarness.from_env()
+    _SESSION["istio"] = h
     return h
 
 
@@ -79,6 +89,8 @@ def pytest_report_header(config):
 
 
 def pytest_terminal_summary(terminalreporter):
+    if _SESSION.get("istio"):
+        terminalreporter.write_line(_SESSION["istio"].summary())
     h = _SESSION.get("helm")
     v = _SESSION.get("validator")
     if not h:
@@ -89,3 +101,4 @@ def pytest_terminal_summary(terminalreporter):
         f"{h.distinct_renders} distinct renders; {h.processes} helm processes; "
         f"{STATS['bad_input_cases']} bad-input cases; {STATS['hypothesis_examples']} hypothesis examples"
     )
+

@@ -1,0 +1,383 @@
+"""Ask Istio's own control-plane code about rendered manifests (the Go harness in tests/istio).
+
+    istio = IstioHarness.from_env()                       # one per pytest session (ISTIO=1.30|1.31)
+    res = istio.ask(render.stdout, install="classic", fixtures=world_for(render.docs, "classic"),
+                    calls=[Call("greet", path="/helloworld.Greeter/SayHello", authority="grpc.example.com")])
+    res.call("greet")["upstreams"][0]["protocol"]          # "h2"
+    res.analysis_at_least("Warning")                       # [] when istioctl analyze is quiet
+    res.refused()                                          # objects Istio's webhook refuses
+
+What answers: Istio's validating webhook, its analyzers (istioctl analyze's set, with Services and
+Pods kept) and istiod's xDS generation for the gateway pod, replayed by pilot/pkg/simulation.
+Each distinct (manifests, fixtures, install, mesh config, calls) is answered once per session;
+`run` (or `prefetch`) answers many in one harness process (Go start-up and Istio's init cost once).
+A missing harness binary is an error, never a skip: scripts/setup builds it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+RELEASES = ("1.30", "1.31")
+DEFAULT_RELEASE = "1.30"
+
+
+def release() -> str:
+    """The Istio release the suite asks: ISTIO=1.30 (default) or ISTIO=1.31."""
+    r = os.environ.get("ISTIO", DEFAULT_RELEASE)
+    if r not in RELEASES:
+        raise HarnessError(f"ISTIO={r!r}: choose one of {', '.join(RELEASES)}")
+    return r
+
+
+def binary_path(rel: str | None = None) -> Path:
+    """Where scripts/setup puts the harness for a release."""
+    return ROOT / ".tools" / "istio" / f"harness-{rel or release()}"
+
+
+class HarnessError(AssertionError):
+    pass
+
+
+# The gateway deployments the chart's output runs on (Service + one ready Pod, added by the
+# harness). Both are the installs Istio documents, in istio-system, with the pod labels the
+# chart's default gateway.selector (istio: ingressgateway) matches:
+# - classic: the istio-ingressgateway of istioctl / manifests/charts/gateways/istio-ingress, whose
+#   Service maps 80->8080 and 443->8443 (the pod listens on the targetPort);
+# - gateway-chart: `helm install istio-ingressgateway istio/gateway -n istio-system`
+#   (manifests/charts/gateway: labels app/istio from the release name, ports bound as-is).
+_LABELS = {"app": "istio-ingressgateway", "istio": "ingressgateway"}
+INSTALLS: dict[str, dict] = {
+    "classic": {
+        "name": "istio-ingressgateway", "namespace": "istio-system", "labels": _LABELS, "pod_ip": "10.0.0.10",
+        "ports": [{"name": "status-port", "port": 15021, "target_port": 15021},
+                  {"name": "http2", "port": 80, "target_port": 8080},
+                  {"name": "https", "port": 443, "target_port": 8443}],
+    },
+    "gateway-chart": {
+        "name": "istio-ingressgateway", "namespace": "istio-system", "labels": _LABELS, "pod_ip": "10.0.0.10",
+        "ports": [{"name": "status-port", "port": 15021, "target_port": 15021},
+                  {"name": "http2", "port": 80, "target_port": 80},
+                  {"name": "https", "port": 443, "target_port": 443}],
+    },
+}
+
+
+@dataclass(frozen=True)
+class Call:
+    """A client request through the gateway Service. port is the Service port the client dials;
+    tls is "tls", "mtls" or "plaintext"; protocol "http2" (gRPC) or "http" (HTTP/1.1); sni
+    defaults to the authority for TLS; alpn to h2 (http2) or http/1.1 (http) for TLS."""
+    id: str
+    path: str
+    authority: str
+    port: int = 443
+    tls: str = "tls"
+    protocol: str = "http2"
+    alpn: str = ""
+    sni: str = ""
+    method: str = "POST"
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def as_json(self) -> dict:
+        d = asdict(self)
+        d["headers"] = dict(self.headers)
+        return d
+
+
+def grpc(id: str, path: str, authority: str, port: int = 443, tls: bool = True, **kw) -> Call:
+    """A gRPC call: HTTP/2, POST, content-type application/grpc."""
+    return Call(id, path, authority, port=port, tls="tls" if tls else "plaintext",
+                headers=(("content-type", "application/grpc"),), **kw)
+
+
+def grpc_web(id: str, path: str, authority: str, origin: str, port: int = 443, tls: bool = True,
+             preflight: bool = False, **kw) -> Call:
+    """A browser's gRPC-Web call, or its CORS preflight (OPTIONS, no gRPC-Web content-type)."""
+    if preflight:
+        headers = (("origin", origin), ("access-control-request-method", "POST"),
+                   ("access-control-request-headers", "content-type,x-grpc-web"))
+        method = "OPTIONS"
+    else:
+        headers = (("origin", origin), ("content-type", "application/grpc-web+proto"), ("x-grpc-web", "1"))
+        method = "POST"
+    return Call(id, path, authority, port=port, tls="tls" if tls else "plaintext", method=method,
+                headers=headers, **kw)
+
+
+class Result:
+    """The harness's answer for one case (see tests/istio/types.go for every field)."""
+
+    def __init__(self, data: dict):
+        self._data = data
+
+    @property
+    def data(self) -> dict:
+        """The raw answer; reading a case the harness could not run raises HarnessError."""
+        if self._data.get("error"):
+            raise HarnessError(f"Istio's harness could not run case {self._data.get('id')}:\n{self._data['error']}")
+        return self._data
+
+    def call(self, id: str) -> dict:
+        return self.calls[id]
+
+    @property
+    def calls(self) -> dict[str, dict]:
+        return {c["id"]: c for c in self.data["calls"]}
+
+    @property
+    def analysis(self) -> list[dict]:
+        if self.data.get("analysis_error"):
+            raise HarnessError(f"Istio's analyzers failed: {self.data['analysis_error']}")
+        return self.data["analysis"]
+
+    def analysis_at_least(self, level: str = "Warning") -> list[dict]:
+        """Analyzer messages of this level or worse (Info < Warning < Error)."""
+        order = {"Info": 0, "Warning": 1, "Error": 2}
+        return [m for m in self.analysis if order.get(m["level"], 2) >= order[level]]
+
+    def codes(self) -> set[str]:
+        return {m["code"] for m in self.analysis}
+
+    @property
+    def validation(self) -> list[dict]:
+        return self.data["validation"]
+
+    def refused(self, source: str = "manifests") -> list[dict]:
+        """Objects Istio's validating webhook would refuse."""
+        return [v for v in self.validation if v["source"] == source and not v["allowed"]]
+
+    @property
+    def listeners(self) -> list[dict]:
+        return self.data["listeners"]
+
+    def listener(self, port: int) -> dict | None:
+        found = [l for l in self.listeners if l["port"] == port]
+        return found[0] if found else None
+
+    @property
+    def clusters(self) -> list[str]:
+        return self.data["clusters"]
+
+    @property
+    def xds_invalid(self) -> list[str]:
+        return self.data["xds_invalid"]
+
+    def sidecar(self, id: str) -> dict[str, dict]:
+        """A sidecar's view of the clusters asked for: {cluster name: upstream info}."""
+        (sc,) = [s for s in self.data["sidecars"] if s["id"] == id]
+        return {c["name"]: c for c in sc["clusters"]}
+
+    def ignored(self) -> list[dict]:
+        return [o for o in self.data["objects"] if o["used"] == "ignored"]
+
+
+@dataclass
+class IstioHarness:
+    binary: Path
+    release: str
+    processes: int = 0      # harness subprocesses run
+    cases_run: int = 0      # distinct cases answered
+    calls_run: int = 0      # calls replayed
+    seconds: float = 0.0
+    istio_module: str = ""
+    _cache: dict = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def from_env(cls) -> "IstioHarness":
+        rel = release()
+        path = Path(os.environ["ISTIO_HARNESS"]) if os.environ.get("ISTIO_HARNESS") else binary_path(rel)
+        if not os.access(path, os.X_OK):
+            raise HarnessError(f"no Istio harness at {path}: run scripts/setup (ISTIO={rel}) to build it")
+        return cls(binary=path, release=rel)
+
+    @staticmethod
+    def case(manifests: str, install: str | dict = "classic", fixtures: str = "", calls: Iterable[Call] = (),
+             namespace: str = "default", mesh_config: str = "", analyze: bool = True, simulate: bool = True,
+             sidecars: Iterable[dict] = ()) -> dict:
+        """The harness input for one case (the key it is cached under). sidecars: mesh workloads
+        ({id, namespace, labels, pod_ip, clusters}) whose view of those clusters is reported."""
+        calls = list(calls)
+        ids = [c.id for c in calls]
+        if len(set(ids)) != len(ids):
+            raise HarnessError(f"call ids must be unique: {ids}")
+        return {
+            "manifests": manifests, "fixtures": fixtures, "namespace": namespace,
+            "install": INSTALLS[install] if isinstance(install, str) else install,
+            "mesh_config": mesh_config, "calls": [c.as_json() for c in calls],
+            "analyze": analyze, "simulate": simulate, "sidecars": list(sidecars),
+        }
+
+    def ask(self, manifests: str, **kw) -> Result:
+        """Answer one case (cached); see `case` for the arguments."""
+        return self.run([self.case(manifests, **kw)])[0]
+
+    def run(self, cases: list[dict]) -> list[Result]:
+        """Answer many cases; the ones not answered yet this session go to one harness process."""
+        keys = [hashlib.sha256(json.dumps(c, sort_keys=True).encode()).hexdigest() for c in cases]
+        mine: dict[str, tuple[dict, Future]] = {}
+        with self._lock:
+            futs = []
+            for k, c in zip(keys, cases):
+                fut = self._cache.get(k)
+                if fut is None:
+                    fut = self._cache[k] = Future()
+                    mine[k] = (c, fut)
+                futs.append(fut)
+        if mine:
+            try:
+                answers = self._invoke({k: c for k, (c, _) in mine.items()})
+                for k, (_, fut) in mine.items():
+                    fut.set_result(answers[k])
+            except BaseException as e:  # keep waiters from hanging
+                for k, (_, fut) in mine.items():
+                    if not fut.done():
+                        fut.set_exception(e)
+                        self._cache.pop(k, None)
+                raise
+        return [Result(f.result()) for f in futs]
+
+    def prefetch(self, cases: list[dict]) -> None:
+        """Answer cases ahead of the tests that read them, in one process."""
+        self.run(cases)
+
+    def _invoke(self, cases: dict[str, dict]) -> dict[str, dict]:
+        with tempfile.TemporaryDirectory(prefix="istio-harness-") as tmp:
+            inp, out = Path(tmp, "in.json"), Path(tmp, "out.json")
+            inp.write_text(json.dumps({"cases": [dict(c, id=k) for k, c in cases.items()]}))
+            t0 = time.monotonic()
+            proc = subprocess.run([str(self.binary), "-test.run", "^TestHarness$", "-input", str(inp), "-output", str(out)],
+                                  capture_output=True, text=True, timeout=900, cwd=tmp)
+            dt = time.monotonic() - t0
+            if not out.exists():
+                raise HarnessError(f"{self.binary} wrote no output (exit {proc.returncode}):\n"
+                                   f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+            data = json.loads(out.read_text())
+        with self._lock:
+            self.processes += 1
+            self.cases_run += len(cases)
+            self.calls_run += sum(len(c["calls"]) for c in cases.values())
+            self.seconds += dt
+            self.istio_module = data["istio"]
+        answers = {c["id"]: c for c in data["cases"]}
+        for k in cases:
+            if k not in answers:
+                raise HarnessError(f"the harness gave no answer for a case (exit {proc.returncode}):\n{proc.stdout[-4000:]}")
+            if answers[k].get("error"):
+                answers[k]["error"] += f"\n--- harness log (exit {proc.returncode}) ---\n{proc.stdout[-3000:]}"
+        return answers
+
+    def summary(self) -> str:
+        return (f"istio harness: Istio {self.release} ({self.istio_module or 'not run'}); {self.processes} harness "
+                f"processes; {self.cases_run} cases; {self.calls_run} calls; {self.seconds:.1f} s")
+
+
+# --- the cluster around the chart's output -----------------------------------------------
+
+def _host_ns(host: str, namespace: str) -> tuple[str, str]:
+    """Service name and namespace of a VirtualService destination host (short names resolve in
+    the VirtualService's namespace)."""
+    parts = host.split(".")
+    if len(parts) == 1:
+        return parts[0], namespace
+    return parts[0], parts[1]
+
+
+def world_for(docs: list[dict], install: str | dict = "classic", plain_ports: Iterable[str] = (),
+              shared_gateway_hosts: Iterable[str] = ()) -> str:
+    """The cluster the rendered manifests presume, as YAML: a Namespace per namespace used, a
+    Service for every backend the VirtualServices route to that the render does not itself
+    create (gRPC ports, appProtocol grpc, except hosts in plain_ports which get a port Istio
+    cannot recognise), a ready Pod behind each (one per subset's labels), the TLS Secrets the
+    Gateways reference in the gateway pods' namespace, and, for a VirtualService bound to a
+    Gateway the render does not create, that Gateway (hosts shared_gateway_hosts)."""
+    inst = INSTALLS[install] if isinstance(install, str) else install
+    plain = set(plain_ports)
+    rendered = {(d["kind"], d["metadata"].get("namespace", "default"), d["metadata"]["name"]) for d in docs}
+    out: list[dict] = []
+    namespaces = {inst["namespace"]}
+    services: dict[tuple[str, str], dict] = {}
+    subsets: dict[tuple[str, str], list[dict]] = {}
+    for d in docs:
+        ns = d["metadata"].get("namespace", "default")
+        namespaces.add(ns)
+        if d["kind"] == "VirtualService":
+            for entry in d["spec"].get("http", []):
+                for r in entry.get("route", []):
+                    dest = r["destination"]
+                    name, sns = _host_ns(dest["host"], ns)
+                    services.setdefault((sns, name), {"ports": set()})["ports"].add(dest["port"]["number"])
+        if d["kind"] == "DestinationRule":
+            name, sns = _host_ns(d["spec"]["host"], ns)
+            subsets.setdefault((sns, name), []).extend(s.get("labels", {}) for s in d["spec"].get("subsets", []))
+    ip = 1
+    for (sns, name), s in sorted(services.items()):
+        namespaces.add(sns)
+        selector = {"app": name}
+        if ("Service", sns, name) not in rendered:
+            ports = [{"name": f"grpc-{p}" if name not in plain else f"legacy-{p}", "port": p, "targetPort": p,
+                      "protocol": "TCP", **({"appProtocol": "grpc"} if name not in plain else {})}
+                     for p in sorted(s["ports"])]
+            out.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": sns},
+                        "spec": {"selector": selector, "ports": ports}})
+        else:
+            svc = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == name)
+            selector = svc["spec"]["selector"]
+        for labels in subsets.get((sns, name)) or [{}]:
+            out.append({"apiVersion": "v1", "kind": "Pod",
+                        "metadata": {"name": f"{name}-{ip}", "namespace": sns, "labels": {**selector, **labels}},
+                        "spec": {"containers": [{"name": "app", "image": "example.com/app:1"}]},
+                        "status": {"phase": "Running", "podIP": f"10.1.0.{ip}", "podIPs": [{"ip": f"10.1.0.{ip}"}],
+                                   "conditions": [{"type": "Ready", "status": "True"}]}})
+            ip += 1
+    gw_ns = inst["namespace"]
+    credentials = set()
+    for d in docs:
+        if d["kind"] == "Gateway" and d["apiVersion"].startswith("networking.istio.io"):
+            for s in d["spec"]["servers"]:
+                cn = (s.get("tls") or {}).get("credentialName")
+                if cn:
+                    credentials.add(cn)
+    for cn in sorted(credentials):
+        if ("Secret", gw_ns, cn) not in rendered:
+            out.append({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+                        "metadata": {"name": cn, "namespace": gw_ns},
+                        "data": {"tls.crt": _B64_CERT, "tls.key": _B64_KEY}})
+    hosts = list(shared_gateway_hosts)
+    for d in docs:
+        if d["kind"] != "VirtualService":
+            continue
+        for ref in d["spec"].get("gateways", []):
+            gns, _, gname = ref.partition("/") if "/" in ref else (d["metadata"]["namespace"], "", ref)
+            if ("Gateway", gns, gname) in rendered or not hosts:
+                continue
+            namespaces.add(gns)
+            out.append({"apiVersion": "networking.istio.io/v1", "kind": "Gateway",
+                        "metadata": {"name": gname, "namespace": gns},
+                        "spec": {"selector": dict(inst["labels"]), "servers": [
+                            {"port": {"number": 443, "name": "https", "protocol": "HTTPS"}, "hosts": hosts,
+                             "tls": {"mode": "SIMPLE", "credentialName": "shared-gateway-tls"}}]}})
+            out.append({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+                        "metadata": {"name": "shared-gateway-tls", "namespace": gw_ns},
+                        "data": {"tls.crt": _B64_CERT, "tls.key": _B64_KEY}})
+    for ns in sorted(namespaces):
+        out.insert(0, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    return yaml.safe_dump_all(out, sort_keys=True)
+
+
+# Placeholder key material: nothing reads it but the analyzers' "secret exists" check.
+_B64_CERT = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K"
+_B64_KEY = "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCi0tLS0tRU5EIFBSSVZBVEUgS0VZLS0tLS0K"

@@ -1,0 +1,324 @@
+"""Every ci/ scenario (and the defaults and README's Argo CD example), on both stock gateway installs, asked of Istio's own
+control-plane code through the harness in tests/istio: its webhook admits every object, its
+analyzers have nothing to warn about, its xDS passes its own checks, and each call the scenario
+promises reaches the intended cluster, over HTTP/2, with the timeout, retries and CORS promised.
+
+The expectations are written from the values files, literally; nothing here computes them.
+Where today's chart breaks a promise on an install (issue 10), the item is a strict xfail: it
+turns into a failure the day the bug is fixed, so the mark has to go with the fix.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+import yaml
+
+from support.helm import ROOT
+from support.istio_checks import NO_LISTENER, NO_ROUTE, REDIRECT, Expect, analysis_problems, broken_promises, cl
+from support.scenarios import ci_files, load_ci
+from support.istio import INSTALLS, Call, IstioHarness, grpc, grpc_web, world_for
+
+INSTALL_NAMES = tuple(INSTALLS)  # classic, gateway-chart
+
+
+# Known bugs of today's chart, each filed in issue 10 (ports, EnvoyFilter, DestinationRule scope).
+BUG_PORT_8080 = ("issue 10: port 8080 is on neither stock gateway Service (80/443 only): clients dialing 8080 "
+                 "reach nothing (on the classic install the server binds the pod's 8080, which only Service "
+                 "port 80 reaches)")
+BUG_IST0162 = ("issue 10: port 8080 is on neither stock gateway Service; the istio/gateway chart's binds it as "
+               "written, so istioctl says IST0162")
+BUG_LISTENER_PORT = ("issue 10: grpcWeb.envoyFilter.listenerPort defaults to 8443, but the istio/gateway chart "
+                     "binds 443, so the grpc_web patch never lands")
+BUG_PRIORITY = "issue 10: the grpc_web EnvoyFilter INSERT_BEFOREs without a priority (IST0151)"
+BUG_SHARED_WILDCARD = ("issue 10: the grpc_web patch matches sni payments.example.com exactly; a shared gateway "
+                       "server listing *.example.com has no such server name, so the patch never lands")
+BUG_DR_SCOPE = ("issue 10: the chart's DestinationRule applies to every client of the host in the mesh, "
+                "not only to the gateway")
+BUG_PLACEMENT = ("issue 10: the patch puts grpc_web right before the router, after CORS and grpc_stats; "
+                 "Istio itself puts it ahead of them on GRPC-WEB servers")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    values: str | dict | None  # a ci/ name, the values themselves, or None for the defaults
+    expects: tuple[Expect, ...]
+    release: str = "grpc-ingress"
+    namespace: str = "default"
+    plain_ports: tuple[str, ...] = ()         # backends whose Service port Istio cannot recognise
+    shared_gateway_hosts: tuple[str, ...] = ()
+    analysis_xfail: dict = field(default_factory=dict)
+    upstream: dict = field(default_factory=dict)  # cluster -> settings the DestinationRule promises
+
+
+WEB_ORIGIN = "https://app.example.com"
+
+
+def both(reason: str) -> dict:
+    return {i: reason for i in INSTALL_NAMES}
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "defaults": Scenario(None, (
+        Expect(grpc("greet", "/helloworld.Greeter/SayHello", "grpc.example.com"), cluster=cl("grpc-service"),
+               retries=2),
+        Expect(grpc("health", "/grpc.health.v1.Health/Check", "grpc.example.com"), cluster=cl("grpc-service")),
+    )),
+    "tls": Scenario("tls", (
+        Expect(grpc("greet", "/helloworld.Greeter/SayHello", "grpc.example.com"), cluster=cl("greeter"),
+               timeout="10s", retries=2),
+        Expect(grpc("look-alike", "/helloworld.GreeterX/SayHello", "grpc.example.com"), error=NO_ROUTE),
+    )),
+    "h2c": Scenario("h2c", (
+        Expect(grpc("greet", "/helloworld.Greeter/SayHello", "grpc.example.com", port=80, tls=False),
+               cluster=cl("greeter"), plaintext=True),
+        Expect(grpc("look-alike", "/helloworld.GreeterX/SayHello", "grpc.example.com", port=80, tls=False),
+               error=NO_ROUTE),
+    )),
+    "multi-route": Scenario("multi-route", (
+        Expect(grpc("order-get", "/shop.v1.OrderService/Get", "api.example.com"), cluster=cl("orders"), timeout="5s",
+               retries=3),
+        Expect(grpc("cart", "/shop.v1.CartService/Add", "api.example.com"), cluster=cl("orders"), timeout="5s"),
+        Expect(grpc("export", "/shop.v1.OrderService/Export", "api.example.com"),
+               cluster=cl("exporter", ns="batch"), timeout="120s"),
+        Expect(grpc("users", "/users.v1.UserService/Get", "api.example.com"), cluster=cl("users")),
+        Expect(grpc("users-wildcard-host", "/users.v1.UserService/Get", "eu.grpc.example.com"), cluster=cl("users")),
+        Expect(grpc("health", "/grpc.health.v1.Health/Check", "api.example.com"), cluster=cl("orders")),
+        Expect(grpc("health-watch", "/grpc.health.v1.Health/Watch", "api.example.com"), cluster=cl("orders")),
+        Expect(grpc("catch-all", "/other.v1.Other/Do", "api.example.com"), cluster=cl("legacy", 9000)),
+        Expect(grpc("look-alike", "/shop.v1.OrderServiceX/Get", "api.example.com"), cluster=cl("legacy", 9000)),
+    )),
+    "streaming": Scenario("streaming", (
+        Expect(grpc("subscribe", "/chat.v1.Chat/Subscribe", "grpc.example.com"), cluster=cl("chat"),
+               streaming=True, retries=1),
+        Expect(grpc("connect", "/chat.v1.Chat/Connect", "grpc.example.com"), cluster=cl("chat"), streaming=True),
+        Expect(grpc("send", "/chat.v1.Chat/Send", "grpc.example.com"), cluster=cl("chat"), timeout="3s", retries=2),
+        Expect(grpc("h2c-subscribe", "/chat.v1.Chat/Subscribe", "grpc.example.com", port=8080, tls=False),
+               cluster=cl("chat"), streaming=True, plaintext=True, xfail=both(BUG_PORT_8080)),
+    ), analysis_xfail={"gateway-chart": BUG_IST0162},
+        upstream={cl("chat"): {"idle_timeout": "7200s", "max_requests_per_connection": 1000,
+                               "tcp_keepalive": {"keepaliveTime": 60, "keepaliveInterval": 15,
+                                                 "keepaliveProbes": 4}}}),
+    "grpc-web-tls": Scenario("grpc-web-tls", (
+        Expect(grpc("greet", "/helloworld.Greeter/SayHello", "api.example.com"), cluster=cl("greeter"), timeout="15s"),
+        Expect(grpc_web("web-call", "/helloworld.Greeter/SayHello", "api.example.com", WEB_ORIGIN),
+               cluster=cl("greeter"), timeout="15s", grpc_web=True, xfail={"gateway-chart": BUG_LISTENER_PORT}),
+        Expect(grpc_web("web-preflight", "/helloworld.Greeter/SayHello", "api.example.com", WEB_ORIGIN,
+                        preflight=True),
+               cluster=cl("greeter"), timeout="15s", grpc_web=True, xfail={"gateway-chart": BUG_LISTENER_PORT}),
+        Expect(grpc_web("web-http1", "/helloworld.Greeter/SayHello", "api.example.com", WEB_ORIGIN, protocol="http"),
+               cluster=cl("greeter"), timeout="15s", grpc_web=True, xfail={"gateway-chart": BUG_LISTENER_PORT}),
+        Expect(grpc_web("web-stream", "/helloworld.Greeter/StreamUpdates", "api.example.com", WEB_ORIGIN),
+               cluster=cl("greeter"), streaming=True, retries=1, grpc_web=True,
+               xfail={"gateway-chart": BUG_LISTENER_PORT}),
+    ), analysis_xfail=both(BUG_PRIORITY)),
+    "grpc-web-plaintext": Scenario("grpc-web-plaintext", (
+        Expect(grpc_web("web-call", "/helloworld.Greeter/SayHello", "grpc.example.com", "http://localhost:3000",
+                        port=8080, tls=False, protocol="http"),
+               cluster=cl("greeter"), grpc_web=True, plaintext=True, xfail=both(BUG_PORT_8080)),
+        Expect(grpc_web("web-preflight", "/helloworld.Greeter/SayHello", "grpc.example.com", "http://localhost:3000",
+                        port=8080, tls=False, protocol="http", preflight=True),
+               cluster=cl("greeter"), grpc_web=True, plaintext=True, xfail=both(BUG_PORT_8080)),
+    ), analysis_xfail={"gateway-chart": BUG_IST0162}),
+    "backend-services": Scenario("backend-services", (
+        Expect(grpc("greeter", "/helloworld.Greeter/SayHello", "grpc.example.com"), cluster=cl("greeter")),
+        Expect(grpc("echo", "/echo.Echo/Echo", "grpc.example.com"), cluster=cl("echo", 8080)),
+        Expect(grpc("legacy", "/legacy.v1.Legacy/Get", "grpc.example.com"), cluster=cl("legacy-grpc", 7000)),
+    ), plain_ports=("legacy-grpc",), upstream={cl("legacy-grpc", 7000): {"protocol": "h2"}}),
+    "mutual-tls": Scenario("mutual-tls", (
+        Expect(grpc("greet", "/helloworld.Greeter/SayHello", "grpc.example.com"), cluster=cl("grpc-service"),
+               certificate="kubernetes://grpc-mtls"),
+    )),
+    "existing-gateway": Scenario("existing-gateway", (
+        Expect(grpc("payments", "/payments.v1.Payments/Pay", "payments.example.com"), cluster=cl("payments"),
+               timeout="30s"),
+        Expect(grpc("look-alike", "/payments.v1.PaymentsX/Pay", "payments.example.com"), error=NO_ROUTE),
+    ), shared_gateway_hosts=("payments.example.com",)),
+    "cert-manager": Scenario("cert-manager", (
+        Expect(grpc("exact-host", "/helloworld.Greeter/SayHello", "grpc.example.com"), cluster=cl("grpc-service"),
+               certificate="kubernetes://grpc-ingress-tls"),
+        Expect(grpc("wildcard-host", "/helloworld.Greeter/SayHello", "eu.api.example.com"),
+               cluster=cl("grpc-service"), certificate="kubernetes://grpc-ingress-tls"),
+    )),
+    "canary": Scenario("canary", (
+        Expect(grpc("greet", "/helloworld.Greeter/SayHello", "grpc.example.com"), timeout="10s",
+               weighted={cl("greeter", subset="stable"): 90, cl("greeter", subset="canary"): 10}),
+    )),
+    "https-redirect": Scenario("https-redirect", (
+        Expect(grpc("tls", "/helloworld.Greeter/SayHello", "grpc.example.com"), cluster=cl("grpc-service")),
+        Expect(Call("redirect", "/", "grpc.example.com", port=80, tls="plaintext", protocol="http", method="GET"),
+               error=REDIRECT, plaintext=True),
+    )),
+    "tls-hosts": Scenario("tls-hosts", (
+        Expect(grpc("a", "/helloworld.Greeter/SayHello", "a.example.com"), cluster=cl("grpc-service"),
+               certificate="kubernetes://a-example-tls"),
+        Expect(grpc("b", "/helloworld.Greeter/SayHello", "b.example.com"), cluster=cl("grpc-service"),
+               certificate="kubernetes://shared-tls"),
+        Expect(grpc("c", "/helloworld.Greeter/SayHello", "c.example.com"), cluster=cl("grpc-service"),
+               certificate="kubernetes://shared-tls"),
+    )),
+    # README's Argo CD example (examples/argocd-application.yaml), as Argo CD renders it.
+    "argocd-example": Scenario(
+        yaml.safe_load((ROOT / "examples/argocd-application.yaml").read_text())["spec"]["source"]["helm"]["valuesObject"],
+        (
+            Expect(grpc("pay", "/payments.v1.PaymentService/Charge", "payments.example.com"),
+                   cluster=cl("payments-api", ns="payments"), timeout="10s"),
+            Expect(grpc("refund", "/payments.v1.RefundService/Refund", "payments-eu.example.com"),
+                   cluster=cl("payments-api", ns="payments"), timeout="10s"),
+            Expect(grpc("watch", "/payments.v1.PaymentService/WatchPayments", "payments.example.com"),
+                   cluster=cl("payments-events", ns="payments"), streaming=True),
+            Expect(grpc("health", "/grpc.health.v1.Health/Check", "payments.example.com"),
+                   cluster=cl("payments-api", ns="payments")),
+            Expect(grpc("look-alike", "/payments.v1.PaymentServiceX/Charge", "payments.example.com"), error=NO_ROUTE),
+        ), release="payments-grpc", namespace="payments",
+        upstream={cl("payments-events", ns="payments"): {
+            "idle_timeout": "7200s", "tcp_keepalive": {"keepaliveTime": 300, "keepaliveInterval": 60,
+                                                      "keepaliveProbes": 3}}}),
+}
+
+CI_NAMES = {p.name.removesuffix("-values.yaml"): p for p in ci_files()}
+
+
+def test_every_ci_scenario_is_asked_of_istio():
+    assert set(CI_NAMES) <= set(SCENARIOS), f"ci/ scenarios with no Istio expectations: {set(CI_NAMES) - set(SCENARIOS)}"
+
+
+# Another workload of the mesh that calls the same backends through its sidecar.
+MESH_CLIENT = {"id": "mesh-client", "namespace": "shop", "labels": {"app": "client"}, "pod_ip": "10.2.0.1"}
+
+
+@pytest.fixture(scope="module")
+def answers(helm, istio: IstioHarness):
+    """Every scenario on both installs, answered by one harness process."""
+    cases, keys, renders = [], [], {}
+    for name, sc in SCENARIOS.items():
+        values = load_ci(CI_NAMES[sc.values]) if isinstance(sc.values, str) else sc.values
+        renders[name] = helm.render(values, release=sc.release, namespace=sc.namespace)
+        for inst in INSTALL_NAMES:
+            r = renders[name]
+            cases.append(istio.case(r.stdout, install=inst, namespace=sc.namespace,
+                                    fixtures=world_for(r.docs, inst, plain_ports=sc.plain_ports,
+                                                       shared_gateway_hosts=sc.shared_gateway_hosts),
+                                    calls=[e.call for e in sc.expects],
+                                    sidecars=[dict(MESH_CLIENT, clusters=sorted(sc.upstream))] if sc.upstream else []))
+            keys.append((name, inst))
+    return dict(zip(keys, istio.run(cases)))
+
+
+def scenario_params():
+    return [pytest.param(n, i, id=f"{n}/{i}", marks=[pytest.mark.xfail(strict=True, reason=SCENARIOS[n].analysis_xfail[i])]
+                         if i in SCENARIOS[n].analysis_xfail else [])
+            for n in SCENARIOS for i in INSTALL_NAMES]
+
+
+def call_params():
+    out = []
+    for n, sc in SCENARIOS.items():
+        for inst in INSTALL_NAMES:
+            for e in sc.expects:
+                marks = [pytest.mark.xfail(strict=True, reason=e.xfail[inst])] if inst in e.xfail else []
+                out.append(pytest.param(n, inst, e, id=f"{n}/{inst}/{e.call.id}", marks=marks))
+    return out
+
+
+@pytest.mark.parametrize("name,install", [pytest.param(n, i, id=f"{n}/{i}") for n in SCENARIOS for i in INSTALL_NAMES])
+def test_istio_webhook_admits_every_object(answers, name, install):
+    res = answers[name, install]
+    assert res.refused() == []
+    assert {v["kind"] for v in res.validation} >= {"VirtualService"}, "the webhook saw no Istio object"
+
+
+@pytest.mark.parametrize("name,install", [pytest.param(n, i, id=f"{n}/{i}") for n in SCENARIOS for i in INSTALL_NAMES])
+def test_istio_xds_passes_istios_own_checks(answers, name, install):
+    assert answers[name, install].xds_invalid == []
+
+
+@pytest.mark.parametrize("name,install", scenario_params())
+def test_istio_analyzers_find_nothing_to_warn_about(answers, name, install):
+    assert analysis_problems(answers[name, install]) == []
+
+
+@pytest.mark.parametrize("name,install,expect", call_params())
+def test_call_does_what_the_scenario_promises(answers, name, install, expect: Expect):
+    assert broken_promises(answers[name, install], expect) == []
+
+
+@pytest.mark.parametrize("name,install", [pytest.param(n, i, id=f"{n}/{i}") for n, sc in SCENARIOS.items()
+                                          if sc.upstream for i in INSTALL_NAMES])
+def test_destination_rule_settings_reach_the_gateway_cluster(answers, name, install):
+    res = answers[name, install]
+    ups = {u["name"]: u for c in res.calls.values() for u in c["upstreams"]}
+    for cluster, want in SCENARIOS[name].upstream.items():
+        got = {k: ups[cluster][k] for k in want}
+        assert got == want, cluster
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param("streaming", marks=pytest.mark.xfail(strict=True, reason=BUG_DR_SCOPE)),
+    pytest.param("argocd-example", marks=pytest.mark.xfail(strict=True, reason=BUG_DR_SCOPE)),
+    # A sidecar speaks the client's protocol to a port Istio cannot recognise (use_downstream_protocol),
+    # so the chart's h2UpgradePolicy does not change it (cluster_builder.go setH2Options).
+    "backend-services",
+])
+def test_destination_rule_changes_the_gateway_only(answers, name):
+    """What the chart's DestinationRule sets for the gateway must not reach a mesh client's sidecar."""
+    sidecar = answers[name, "classic"].sidecar(MESH_CLIENT["id"])
+    for cluster, want in SCENARIOS[name].upstream.items():
+        assert sidecar[cluster]["found"], f"the mesh client has no cluster {cluster}"
+        leaked = {k: v for k, v in want.items() if sidecar[cluster][k] == v}
+        assert leaked == {}, f"{cluster}: the mesh client's sidecar got the gateway's settings"
+
+
+SHARED_WEB = Expect(grpc_web("web", "/payments.v1.Payments/Pay", "payments.example.com", WEB_ORIGIN),
+                    cluster=cl("payments"), timeout="30s", grpc_web=True)
+
+
+@pytest.fixture(scope="module")
+def shared_wildcard(helm, istio):
+    """existing-gateway with the chart's grpc_web patch, on a platform Gateway listing *.example.com,
+    with the right listenerPort for each install so that only the SNI decides."""
+    cases = []
+    for install in INSTALL_NAMES:
+        values = dict(load_ci(CI_NAMES["existing-gateway"]))
+        values["grpcWeb"] = {"enabled": True, "cors": {"allowOrigins": [WEB_ORIGIN]},
+                             "envoyFilter": {"enabled": True,
+                                             "listenerPort": {"classic": 8443, "gateway-chart": 443}[install]}}
+        r = helm.render(values)
+        cases.append(istio.case(r.stdout, install=install, calls=[SHARED_WEB.call],
+                                fixtures=world_for(r.docs, install, shared_gateway_hosts=("*.example.com",))))
+    return dict(zip(INSTALL_NAMES, istio.run(cases)))
+
+
+@pytest.mark.xfail(strict=True, reason=BUG_SHARED_WILDCARD)
+@pytest.mark.parametrize("install", INSTALL_NAMES)
+def test_grpc_web_lands_on_a_shared_wildcard_gateway(shared_wildcard, install):
+    assert broken_promises(shared_wildcard[install], SHARED_WEB) == []
+
+
+def test_mutual_tls_asks_for_a_client_certificate(answers):
+    for inst in INSTALL_NAMES:
+        tls = answers["mutual-tls", inst].call("greet")["chain"]["tls"]
+        assert tls["require_client_certificate"] is True
+        assert tls["validation_sds"] == "kubernetes://grpc-mtls-cacert"
+
+
+def test_minimum_tls_version_reaches_the_listener(answers):
+    for inst in INSTALL_NAMES:
+        assert answers["mutual-tls", inst].call("greet")["chain"]["tls"]["min_version"] == "TLSv1_3"
+        assert answers["tls", inst].call("greet")["chain"]["tls"]["min_version"] == "TLSv1_2"
+
+
+@pytest.mark.xfail(strict=True, reason=BUG_PLACEMENT)
+@pytest.mark.parametrize("install", ["classic"])
+def test_grpc_web_sits_where_istio_puts_it(answers, install):
+    """Istio's own GRPC-WEB server (grpc-web-plaintext) puts grpc_web ahead of the filters that must
+    see translated gRPC; the TLS chain's patched filter order must agree on those filters."""
+    istio_chain = [fc for l in answers["grpc-web-plaintext", install].listeners for fc in l["filter_chains"]
+                   if "envoy.filters.http.grpc_web" in fc["http_filters"]]
+    assert istio_chain, "Istio put grpc_web on no chain of the plaintext GRPC-WEB server"
+    ours = answers["grpc-web-tls", install].call("web-call")["http_filters"]
+
+    def order(filters):
+        return [f for f in filters if f in set(istio_chain[0]["http_filters"]) & set(ours)]
+
+    assert order(ours) == order(istio_chain[0]["http_filters"])
