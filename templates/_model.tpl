@@ -53,6 +53,20 @@ its rule in _validate.tpl, its fields here, then print them in each renderer.
 
 Maps the templates range over are Go maps: ranging visits keys in sorted order, so the
 output does not depend on how values were written.
+
+For a Gateway API renderer: an HTTPS listener becomes a Gateway listener (protocol HTTPS,
+tls.certificateRefs: its credentialName), HTTP2 an HTTP listener, a redirect listener an
+HTTPRoute with a RequestRedirect filter; GRPC-WEB and envoyFilter have no Gateway API
+counterpart. A route becomes a GRPCRoute rule (services and methods map to method matches)
+or, when it needs timeout, retries or cors (GRPCRoute has none) or raw prefix/regex, an
+HTTPRoute rule; both need hostnames (.Values.hosts). destinationPolicies map to
+BackendTLSPolicy/backend settings where the implementation has them. Rules that only one
+API has belong in _validate.tpl behind a check of which renderer is on.
+
+Performance: the first template pays for the model; a Go template function call costs more
+than the work it does, so the per-route passes (routes, validate, policies, and the
+VirtualService and DestinationRule printers) use plain ifs, make no list append per route
+and call few functions. scripts/bench measures it against a static chart.
 */}}
 
 {{/*

@@ -146,9 +146,6 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
 {{- $methodOwner := dict -}}
 {{- $catchAll := "" -}}
 {{- range $index, $route := $values.routes -}}
-  {{- if hasKey $routeNames $route.name -}}
-    {{- $errors = append $errors (printf "routes[%d].name: %q is already the name of routes[%d]; route names must be unique" $index $route.name (get $routeNames $route.name)) -}}
-  {{- end -}}
   {{- $_ := set $routeNames $route.name $index -}}
   {{- range $route.services -}}
     {{- if hasKey $serviceOwner . -}}
@@ -203,6 +200,16 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
     {{- if .attempts -}}{{- else if or .perTryTimeout .retryOn -}}
       {{- $errors = append $errors (printf "routes[%d].retries: attempts: 0 turns retries off and cannot be combined with perTryTimeout or retryOn; remove them, or set attempts >= 1" $index) -}}
     {{- end -}}
+  {{- end -}}
+{{- end -}}
+{{- /* Fewer names than routes: some name is used twice; find which. */ -}}
+{{- if lt (len $routeNames) (len $values.routes) -}}
+  {{- $seen := dict -}}
+  {{- range $index, $route := $values.routes -}}
+    {{- if hasKey $seen $route.name -}}
+      {{- $errors = append $errors (printf "routes[%d].name: %q is already the name of routes[%d]; route names must be unique" $index $route.name (get $seen $route.name)) -}}
+    {{- end -}}
+    {{- $_ := set $seen $route.name $index -}}
   {{- end -}}
 {{- end -}}
 {{- /* A method of a route that also has services, whose service another route serves,
