@@ -56,8 +56,9 @@ output does not depend on how values were written.
 
 For a Gateway API renderer: an HTTPS listener becomes a Gateway listener (protocol HTTPS,
 tls.certificateRefs: its credentialName), HTTP2 an HTTP listener, a redirect listener an
-HTTPRoute with a RequestRedirect filter; GRPC-WEB and envoyFilter have no Gateway API
-counterpart. A route becomes a GRPCRoute rule (services and methods map to method matches)
+HTTPRoute with a RequestRedirect filter; GRPC-WEB, envoyFilter and connection have no Gateway
+API counterpart (implementations have their own, such as Envoy Gateway's ClientTrafficPolicy);
+passThrough routes are routes like the others. A route becomes a GRPCRoute rule (services and methods map to method matches)
 or, when it needs timeout, retries or cors (GRPCRoute has none) or raw prefix/regex, an
 HTTPRoute rule; both need hostnames (.Values.hosts). destinationPolicies map to
 BackendTLSPolicy/backend settings where the implementation has them. Rules that only one

@@ -73,22 +73,37 @@ the call to model.healthCheck: include "grpc-ingress.model.passThrough" (list $ 
 {{- end -}}
 
 {{- /* Which calls a route serves, as Envoy matches paths: prefix, exact, or a regex on the
-       whole path. */ -}}
-{{- $paths := dict "health" "/grpc.health.v1.Health/Check" "reflection" "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo" -}}
-{{- $checks := dict "health" false "reflection" false -}}
-{{- range $key, $path := $paths -}}
-  {{- $served := (get $values $key).enabled -}}
-  {{- range $values.routes -}}
-    {{- if .prefix -}}{{- if hasPrefix .prefix $path -}}{{- $served = true -}}{{- end -}}
-    {{- else if .regex -}}{{- if regexMatch (printf "^(?:%s)$" .regex) $path -}}{{- $served = true -}}{{- end -}}
-    {{- else if or .services .methods -}}
-      {{- if has (trimPrefix "/" $path | dir) (.services | default list) -}}{{- $served = true -}}{{- end -}}
-      {{- if has (trimPrefix "/" $path) (.methods | default list) -}}{{- $served = true -}}{{- end -}}
-    {{- else -}}{{- $served = true -}}
+       whole path. One pass over the routes for both calls, stopping at the first that
+       serves both. */ -}}
+{{- $health := $values.health.enabled -}}
+{{- $reflection := $values.reflection.enabled -}}
+{{- $healthPath := "/grpc.health.v1.Health/Check" -}}
+{{- $reflectionPath := "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo" -}}
+{{- range $values.routes -}}
+  {{- if and $health $reflection -}}{{- break -}}{{- end -}}
+  {{- if .prefix -}}
+    {{- if hasPrefix .prefix $healthPath -}}{{- $health = true -}}{{- end -}}
+    {{- if hasPrefix .prefix $reflectionPath -}}{{- $reflection = true -}}{{- end -}}
+  {{- else if .regex -}}
+    {{- $regex := printf "^(?:%s)$" .regex -}}
+    {{- if regexMatch $regex $healthPath -}}{{- $health = true -}}{{- end -}}
+    {{- if regexMatch $regex $reflectionPath -}}{{- $reflection = true -}}{{- end -}}
+  {{- else if .services -}}
+    {{- if has "grpc.health.v1.Health" .services -}}{{- $health = true -}}{{- end -}}
+    {{- if has "grpc.reflection.v1.ServerReflection" .services -}}{{- $reflection = true -}}{{- end -}}
+    {{- if .methods -}}
+      {{- if has "grpc.health.v1.Health/Check" .methods -}}{{- $health = true -}}{{- end -}}
+      {{- if has "grpc.reflection.v1.ServerReflection/ServerReflectionInfo" .methods -}}{{- $reflection = true -}}{{- end -}}
     {{- end -}}
+  {{- else if .methods -}}
+    {{- if has "grpc.health.v1.Health/Check" .methods -}}{{- $health = true -}}{{- end -}}
+    {{- if has "grpc.reflection.v1.ServerReflection/ServerReflectionInfo" .methods -}}{{- $reflection = true -}}{{- end -}}
+  {{- else -}}
+    {{- /* The catch-all serves every call. */ -}}
+    {{- $health = true -}}{{- $reflection = true -}}
   {{- end -}}
-  {{- $_ := set $checks $key $served -}}
 {{- end -}}
+{{- $checks := dict "health" $health "reflection" $reflection -}}
 {{- $call := "" -}}
 {{- if $checks.health -}}{{- $call = "health" -}}{{- else if $checks.reflection -}}{{- $call = "reflection" -}}{{- end -}}
 {{- $_ := set $checks "call" $call -}}
