@@ -41,6 +41,10 @@ connection's lifetime) append to model.errors.
 {{- with $down.streamIdleTimeout -}}{{- $_ := set $hcm "stream_idle_timeout" (include "grpc-ingress.protoDuration" .) -}}{{- end -}}
 {{- with $down.requestTimeout -}}{{- $_ := set $hcm "request_timeout" (include "grpc-ingress.protoDuration" .) -}}{{- end -}}
 {{- with $down.drainTimeout -}}{{- $_ := set $hcm "drain_timeout" (include "grpc-ingress.protoDuration" .) -}}{{- end -}}
+{{- /* max_connection_duration starts a drain (GOAWAY, drain_timeout, final GOAWAY); the
+       connection closes once its last stream ends, so open streams are not cut
+       (ConnectionManagerImpl::onConnectionDurationTimeout and checkForDeferredClose in
+       Envoy's source/common/http/conn_manager_impl.cc). */ -}}
 {{- with $down.maxConnectionDuration -}}{{- $_ := set $common "max_connection_duration" (include "grpc-ingress.protoDuration" .) -}}{{- end -}}
 {{- if and $down.maxConnectionDuration $down.drainTimeout -}}
   {{- if gt (include "grpc-ingress.durationMs" $down.drainTimeout | atoi) (include "grpc-ingress.durationMs" $down.maxConnectionDuration | atoi) -}}
