@@ -55,6 +55,7 @@ then read it as $.grpcIngressModel.
 */}}
 {{- define "grpc-ingress.model" -}}
 {{- if not (hasKey . "grpcIngressModel") -}}
+{{- include "grpc-ingress.restoreDefaults" (list .Values (include "grpc-ingress.defaults" . | fromJson)) -}}
 {{- $model := dict "errors" list -}}
 {{- include "grpc-ingress.model.names" (list . $model) -}}
 {{- include "grpc-ingress.model.listeners" (list . $model) -}}
@@ -65,5 +66,26 @@ then read it as $.grpcIngressModel.
 {{- fail (include "grpc-ingress.errorReport" (list $ .)) -}}
 {{- end -}}
 {{- $_ := set . "grpcIngressModel" $model -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Put values.yaml's value back wherever a user's null removed it, so that null means "the
+default" (the same render as {} for a map): include "grpc-ingress.restoreDefaults" (list .Values DEFAULTS)
+Helm deletes a key set to null from the merged values (coalesceValues in helm.sh/helm
+pkg/chartutil/coalesce.go), and templates cannot read values.yaml (_defaults.tpl carries
+it, written by scripts/values-defaults). Only missing keys are filled: sprig's merge would
+also overwrite false, 0 and "" (mergo counts them as empty). .Values is the map every
+template of the chart reads, so all of them see the restored keys.
+*/}}
+{{- define "grpc-ingress.restoreDefaults" -}}
+{{- $values := index . 0 -}}
+{{- range $key, $default := index . 1 -}}
+  {{- $value := index $values $key -}}
+  {{- if kindIs "invalid" $value -}}
+    {{- $_ := set $values $key $default -}}
+  {{- else if kindIs "map" $default -}}{{- if kindIs "map" $value -}}
+    {{- include "grpc-ingress.restoreDefaults" (list $value $default) -}}
+  {{- end -}}{{- end -}}
 {{- end -}}
 {{- end -}}

@@ -44,9 +44,20 @@ nothing defines) are checked here, while merging, and reported with the others.
       {{- if .subsetLabels -}}{{- else -}}{{- $_ := set $labelledElsewhere (print .host "/" .subset) $index -}}{{- end -}}
     {{- end -}}
   {{- end -}}
-  {{- /* The route's settings over the chart default, plus streaming keepalives. */ -}}
+  {{- /* The route's settings over the chart default, plus streaming keepalives. Key by key, so that a route's false or 0 wins over the chart default (sprig's merge
+         would take the default: mergo counts false and 0 as unset), and null or {} means
+         the default. A map (tcpKeepalive) is merged field by field, none of which can be 0. */ -}}
   {{- $policy := $chartPolicy -}}
-  {{- if $route.trafficPolicy -}}{{- $policy = merge (deepCopy $route.trafficPolicy) $chartPolicy -}}{{- end -}}
+  {{- if $route.trafficPolicy -}}
+    {{- $policy = deepCopy $chartPolicy -}}
+    {{- range $key, $value := $route.trafficPolicy -}}
+      {{- if kindIs "map" $value -}}{{- if $value -}}
+        {{- $_ := set $policy $key (merge (deepCopy $value) (index $policy $key | default dict)) -}}
+      {{- end -}}{{- else if not (kindIs "invalid" $value) -}}
+        {{- $_ := set $policy $key $value -}}
+      {{- end -}}
+    {{- end -}}
+  {{- end -}}
   {{- if $route.streaming -}}{{- if $streamPolicy -}}{{- $policy = merge (deepCopy $policy) $streamPolicy -}}{{- end -}}{{- end -}}
   {{- /* Routes that ask for nothing skip the rest. */ -}}
   {{- $wanted := $anySubset -}}

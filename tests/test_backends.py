@@ -34,6 +34,16 @@ def test_external_subsets_skip_the_destination_rule(helm):
     assert not r.has("DestinationRule")
 
 
+def test_a_routes_false_or_zero_wins_over_the_chart_default(helm):
+    r = helm.render({"trafficPolicy": {"h2Upgrade": True, "maxRequestsPerConnection": 5}, "routes": [
+        {"name": "own", "services": ["a.S"], "backend": {"host": "own", "port": 1},
+         "trafficPolicy": {"h2Upgrade": False, "maxRequestsPerConnection": 0}},
+        {"name": "rest", "backend": {"host": "rest", "port": 1}}]})
+    rules = {d["spec"]["host"]: d["spec"] for d in r.of_kind("DestinationRule")}
+    assert "own" not in rules, "the route asked for Istio's defaults: no upgrade, unlimited requests per connection"
+    assert rules["rest"]["trafficPolicy"]["connectionPool"]["http"] == {"h2UpgradePolicy": "UPGRADE", "maxRequestsPerConnection": 5}
+
+
 def test_destination_rule_names_never_collide(helm):
     r = helm.render({"trafficPolicy": {"loadBalancer": "RANDOM"}, "routes": [
         {"name": "a", "services": ["a.S"], "backend": {"host": "a.b", "port": 1}},
