@@ -1,5 +1,6 @@
 {{/*
-Unit helpers for the rules in _validate.tpl: values the schema already accepted, as numbers.
+Unit helpers for the rules in _validate.tpl: values the schema already accepted, as numbers,
+and the bounds of the components that read them.
 */}}
 
 {{/* A duration (whole h/m/s/ms parts) in milliseconds: include "grpc-ingress.durationMs" "1h30m" | atoi */}}
@@ -19,4 +20,25 @@ Unit helpers for the rules in _validate.tpl: values the schema already accepted,
 {{- $number := regexFind "^[0-9.]+" $text -}}
 {{- $unit := dict "" 1.0 "m" 0.001 "k" 1e3 "M" 1e6 "G" 1e9 "T" 1e12 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 -}}
 {{- mulf (float64 $number) (get $unit (trimPrefix $number $text) | default 1.0) -}}
+{{- end -}}
+
+{{/*
+Whether a duration is longer than Go can hold: include "grpc-ingress.durationOverflows" "3000000h" ("true" or "")
+Every reader of these durations parses them with Go's time.ParseDuration, which refuses
+anything above math.MaxInt64 ns = 2562047h47m16.854775807s: the API server (Istio's CRDs
+check durations with the CEL rule duration(self) >= duration('1ms')), istiod's webhook
+("bad Duration: time: invalid duration", checked with the Istio harness) and cert-manager
+(metav1.Duration in k8s.io/apimachinery pkg/apis/meta/v1/duration.go). Fractions (1.5s) are
+read too. Seven characters cannot overflow (999999h is the most), so short ones cost nothing.
+*/}}
+{{- define "grpc-ingress.durationOverflows" -}}
+{{- if gt (len .) 7 -}}
+{{- $ms := 0.0 -}}
+{{- $unit := dict "h" 3600000.0 "m" 60000.0 "s" 1000.0 "ms" 1.0 "us" 0.001 "µs" 0.001 "ns" 0.000001 -}}
+{{- range regexFindAll "[0-9]*(\\.[0-9]*)?(ns|us|µs|ms|s|m|h)" . -1 -}}
+{{- $number := regexFind "^[0-9]*(\\.[0-9]*)?" . -}}
+{{- $ms = addf $ms (mulf (float64 $number) (get $unit (trimPrefix $number .))) -}}
+{{- end -}}
+{{- if gt $ms 9223372036854.775807 -}}true{{- end -}}
+{{- end -}}
 {{- end -}}

@@ -68,21 +68,32 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
   {{- if $tls.secret.create -}}
     {{- $errors = append $errors "tls.certManager.enabled: tls.secret.create is also true, and both would own the same secret; pick one certificate source" -}}
   {{- end -}}
-  {{- /* cert-manager's webhook refuses these; say so at template time. Its default duration is 90 days. */ -}}
+  {{- /* cert-manager's webhook refuses these (ValidateDuration in cert-manager's
+         internal/apis/certmanager/validation/certificate.go); say so at template time. Its
+         default duration is 90 days. A duration Go cannot hold is not compared. */ -}}
   {{- $duration := 7776000000 -}}
   {{- with $certManager.duration -}}
-    {{- $duration = include "grpc-ingress.durationMs" . | atoi -}}
-    {{- if lt $duration 3600000 -}}
-      {{- $errors = append $errors (printf "tls.certManager.duration: %s is shorter than cert-manager's minimum of 1h; use 1h or more (e.g. 2160h for 90 days)" .) -}}
+    {{- with include "grpc-ingress.durationProblem" (list "tls.certManager.duration" .) -}}
+      {{- $errors = append $errors . -}}
+      {{- $duration = 0 -}}
+    {{- else -}}
+      {{- $duration = include "grpc-ingress.durationMs" . | atoi -}}
+      {{- if lt $duration 3600000 -}}
+        {{- $errors = append $errors (printf "tls.certManager.duration: %s is shorter than cert-manager's minimum of 1h; use 1h or more (e.g. 2160h for 90 days)" .) -}}
+      {{- end -}}
     {{- end -}}
   {{- end -}}
   {{- with $certManager.renewBefore -}}
-    {{- $renewBefore := include "grpc-ingress.durationMs" . | atoi -}}
-    {{- if lt $renewBefore 300000 -}}
-      {{- $errors = append $errors (printf "tls.certManager.renewBefore: %s is shorter than cert-manager's minimum of 5m; use 5m or more" .) -}}
-    {{- end -}}
-    {{- if ge $renewBefore $duration -}}
-      {{- $errors = append $errors (printf "tls.certManager.renewBefore: %s is not shorter than the certificate's duration (%s); cert-manager would renew forever; make it shorter" . (default "90 days, cert-manager's default" $certManager.duration)) -}}
+    {{- with include "grpc-ingress.durationProblem" (list "tls.certManager.renewBefore" .) -}}
+      {{- $errors = append $errors . -}}
+    {{- else -}}
+      {{- $renewBefore := include "grpc-ingress.durationMs" . | atoi -}}
+      {{- if lt $renewBefore 300000 -}}
+        {{- $errors = append $errors (printf "tls.certManager.renewBefore: %s is shorter than cert-manager's minimum of 5m; use 5m or more" .) -}}
+      {{- end -}}
+      {{- if $duration -}}{{- if ge $renewBefore $duration -}}
+        {{- $errors = append $errors (printf "tls.certManager.renewBefore: %s is not shorter than the certificate's duration (%s); cert-manager would renew forever; make it shorter" . (default "90 days, cert-manager's default" $certManager.duration)) -}}
+      {{- end -}}{{- end -}}
     {{- end -}}
   {{- end -}}
   {{- /* Two Certificates writing one secret would fight over it. */ -}}
@@ -130,6 +141,9 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
 {{- /* gRPC-Web */ -}}
 {{- $cors := $values.grpcWeb.cors -}}
 {{- if $values.grpcWeb.enabled -}}
+  {{- with $cors.maxAge -}}{{- with include "grpc-ingress.durationProblem" (list "grpcWeb.cors.maxAge" .) -}}
+    {{- $errors = append $errors . -}}
+  {{- end -}}{{- end -}}
   {{- range $index, $origin := $cors.allowOrigins -}}
     {{- if and (kindIs "string" $origin) (eq $origin "*") (not $cors.allowAnyOrigin) -}}
       {{- $errors = append $errors (printf "grpcWeb.cors.allowOrigins[%d]: \"*\" lets every web site call these services; set grpcWeb.cors.allowAnyOrigin: true if that is really intended, or list the origins" $index) -}}
@@ -139,6 +153,15 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
     {{- $errors = append $errors "grpcWeb.cors.allowOrigins: gRPC-Web is enabled but the list is empty, so no origin may call it; list the web origins (for example https://app.example.com)" -}}
   {{- end -}}
 {{- end -}}
+
+{{- /* streaming, retries, trafficPolicy: the chart-wide defaults routes inherit */ -}}
+{{- $errors = concat $errors (include "grpc-ingress.trafficPolicyProblems" (list "streaming" $values.streaming) | fromJsonArray) -}}
+{{- range $kind := list "unary" "streaming" -}}
+  {{- with index $values.retries $kind | default dict -}}{{- with .perTryTimeout -}}
+    {{- with include "grpc-ingress.durationProblem" (list (printf "retries.%s.perTryTimeout" $kind) .) -}}{{- $errors = append $errors . -}}{{- end -}}
+  {{- end -}}{{- end -}}
+{{- end -}}
+{{- $errors = concat $errors (include "grpc-ingress.trafficPolicyProblems" (list "trafficPolicy" $values.trafficPolicy) | fromJsonArray) -}}
 
 {{- /* routes: one pass, plus one over the routes that mix services and methods. */ -}}
 {{- $routeNames := dict -}}
@@ -194,12 +217,23 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
     {{- $errors = append $errors (printf "routes[%d].backend: route %q has no destination; set backend: {host, port} or backends: [{host, port, weight}]" $index $route.name) -}}
   {{- end -}}
   {{- /* A route timeout also ends streams, and Istio refuses 0s, so streams get none. */ -}}
-  {{- if $route.timeout -}}{{- if $route.streaming -}}
+  {{- if $route.timeout -}}
+    {{- if $route.streaming -}}
     {{- $errors = append $errors (printf "routes[%d].timeout: route %q is streaming, and an Istio route timeout also ends every stream after %s (0s is refused); remove timeout, or set streaming: false for a unary route" $index $route.name $route.timeout) -}}
-  {{- end -}}{{- end -}}
+    {{- end -}}
+    {{- if gt (len $route.timeout) 7 -}}{{- with include "grpc-ingress.durationProblem" (list (printf "routes[%d].timeout" $index) $route.timeout) -}}
+      {{- $errors = append $errors . -}}
+    {{- end -}}{{- end -}}
+  {{- end -}}
+  {{- if $route.trafficPolicy -}}
+    {{- $errors = concat $errors (include "grpc-ingress.trafficPolicyProblems" (list (printf "routes[%d].trafficPolicy" $index) $route.trafficPolicy) | fromJsonArray) -}}
+  {{- end -}}
   {{- /* Chart-wide retry defaults are merged by Helm, so attempts: 0 there arrives with the
          default retryOn and still means "off". On a route, the user wrote both: say so. */ -}}
   {{- with $route.retries -}}
+    {{- with .perTryTimeout -}}{{- if gt (len .) 7 -}}
+      {{- with include "grpc-ingress.durationProblem" (list (printf "routes[%d].retries.perTryTimeout" $index) .) -}}{{- $errors = append $errors . -}}{{- end -}}
+    {{- end -}}{{- end -}}
     {{- if .attempts -}}{{- else if or .perTryTimeout .retryOn -}}
       {{- $errors = append $errors (printf "routes[%d].retries: attempts: 0 turns retries off and cannot be combined with perTryTimeout or retryOn; remove them, or set attempts >= 1" $index) -}}
     {{- end -}}
@@ -239,6 +273,56 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
   {{- end -}}
 {{- end -}}
 {{- $_ := set $model "errors" (concat $model.errors $errors) -}}
+{{- end -}}
+
+{{/*
+The problem with a duration longer than Go can hold, or "": include "grpc-ingress.durationProblem" (list KEY VALUE)
+(grpc-ingress.durationOverflows: the API server, istiod and cert-manager parse with Go)
+*/}}
+{{- define "grpc-ingress.durationProblem" -}}
+{{- if include "grpc-ingress.durationOverflows" (index . 1) -}}
+{{- printf "%s: %s is longer than Go's longest duration (2562047h47m16.854775807s), and the API server, istiod and cert-manager all parse it with Go; use at most 2562047h, or leave it out for the default" (index . 0) (index . 1) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Problems with the numbers and durations of a traffic policy (the chart-wide one, a route's, or
+streaming's idleTimeout and tcpKeepalive), as a JSON list:
+include "grpc-ingress.trafficPolicyProblems" (list KEY POLICY) | fromJsonArray
+The bounds are those of the DestinationRule istiod decodes (istio.io/api networking/v1alpha3
+destination_rule.pb.go ConnectionPoolSettings: http2MaxRequests and maxRequestsPerConnection
+are int32, and the CRD says format: int32; tcpKeepalive.probes is a uint32, the CRD's maximum
+4294967295). istiod's webhook refuses larger numbers while decoding ("cannot unmarshal number
+... into Go value of type uint32", checked with the Istio harness).
+*/}}
+{{- define "grpc-ingress.trafficPolicyProblems" -}}
+{{- $key := index . 0 -}}
+{{- $policy := index . 1 | default dict -}}
+{{- $problems := list -}}
+{{- range $field := list "maxRequestsPerConnection" "http2MaxRequests" -}}
+  {{- with index $policy $field -}}
+    {{- if gt (float64 .) 2147483647.0 -}}
+      {{- $problems = append $problems (printf "%s.%s: %s is above 2147483647, the largest value of this int32 field of Istio's DestinationRule; use a smaller number" $key $field (toJson .)) -}}
+    {{- end -}}
+  {{- end -}}
+{{- end -}}
+{{- $durations := dict -}}
+{{- range $field := list "idleTimeout" "connectTimeout" -}}
+  {{- with index $policy $field -}}{{- $_ := set $durations $field . -}}{{- end -}}
+{{- end -}}
+{{- $keepalive := index $policy "tcpKeepalive" | default dict -}}
+{{- range $field := list "time" "interval" -}}
+  {{- with index $keepalive $field -}}{{- $_ := set $durations (print "tcpKeepalive." $field) . -}}{{- end -}}
+{{- end -}}
+{{- range $field, $value := $durations -}}
+  {{- with include "grpc-ingress.durationProblem" (list (printf "%s.%s" $key $field) $value) -}}{{- $problems = append $problems . -}}{{- end -}}
+{{- end -}}
+{{- with $keepalive.probes -}}
+  {{- if gt (float64 .) 4294967295.0 -}}
+    {{- $problems = append $problems (printf "%s.tcpKeepalive.probes: %s is above 4294967295, the maximum of this uint32 field in Istio's DestinationRule CRD; a handful (3 to 9) is usual" $key (toJson .)) -}}
+  {{- end -}}
+{{- end -}}
+{{- toJson $problems -}}
 {{- end -}}
 
 {{/*

@@ -44,6 +44,24 @@ def test_a_routes_false_or_zero_wins_over_the_chart_default(helm):
     assert rules["rest"]["trafficPolicy"]["connectionPool"]["http"] == {"h2UpgradePolicy": "UPGRADE", "maxRequestsPerConnection": 5}
 
 
+INT_EDGES = [("maxRequestsPerConnection", 2147483647), ("http2MaxRequests", 2147483647), ("tcpKeepalive.probes", 4294967295)]
+
+
+@pytest.mark.parametrize("field,largest", INT_EDGES, ids=[e[0] for e in INT_EDGES])
+def test_traffic_policy_numbers_up_to_istios_field_size_render_and_istio_refuses_one_more(helm, istio, field, largest):
+    """The bounds are the sizes of istio.io/api's fields (int32, uint32): the largest renders
+    and Istio accepts it, one more is what the chart refuses and what Istio would refuse."""
+    policy = {"tcpKeepalive": {"probes": largest}} if "." in field else {field: largest}
+    r = helm.render({"trafficPolicy": policy})
+    planted = r.stdout.replace(str(largest), str(largest + 1))
+    accepted, refused = istio.run([istio.case(r.stdout, analyze=False, simulate=False),
+                                   istio.case(planted, analyze=False, simulate=False)])
+    assert accepted.refused() == []
+    assert [v["kind"] for v in refused.refused()] == ["DestinationRule"]
+    policy = {"tcpKeepalive": {"probes": largest + 1}} if "." in field else {field: largest + 1}
+    helm.render_fails({"trafficPolicy": policy}, match=[re.escape("trafficPolicy." + field), str(largest + 1)])
+
+
 def test_destination_rule_names_never_collide(helm):
     r = helm.render({"trafficPolicy": {"loadBalancer": "RANDOM"}, "routes": [
         {"name": "a", "services": ["a.S"], "backend": {"host": "a.b", "port": 1}},
@@ -154,6 +172,16 @@ BAD_VALUES = [
         {"name": "b", "services": ["b.S"], "backend": B, "trafficPolicy": {"maxRequestsPerConnection": 20}}),
      [r"routes\.1\.trafficPolicy\.maxRequestsPerConnection"]),
     ("load-balancer-unknown", {"trafficPolicy": {"loadBalancer": "FASTEST"}}, [r"trafficPolicy\.loadBalancer"]),
+    # int32 and uint32 fields of Istio's DestinationRule
+    ("max-requests-per-connection-above-int32", {"trafficPolicy": {"maxRequestsPerConnection": 4294967296}},
+     [r"(?<!\.)trafficPolicy\.maxRequestsPerConnection", "4294967296", "2147483647"]),
+    ("http2-max-requests-above-int32", routes({"name": "r", "backend": B, "trafficPolicy": {"http2MaxRequests": 3000000000}}),
+     [r"routes\.0\.trafficPolicy\.http2MaxRequests", "3000000000"]),
+    ("keepalive-probes-above-uint32", {"trafficPolicy": {"tcpKeepalive": {"probes": 5000000000}}},
+     [r"trafficPolicy\.tcpKeepalive\.probes", "5000000000", "4294967295"]),
+    ("connect-timeout-beyond-go-duration", routes({"name": "r", "backend": B, "trafficPolicy": {"connectTimeout": "9223372036855ms"}}),
+     [r"routes\.0\.trafficPolicy\.connectTimeout", "9223372036855ms"]),
+    ("idle-timeout-beyond-go-duration", {"trafficPolicy": {"idleTimeout": "3000000h"}}, [r"(?<!\.)trafficPolicy\.idleTimeout", "3000000h"]),
 ]
 
 

@@ -174,6 +174,8 @@ BAD_VALUES = [
                              "grpcWeb": {"enabled": True, "port": 8080, "cors": {"allowOrigins": ["https://a.example.com"]}}},
      [r"grpcWeb\.port", r"h2c\.port"]),
     ("envoy-filter-enabled-typo", {"grpcWeb": {"envoyFilter": {"enabled": "yes"}}}, [r"grpcWeb\.envoyFilter\.enabled"]),
+    ("cors-max-age-beyond-go-duration", {"grpcWeb": {**WEB, "cors": {**WEB["cors"], "maxAge": "2562048h"}}},
+     [r"grpcWeb\.cors\.maxAge", "2562048h"]),
 ]
 
 
