@@ -61,11 +61,19 @@ include "grpc-ingress.model.listeners" (list $ $model)   (after grpc-ingress.mod
        credential for the remaining hosts). Rendered whenever cert-manager is enabled. */ -}}
 {{- $certificates := list -}}
 {{- if $tls.certManager.enabled -}}
+  {{- /* The key each Certificate asks for. size 0 is the algorithm's default, written out as
+         cert-manager would pick it (RSA 2048, ECDSA 256; Ed25519 has no size), so that
+         choosing RSA never inherits an ECDSA size from values.yaml. Sizes cert-manager
+         refuses are reported in _validate.tpl. */ -}}
+  {{- $key := $tls.certManager.privateKey -}}
+  {{- $size := int $key.size -}}
+  {{- if not $size -}}{{- $size = get (dict "RSA" 2048 "ECDSA" 256) $key.algorithm | default 0 -}}{{- end -}}
+  {{- $privateKey := dict "algorithm" $key.algorithm "size" $size "rotationPolicy" $key.rotationPolicy -}}
   {{- range $i, $entry := $tls.hosts -}}
-    {{- $certificates = append $certificates (dict "secretName" $entry.credentialName "hosts" $entry.hosts "source" (printf "tls.hosts[%d]" $i)) -}}
+    {{- $certificates = append $certificates (dict "secretName" $entry.credentialName "hosts" $entry.hosts "source" (printf "tls.hosts[%d]" $i) "privateKey" $privateKey) -}}
   {{- end -}}
   {{- if $defaultTlsHosts -}}
-    {{- $certificates = append $certificates (dict "secretName" $names.credentialName "hosts" $defaultTlsHosts "source" "tls.credentialName") -}}
+    {{- $certificates = append $certificates (dict "secretName" $names.credentialName "hosts" $defaultTlsHosts "source" "tls.credentialName" "privateKey" $privateKey) -}}
   {{- end -}}
 {{- end -}}
 

@@ -31,7 +31,8 @@ its rule in _validate.tpl, its fields here, then print them in each renderer.
                      (plaintext gRPC-Web; Istio-only). port is the Service port.
   ports              kind -> port for the listeners that exist: tls, h2c, redirect, grpcWeb
   defaultTlsHosts    hosts served with names.credentialName (no tls.hosts entry claims them)
-  certificates       cert-manager Certificates to create: {secretName, hosts, source}
+  certificates       cert-manager Certificates to create: {secretName, hosts, source,
+                     privateKey: {algorithm, size (0: none), rotationPolicy}}
   secrets            Secrets to create: {name, type, data (plain text; printers encode)}
   envoyFilter        gRPC-Web on TLS listeners: {enabled, port (the pod's listener port),
                      snis (one per HTTPS listener)}                      (_listeners.tpl)

@@ -68,6 +68,20 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
   {{- if $tls.secret.create -}}
     {{- $errors = append $errors "tls.certManager.enabled: tls.secret.create is also true, and both would own the same secret; pick one certificate source" -}}
   {{- end -}}
+  {{- /* Key sizes cert-manager's webhook takes (ValidateCertificateSpec in cert-manager's
+         internal/apis/certmanager/validation/certificate.go: RSA pki.MinRSAKeySize 2048 to
+         pki.MaxRSAKeySize 8192, ECDSA 256, 384 or 521; Ed25519 ignores size). */ -}}
+  {{- $key := $certManager.privateKey -}}
+  {{- $size := int $key.size -}}
+  {{- if $size -}}
+    {{- if eq $key.algorithm "RSA" -}}{{- if or (lt $size 2048) (gt $size 8192) -}}
+      {{- $errors = append $errors (printf "tls.certManager.privateKey.size: %d is not an RSA key size cert-manager accepts (2048 to 8192); use 2048, 3072 or 4096, or 0 for cert-manager's default (2048)" $size) -}}
+    {{- end -}}{{- else if eq $key.algorithm "ECDSA" -}}{{- if not (has $size (list 256 384 521)) -}}
+      {{- $errors = append $errors (printf "tls.certManager.privateKey.size: %d is not an ECDSA curve size cert-manager accepts; use 256, 384 or 521, or 0 for cert-manager's default (256)" $size) -}}
+    {{- end -}}{{- else -}}
+      {{- $errors = append $errors (printf "tls.certManager.privateKey.size: %d, but an %s key has no size (cert-manager ignores it); set it to 0" $size $key.algorithm) -}}
+    {{- end -}}
+  {{- end -}}
   {{- /* cert-manager's webhook refuses these (ValidateDuration in cert-manager's
          internal/apis/certmanager/validation/certificate.go); say so at template time. Its
          default duration is 90 days. A duration Go cannot hold is not compared. */ -}}

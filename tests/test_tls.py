@@ -80,6 +80,19 @@ def test_cert_manager_certificate_matches_the_gateway_secret(helm):
     assert cert["spec"]["duration"] == "2160h" and cert["spec"]["renewBefore"] == "360h"
 
 
+@pytest.mark.parametrize("key,expected", [
+    ({"algorithm": "RSA"}, {"algorithm": "RSA", "size": 2048}),
+    ({"algorithm": "ECDSA"}, {"algorithm": "ECDSA", "size": 256}),
+    ({"algorithm": "Ed25519"}, {"algorithm": "Ed25519"}),
+    ({"algorithm": "RSA", "size": 8192}, {"algorithm": "RSA", "size": 8192}),
+    ({"algorithm": "ECDSA", "size": 521}, {"algorithm": "ECDSA", "size": 521}),
+], ids=["rsa", "ecdsa", "ed25519", "rsa-8192", "ecdsa-521"])
+def test_a_key_algorithm_without_a_size_gets_that_algorithms_default(helm, key, expected):
+    """cert-manager's defaults (RSA 2048, ECDSA 256), never a size meant for another algorithm."""
+    cert = helm.render({"tls": {"certManager": {**CERT_MANAGER, "privateKey": key}}}).one("Certificate")
+    assert cert["spec"]["privateKey"] == {**expected, "rotationPolicy": "Always"}
+
+
 def test_cert_manager_with_a_namespaced_issuer(helm):
     cert = helm.render({"tls": {"certManager": {"enabled": True, "issuerRef": {"name": "internal-ca", "kind": "Issuer"}}},
                         "gateway": {"workloadNamespace": "edge"}}).one("Certificate")
@@ -171,6 +184,15 @@ BAD_VALUES = [
      [r"tls\.certManager\.duration", "3000000h", "2562047h"]),
     ("cert-manager-renew-before-beyond-go-duration", {"tls": {"certManager": {**CERT_MANAGER, "renewBefore": "99999999999999999999m"}}},
      [r"tls\.certManager\.renewBefore", "99999999999999999999m"]),
+    # cert-manager's webhook: RSA 2048 to 8192, ECDSA 256/384/521, Ed25519 has no size
+    ("cert-manager-rsa-256", {"tls": {"certManager": {**CERT_MANAGER, "privateKey": {"algorithm": "RSA", "size": 256}}}},
+     [r"tls\.certManager\.privateKey\.size", "256", "2048"]),
+    ("cert-manager-ecdsa-2048", {"tls": {"certManager": {**CERT_MANAGER, "privateKey": {"algorithm": "ECDSA", "size": 2048}}}},
+     [r"tls\.certManager\.privateKey\.size", "2048", "256, 384 or 521"]),
+    ("cert-manager-ed25519-with-size", {"tls": {"certManager": {**CERT_MANAGER, "privateKey": {"algorithm": "Ed25519", "size": 384}}}},
+     [r"tls\.certManager\.privateKey\.size", "384", "Ed25519"]),
+    ("cert-manager-rsa-above-8192", {"tls": {"certManager": {**CERT_MANAGER, "privateKey": {"algorithm": "RSA", "size": 8193}}}},
+     [r"tls\.certManager\.privateKey\.size"]),
     ("cert-manager-issuer-kind", {"tls": {"certManager": {"issuerRef": {"kind": "Issuers"}}}}, [r"tls\.certManager\.issuerRef\.kind"]),
     ("cert-manager-shared-secret", {"hosts": ["a.example.com", "b.example.com"],
                                     "tls": {"credentialName": "same", "hosts": [{"hosts": ["a.example.com"], "credentialName": "same"}],
