@@ -162,6 +162,9 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
     {{- if and (kindIs "string" $origin) (eq $origin "*") (not $cors.allowAnyOrigin) -}}
       {{- $errors = append $errors (printf "grpcWeb.cors.allowOrigins[%d]: \"*\" lets every web site call these services; set grpcWeb.cors.allowAnyOrigin: true if that is really intended, or list the origins" $index) -}}
     {{- end -}}
+    {{- if kindIs "map" $origin -}}{{- with $origin.regex -}}{{- with include "grpc-ingress.regexProblem" . -}}
+      {{- $errors = append $errors (printf "grpcWeb.cors.allowOrigins[%d].regex: %s %s" $index (include "grpc-ingress.shorten" $origin.regex) .) -}}
+    {{- end -}}{{- end -}}{{- end -}}
   {{- end -}}
   {{- if not $cors.allowOrigins -}}
     {{- $errors = append $errors "grpcWeb.cors.allowOrigins: gRPC-Web is enabled but the list is empty, so no origin may call it; list the web origins (for example https://app.example.com)" -}}
@@ -253,11 +256,61 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
     {{- end -}}
   {{- end -}}
 {{- end -}}
-{{- /* A method of a route that also has services, whose service another route serves,
-       would be shadowed: both sit in the services rank, where the earlier route wins.
-       (A second pass: the owner may come later. No list of such routes: appending to a
-       list copies it, which makes a long route list quadratic.) */ -}}
+{{- /* A second pass, as the owners of services and methods may come later.
+       A method of a route that also has services, whose service another route serves,
+       would be shadowed: both sit in the services rank, where the earlier route wins (no
+       list of such routes: appending to a list copies it, which makes a long route list
+       quadratic; raw routes are few).
+       Raw prefix/regex routes come after methods and services and before the catch-all, in
+       the user's order, and Istio sends a call to the first entry that matches (Envoy's
+       route table). A raw route some earlier entry covers completely never matches, and one
+       that matches every path leaves the catch-all nothing: both are refused, as service and
+       method conflicts are. A regex is judged by the literal text all its matches start with
+       (grpc-ingress.regexLiteralPrefix). */ -}}
+{{- $earlierRaw := list -}}
 {{- range $index, $route := $values.routes -}}
+  {{- if or $route.prefix $route.regex -}}{{- if not (or $route.services $route.methods) -}}
+    {{- $field := ternary "prefix" "regex" (not (empty $route.prefix)) -}}
+    {{- $text := index $route $field -}}
+    {{- $start := $text -}}
+    {{- $exact := false -}}
+    {{- $valid := true -}}
+    {{- $all := eq $text "/" -}}
+    {{- if eq $field "regex" -}}
+      {{- with include "grpc-ingress.regexProblem" $text -}}
+        {{- $errors = append $errors (printf "routes[%d].regex: %s %s" $index (include "grpc-ingress.shorten" $text) .) -}}
+        {{- $valid = false -}}
+      {{- else -}}
+        {{- $info := include "grpc-ingress.regexLiteralPrefix" $text | fromJson -}}
+        {{- $start = $info.prefix -}}
+        {{- $exact = $info.literal -}}
+        {{- $all = has (trimSuffix "$" (trimPrefix "^" $text)) (list ".*" "/.*") -}}
+      {{- end -}}
+    {{- end -}}
+    {{- if $valid -}}
+      {{- $parts := splitList "/" $start -}}
+      {{- $service := "" -}}
+      {{- if gt (len $parts) 2 -}}{{- $service = index $parts 1 -}}{{- end -}}
+      {{- $shadow := dict -}}
+      {{- range $earlierRaw -}}{{- if not $shadow -}}
+        {{- if .all -}}{{- $shadow = . -}}
+        {{- else if eq .field "prefix" -}}{{- if hasPrefix .text $start -}}{{- $shadow = . -}}{{- end -}}
+        {{- else if eq .text $text -}}{{- $shadow = . -}}
+        {{- end -}}
+      {{- end -}}{{- end -}}
+      {{- if and $service (hasKey $serviceOwner $service) -}}
+        {{- $errors = append $errors (printf "routes[%d].%s: %s never matches: every call under /%s/ goes to route %q, which serves %s, and service routes are matched before prefix and regex routes; route single methods with methods: [%s/Method] in a route of their own, or take %s out of route %q" $index $field $text $service (get $serviceOwner $service) $service $service $service (get $serviceOwner $service)) -}}
+      {{- else if and $exact (hasKey $methodOwner (trimPrefix "/" $start)) -}}
+        {{- $errors = append $errors (printf "routes[%d].regex: %s only matches %s, which route %q routes by method, and methods are matched first; remove this route, or the method from route %q" $index $text $start (get $methodOwner (trimPrefix "/" $start)) (get $methodOwner (trimPrefix "/" $start))) -}}
+      {{- else if $shadow -}}
+        {{- $errors = append $errors (printf "routes[%d].%s: %s never matches: route %q (routes[%d], %s %s) comes first among prefix and regex routes and matches every path this one would; list this route before it, or remove one of them" $index $field $text $shadow.name (int $shadow.index) $shadow.field $shadow.text) -}}
+      {{- end -}}
+      {{- if and $all $catchAll -}}
+        {{- $errors = append $errors (printf "routes[%d].%s: %s matches every call, so the catch-all route %q is never reached; remove one of them" $index $field $text $catchAll) -}}
+      {{- end -}}
+      {{- $earlierRaw = append $earlierRaw (dict "name" $route.name "index" $index "field" $field "text" $text "all" $all) -}}
+    {{- end -}}
+  {{- end -}}{{- end -}}
   {{- if $route.prefix -}}{{- else if $route.regex -}}{{- else if $route.services -}}
   {{- range $method := $route.methods -}}
     {{- with get $serviceOwner (dir $method) -}}{{- if ne . $route.name -}}
@@ -337,6 +390,14 @@ are int32, and the CRD says format: int32; tcpKeepalive.probes is a uint32, the 
   {{- end -}}
 {{- end -}}
 {{- toJson $problems -}}
+{{- end -}}
+
+{{/*
+A value as a message shows it: as it is, or its first 60 characters and its length when it is
+longer than 100: include "grpc-ingress.shorten" TEXT
+*/}}
+{{- define "grpc-ingress.shorten" -}}
+{{- if gt (len .) 100 -}}{{- printf "%s... (%d characters)" (trunc 60 .) (len .) -}}{{- else -}}{{- . -}}{{- end -}}
 {{- end -}}
 
 {{/*

@@ -174,6 +174,10 @@ BAD_VALUES = [
                              "grpcWeb": {"enabled": True, "port": 8080, "cors": {"allowOrigins": ["https://a.example.com"]}}},
      [r"grpcWeb\.port", r"h2c\.port"]),
     ("envoy-filter-enabled-typo", {"grpcWeb": {"envoyFilter": {"enabled": "yes"}}}, [r"grpcWeb\.envoyFilter\.enabled"]),
+    ("cors-origin-regex-not-re2", {"grpcWeb": {**WEB, "cors": {"allowOrigins": [{"regex": "https://(app"}]}}},
+     [r"grpcWeb\.cors\.allowOrigins\.0\.regex", r"https://\(app", r"RE2"]),
+    ("cors-origin-regex-over-1024", {"grpcWeb": {**WEB, "cors": {"allowOrigins": [{"regex": "https://" + "a" * 1020}]}}},
+     [r"grpcWeb\.cors\.allowOrigins\.0\.regex", r"1028 characters"]),
     ("cors-max-age-beyond-go-duration", {"grpcWeb": {**WEB, "cors": {**WEB["cors"], "maxAge": "2562048h"}}},
      [r"grpcWeb\.cors\.maxAge", "2562048h"]),
 ]
