@@ -29,7 +29,23 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
   {{- $errors = append $errors (printf "tls.credentialName: TLS is enabled for %s but there is no certificate source (tls.credentialName is empty); name an existing kubernetes.io/tls secret in gateway.workloadNamespace (%s), or set tls.secret.create (with cert and key) or tls.certManager.enabled" (join ", " $model.defaultTlsHosts) $gateway.workloadNamespace) -}}
 {{- end -}}
 {{- if and $tls.enabled $gateway.create (has $tls.mode (list "MUTUAL" "OPTIONAL_MUTUAL")) (not (or $tls.secret.caCert $tls.externalCA)) -}}
-  {{- $errors = append $errors (printf "tls.mode: %s verifies client certificates but no client CA is given; set tls.secret.caCert (with tls.secret.create), or tls.externalCA: true when ca.crt or a <credentialName>-cacert secret already exists" $tls.mode) -}}
+  {{- $errors = append $errors (printf "tls.mode: %s verifies client certificates but no client CA is given; set tls.secret.caCert (the chart writes it as <credentialName>-cacert for every HTTPS server), or tls.externalCA: true when ca.crt or a <credentialName>-cacert secret already exists" $tls.mode) -}}
+{{- end -}}
+{{- /* Client CA and SANs only act in MUTUAL and OPTIONAL_MUTUAL: Istio's gateway asks for a
+       client certificate and validates it (with the <credentialName>-cacert secret of each
+       server, and the SANs) only then (BuildListenerTLSContext in
+       pilot/pkg/networking/core/listener.go, ApplyCredentialSDSToServerCommonTLSContext in
+       pilot/pkg/security/model/authentication.go). */ -}}
+{{- $mutual := has $tls.mode (list "MUTUAL" "OPTIONAL_MUTUAL") -}}
+{{- if $tls.secret.caCert -}}
+  {{- if not (and $tls.enabled $mutual) -}}
+    {{- $errors = append $errors (printf "tls.secret.caCert: a client CA only acts when clients must present certificates, and %s; set tls.mode: MUTUAL (or OPTIONAL_MUTUAL), or remove caCert" (ternary (printf "tls.mode is %s" $tls.mode) "tls.enabled is false" $tls.enabled)) -}}
+  {{- else if $tls.externalCA -}}
+    {{- $errors = append $errors "tls.externalCA: true says the client CA exists outside this chart, but tls.secret.caCert gives one for the chart to write; keep one of them" -}}
+  {{- end -}}
+{{- end -}}
+{{- if and $tls.enabled $tls.subjectAltNames (not $mutual) -}}
+  {{- $errors = append $errors (printf "tls.subjectAltNames: %s are matched against client certificates, which tls.mode %s never asks for; set tls.mode: MUTUAL (or OPTIONAL_MUTUAL) with a client CA, or remove subjectAltNames" (toJson $tls.subjectAltNames) $tls.mode) -}}
 {{- end -}}
 {{- $versions := dict "TLSV1_2" 2 "TLSV1_3" 3 -}}
 {{- if and $tls.maxProtocolVersion (gt (int (get $versions $tls.minProtocolVersion)) (int (get $versions $tls.maxProtocolVersion))) -}}
@@ -49,9 +65,6 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
     {{- $_ := set $certified . $index -}}
   {{- end -}}
 {{- end -}}
-{{- if and $tls.secret.caCert (not $tls.secret.create) -}}
-  {{- $errors = append $errors "tls.secret.caCert: is set, but only used with tls.secret.create: true; set that (with cert and key), or drop caCert" -}}
-{{- end -}}
 {{- if $tls.secret.create -}}
   {{- if not $tls.secret.cert -}}
     {{- $errors = append $errors "tls.secret.cert: tls.secret.create is true but the PEM certificate is empty; paste it, or set tls.secret.create: false and point tls.credentialName at an existing secret" -}}
@@ -59,6 +72,21 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
   {{- if not $tls.secret.key -}}
     {{- $errors = append $errors "tls.secret.key: tls.secret.create is true but the PEM private key is empty; paste it, or set tls.secret.create: false and point tls.credentialName at an existing secret" -}}
   {{- end -}}
+{{- else -}}
+  {{- range $field := list "cert" "key" -}}{{- if index $tls.secret $field -}}
+    {{- $errors = append $errors (printf "tls.secret.%s: is set, but tls.secret.create is false, so the chart would drop it and Istio would read the secret %s as it is; set tls.secret.create: true to have the chart write the secret, or remove tls.secret.cert and tls.secret.key" $field ($model.names.credentialName | default "tls.credentialName names")) -}}
+  {{- end -}}{{- end -}}
+{{- end -}}
+{{- /* PEM the gateway cannot load. istiod hands a credential secret to the gateway as it is
+       (SecretGen.generate in pilot/pkg/xds/sds.go only counts a bad certificate in a metric),
+       and Envoy then refuses it: the listener serves no TLS. */ -}}
+{{- $pem := dict -}}
+{{- if $tls.secret.create -}}{{- $_ := set $pem "cert" "CERTIFICATE" -}}{{- $_ := set $pem "key" "PRIVATE KEY" -}}{{- end -}}
+{{- if $tls.secret.caCert -}}{{- $_ := set $pem "caCert" "CERTIFICATE" -}}{{- end -}}
+{{- range $field, $kind := $pem -}}
+  {{- with index $tls.secret $field -}}{{- with include "grpc-ingress.pemProblem" (list . $kind) -}}
+    {{- $errors = append $errors (printf "tls.secret.%s: %s" $field .) -}}
+  {{- end -}}{{- end -}}
 {{- end -}}
 {{- $certManager := $tls.certManager -}}
 {{- if $certManager.enabled -}}
@@ -143,6 +171,13 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
     {{- with get $ports (toString $tls.redirectPort) -}}
       {{- $errors = append $errors (printf "tls.httpsRedirect: the redirect server would take port %d (tls.redirectPort), which %s already uses (a port cannot both redirect and serve h2c); move h2c.port or tls.redirectPort, or drop tls.httpsRedirect" (int $tls.redirectPort) .) -}}
     {{- end -}}
+    {{- /* Istio redirects with Envoy's require_tls (buildGatewayHTTPRouteConfig in
+           pilot/pkg/networking/core/gateway.go), which answers https://<Host header><path>
+           (Http::Utility::createSslRedirectPath in Envoy's source/common/http/utility.cc):
+           clients land on 443 only when they came to 80, where Host carries no port. */ -}}
+    {{- if $tls.enabled -}}{{- if or (ne (int $tls.port) 443) (ne (int $tls.redirectPort) 80) -}}
+      {{- $errors = append $errors (printf "tls.httpsRedirect: the redirect answers https://<host>/<path> with the Host header as the client sent it, so clients of port 80 land on 443 and clients of any other port on that same port again; here the redirect server is on %d (tls.redirectPort) and HTTPS on %d (tls.port), so redirected clients reach no HTTPS server; use tls.redirectPort: 80 and tls.port: 443, or remove tls.httpsRedirect" (int $tls.redirectPort) (int $tls.port)) -}}
+    {{- end -}}{{- end -}}
     {{- $_ := set $ports (toString $tls.redirectPort) "tls.redirectPort" -}}
   {{- end -}}
   {{- if and $values.grpcWeb.enabled (not $tls.enabled) -}}
@@ -169,6 +204,21 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
   {{- if not $cors.allowOrigins -}}
     {{- $errors = append $errors "grpcWeb.cors.allowOrigins: gRPC-Web is enabled but the list is empty, so no origin may call it; list the web origins (for example https://app.example.com)" -}}
   {{- end -}}
+  {{- /* Envoy's CORS filter answers any allowed origin by echoing it in
+         Access-Control-Allow-Origin (CorsFilter::encodeHeaders in Envoy's
+         source/extensions/filters/http/cors/cors_filter.cc), so with credentials every web
+         site could make calls carrying the user's cookies. */ -}}
+  {{- if and $cors.allowAnyOrigin $cors.allowCredentials -}}
+    {{- $errors = append $errors "grpcWeb.cors.allowCredentials: true together with allowAnyOrigin: true lets every web site call these services with the user's cookies and credentials (Envoy echoes the caller's origin); list the origins that may send credentials in allowOrigins and set allowAnyOrigin: false, or set allowCredentials: false" -}}
+  {{- end -}}
+  {{- /* An EnvoyFilter applies to the gateway pods of its own namespace, or from the mesh's
+         root namespace (istio-system by default) to all (PushContext.EnvoyFilters in
+         pilot/pkg/model/push_context.go); anywhere else it applies to nothing. */ -}}
+  {{- if $model.envoyFilter.enabled -}}{{- with $values.grpcWeb.envoyFilter.namespace -}}
+    {{- if not (has . (list $gateway.workloadNamespace "istio-system")) -}}
+      {{- $errors = append $errors (printf "grpcWeb.envoyFilter.namespace: %s is neither the gateway pods' namespace (gateway.workloadNamespace: %s) nor Istio's root namespace (istio-system), and Istio applies an EnvoyFilter only there, so gRPC-Web would not work; leave it empty (the gateway pods' namespace) or set one of those" . $gateway.workloadNamespace) -}}
+    {{- end -}}
+  {{- end -}}{{- end -}}
 {{- end -}}
 
 {{- /* streaming, retries, trafficPolicy: the chart-wide defaults routes inherit */ -}}
