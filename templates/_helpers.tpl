@@ -14,12 +14,27 @@ and the bounds of the components that read them.
 {{- $total -}}
 {{- end -}}
 
-{{/* A Kubernetes quantity (500m, 2, 64Mi, 1G) as a plain number, for comparing requests with limits: include "grpc-ingress.quantity" "64Mi" | float64 */}}
+{{/*
+Whether a value is a Kubernetes quantity the API server takes for a container resource: include "grpc-ingress.isQuantity" VALUE ("true" or "")
+The grammar of k8s.io/apimachinery pkg/api/resource/quantity.go (ParseQuantity): a number,
+then one binary (Ki Mi Gi Ti Pi Ei) or decimal (n u m k M G T P E) suffix or an exponent
+(e3); no sign, since resource values must not be negative (ValidateNonnegativeQuantity).
+*/}}
+{{- define "grpc-ingress.isQuantity" -}}
+{{- if regexMatch "^\\+?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?$" (toString .) -}}true{{- end -}}
+{{- end -}}
+
+{{/* A Kubernetes quantity (500m, 2, 64Mi, 1G, 1e3) as a plain number, for comparing requests with limits: include "grpc-ingress.quantity" "64Mi" | float64 */}}
 {{- define "grpc-ingress.quantity" -}}
-{{- $text := toString . -}}
-{{- $number := regexFind "^[0-9.]+" $text -}}
-{{- $unit := dict "" 1.0 "m" 0.001 "k" 1e3 "M" 1e6 "G" 1e9 "T" 1e12 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 -}}
-{{- mulf (float64 $number) (get $unit (trimPrefix $number $text) | default 1.0) -}}
+{{- $text := trimPrefix "+" (toString .) -}}
+{{- $number := regexFind "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)" $text -}}
+{{- $suffix := trimPrefix $number $text -}}
+{{- $unit := dict "" 1.0 "n" 1e-9 "u" 1e-6 "m" 0.001 "k" 1e3 "M" 1e6 "G" 1e9 "T" 1e12 "P" 1e15 "E" 1e18 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 "Ei" 1152921504606846976.0 -}}
+{{- if regexMatch "^[eE][+-]?[0-9]+$" $suffix -}}
+{{- $number | float64 | mulf (float64 (printf "1e%s" (trimPrefix "e" (trimPrefix "E" $suffix)))) -}}
+{{- else -}}
+{{- mulf (float64 $number) (get $unit $suffix) -}}
+{{- end -}}
 {{- end -}}
 
 {{/*

@@ -77,7 +77,7 @@ nothing defines) are checked here, while merging, and reported with the others.
         {{- $parts := splitList "." (trimSuffix ".cluster.local" $target.host) -}}
         {{- if and (eq (len $parts) 3) (eq (last $parts) "svc") -}}{{- $namespace = index $parts 1 -}}{{- end -}}
       {{- end -}}
-      {{- $entry = dict "namespace" $namespace "subsets" dict -}}
+      {{- $entry = dict "namespace" $namespace "subsets" dict "key" (printf "routes[%d].%s" $index (ternary "backend.host" "backends" (not (empty $route.backend)))) -}}
       {{- $_ := set $policies $target.host $entry -}}
     {{- end -}}
     {{- if $policy -}}
@@ -114,6 +114,22 @@ nothing defines) are checked here, while merging, and reported with the others.
     {{- $entry := get $policies (first $parts) -}}
     {{- if not (and $entry (hasKey $entry.subsets (last $parts))) -}}
       {{- $_ := set $model "errors" (append $model.errors (printf "routes[%d].backends: subset %s of %s is not defined; give it subsetLabels (the pod labels of that subset), or set externalSubsets: true when a DestinationRule outside this chart defines it" (int $index) (last $parts) (first $parts))) -}}
+    {{- end -}}
+  {{- end -}}
+{{- end -}}
+{{- /* One Service spelled two ways (svc and svc.<ns>.svc.cluster.local) would get two
+       DestinationRules, and Istio keeps one trafficPolicy for the host (mergeDestinationRule
+       in pilot/pkg/model/destination_rule.go): hosts are compared as the Service they name. */ -}}
+{{- $spellings := dict -}}
+{{- range $host, $entry := $policies -}}
+  {{- $renders := $entry.subsets -}}
+  {{- range $entry.policy -}}{{- if . -}}{{- $renders = true -}}{{- end -}}{{- end -}}
+  {{- if $renders -}}
+    {{- $fqdn := include "grpc-ingress.fqdn" (dict "host" $host "namespace" $root.Release.Namespace) -}}
+    {{- with get $spellings $fqdn -}}
+      {{- $_ := set $model "errors" (append $model.errors (printf "%s: %s and %s (%s) name the same Service, %s, and each would get a DestinationRule of its own, of which Istio keeps one; spell the host one way in every route" $entry.key $host .host .key $fqdn)) -}}
+    {{- else -}}
+      {{- $_ := set $spellings $fqdn (dict "host" $host "key" $entry.key) -}}
     {{- end -}}
   {{- end -}}
 {{- end -}}

@@ -378,13 +378,49 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
   {{- end -}}
   {{- $_ := set $serviceNames $service.name $index -}}
 {{- end -}}
+{{- /* A route to a Service this chart renders must use a port the Service has: Istio has no
+       cluster for another port and answers 503 (no healthy upstream). */ -}}
+{{- if $serviceNames -}}
+  {{- range $index, $route := $values.routes -}}
+    {{- $targets := $route.backends -}}
+    {{- if $route.backend -}}{{- $targets = list $route.backend -}}{{- end -}}
+    {{- range $target, $backend := $targets -}}
+      {{- $name := first (splitList "." $backend.host) -}}
+      {{- if hasKey $serviceNames $name -}}
+        {{- $svcIndex := get $serviceNames $name -}}
+        {{- $service := index $values.backendServices $svcIndex -}}
+        {{- if eq (include "grpc-ingress.fqdn" (dict "host" $backend.host "namespace" $root.Release.Namespace)) (include "grpc-ingress.fqdn" (dict "host" $name "namespace" $root.Release.Namespace)) -}}
+          {{- if ne (int $backend.port) (int $service.port) -}}
+            {{- $errors = append $errors (printf "routes[%d].%s.port: %d, but the Service %s this chart renders (backendServices[%d]) has port %d only, so Istio would have no upstream for the route (503); use port %d (the Service port, not its targetPort), or change backendServices[%d].port" $index (ternary "backend" (printf "backends[%d]" $target) (not (empty $route.backend))) (int $backend.port) $name (int $svcIndex) (int $service.port) (int $service.port) (int $svcIndex)) -}}
+          {{- end -}}
+        {{- end -}}
+      {{- end -}}
+    {{- end -}}
+  {{- end -}}
+{{- end -}}
 
 {{- /* tests */ -}}
 {{- if $values.tests.enabled -}}
   {{- $resources := $values.tests.resources -}}
+  {{- /* What the API server takes for a container (ValidateResourceRequirements in
+         k8s.io/kubernetes pkg/apis/core/validation): standard resource names, quantities,
+         requests at most the limits. The test Pod needs cpu, memory or ephemeral-storage. */ -}}
+  {{- $bad := dict -}}
+  {{- range $kind := list "requests" "limits" -}}
+    {{- range $name, $value := index $resources $kind | default dict -}}
+      {{- if not (has $name (list "cpu" "memory" "ephemeral-storage")) -}}
+        {{- $errors = append $errors (printf "tests.resources.%s.%s: %s is not a resource the test Pod's container can use (the API server takes standard names); use cpu, memory or ephemeral-storage" $kind $name $name) -}}
+        {{- $_ := set $bad $name true -}}
+      {{- else if not (include "grpc-ingress.isQuantity" $value) -}}
+        {{- $errors = append $errors (printf "tests.resources.%s.%s: %s is not a Kubernetes quantity, and the API server refuses the Pod; write a number with a suffix such as %s" $kind $name (toJson $value) (ternary "100m or 0.5 (CPU cores)" "64Mi or 1Gi (Ki, Mi, Gi are powers of 1024; k, M, G of 1000)" (eq $name "cpu"))) -}}
+        {{- $_ := set $bad $name true -}}
+      {{- end -}}
+    {{- end -}}
+  {{- end -}}
   {{- range $name, $request := $resources.requests -}}
     {{- $limit := get ($resources.limits | default dict) $name -}}
-    {{- if and $limit (gt (include "grpc-ingress.quantity" $request | float64) (include "grpc-ingress.quantity" $limit | float64)) -}}
+    {{- if hasKey $bad $name -}}
+    {{- else if and $limit (gt (include "grpc-ingress.quantity" $request | float64) (include "grpc-ingress.quantity" $limit | float64)) -}}
       {{- $errors = append $errors (printf "tests.resources.requests.%s: %v is above its limit %v; the API server refuses such a Pod; lower the request or raise tests.resources.limits.%s" $name $request $limit $name) -}}
     {{- end -}}
   {{- end -}}

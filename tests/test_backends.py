@@ -62,6 +62,16 @@ def test_traffic_policy_numbers_up_to_istios_field_size_render_and_istio_refuses
     helm.render_fails({"trafficPolicy": policy}, match=[re.escape("trafficPolicy." + field), str(largest + 1)])
 
 
+def test_routes_to_the_charts_services_on_their_port_render_and_others_are_not_theirs(helm):
+    r = helm.render({"backendServices": [{"name": "greeter", "selector": {"app": "g"}, "port": 50051, "targetPort": 9090}],
+                     "trafficPolicy": {"loadBalancer": "RANDOM"}, "routes": [
+                         {"name": "a", "services": ["a.S"], "backend": {"host": "greeter.default.svc.cluster.local", "port": 50051}},
+                         {"name": "b", "backend": {"host": "greeter.other.svc.cluster.local", "port": 9999}}]})
+    hosts = sorted(d["spec"]["host"] for d in r.of_kind("DestinationRule"))
+    assert hosts == ["greeter.default.svc.cluster.local", "greeter.other.svc.cluster.local"], \
+        "another namespace's greeter is another Service, with a rule of its own"
+
+
 def test_destination_rule_names_never_collide(helm):
     r = helm.render({"trafficPolicy": {"loadBalancer": "RANDOM"}, "routes": [
         {"name": "a", "services": ["a.S"], "backend": {"host": "a.b", "port": 1}},
@@ -172,6 +182,23 @@ BAD_VALUES = [
         {"name": "b", "services": ["b.S"], "backend": B, "trafficPolicy": {"maxRequestsPerConnection": 20}}),
      [r"routes\.1\.trafficPolicy\.maxRequestsPerConnection"]),
     ("load-balancer-unknown", {"trafficPolicy": {"loadBalancer": "FASTEST"}}, [r"trafficPolicy\.loadBalancer"]),
+    ("route-port-not-on-the-charts-service", {"backendServices": [{"name": "greeter", "selector": {"app": "g"}, "port": 50051}],
+                                              **routes({"name": "r", "backend": {"host": "greeter", "port": 9999}})},
+     [r"routes\.0\.backend\.port", r"9999", r"backendServices\.0", r"50051"]),
+    ("route-port-not-on-the-charts-service-fqdn", {"backendServices": [{"name": "greeter", "selector": {"app": "g"}, "port": 50051}],
+                                                   **routes({"name": "r", "backends": [
+                                                       {"host": "greeter.default.svc.cluster.local", "port": 50051, "weight": 50},
+                                                       {"host": "greeter.default.svc", "port": 8080, "weight": 50}]})},
+     [r"routes\.0\.backends\.1\.port", r"8080"]),
+    ("one-service-two-spellings", routes(
+        {"name": "a", "services": ["a.S"], "backend": {"host": "svc", "port": 1}, "trafficPolicy": {"loadBalancer": "RANDOM"}},
+        {"name": "b", "services": ["b.S"], "backend": {"host": "svc.default.svc.cluster.local", "port": 1},
+         "trafficPolicy": {"loadBalancer": "LEAST_REQUEST"}}),
+     [r"routes\.\d\.backend\.host", r"svc\.default\.svc\.cluster\.local", r"same Service", r"one way"]),
+    ("one-service-two-spellings-same-policy", routes(
+        {"name": "a", "services": ["a.S"], "backend": {"host": "svc.default.svc", "port": 1}},
+        {"name": "b", "services": ["b.S"], "backend": {"host": "svc", "port": 1}}) | {"trafficPolicy": {"loadBalancer": "RANDOM"}},
+     [r"routes\.\d\.backend\.host", r"same Service"]),
     # int32 and uint32 fields of Istio's DestinationRule
     ("max-requests-per-connection-above-int32", {"trafficPolicy": {"maxRequestsPerConnection": 4294967296}},
      [r"(?<!\.)trafficPolicy\.maxRequestsPerConnection", "4294967296", "2147483647"]),
