@@ -19,6 +19,24 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
 {{- $gateway := $values.gateway -}}
 {{- $tls := $values.tls -}}
 
+{{- /* metadata: label and annotation keys, and the annotations' total size */ -}}
+{{- $errors = concat $errors (include "grpc-ingress.keyPrefixProblems" (list "commonLabels" $values.commonLabels) | fromJsonArray) -}}
+{{- $errors = concat $errors (include "grpc-ingress.keyPrefixProblems" (list "commonAnnotations" $values.commonAnnotations) | fromJsonArray) -}}
+{{- $errors = concat $errors (include "grpc-ingress.keyPrefixProblems" (list "gateway.selector" $values.gateway.selector) | fromJsonArray) -}}
+{{- range $index, $service := $values.backendServices -}}
+  {{- $errors = concat $errors (include "grpc-ingress.keyPrefixProblems" (list (printf "backendServices[%d].selector" $index) $service.selector) | fromJsonArray) -}}
+{{- end -}}
+{{- /* The API server caps an object's annotations at 256 KiB, keys and values counted
+       (ValidateAnnotationsSize in k8s.io/apimachinery pkg/api/validation/objectmeta.go);
+       the helm test Pod carries two hook annotations more. */ -}}
+{{- $annotationBytes := 0 -}}
+{{- range $key, $value := merge (dict "helm.sh/hook" "test" "helm.sh/hook-delete-policy" "before-hook-creation,hook-succeeded") ($values.commonAnnotations | default dict) -}}
+  {{- $annotationBytes = add $annotationBytes (len $key) (len (toString $value)) -}}
+{{- end -}}
+{{- if gt $annotationBytes 262144 -}}
+  {{- $errors = append $errors (printf "commonAnnotations: the annotations of each resource add up to %d bytes (keys and values, with the helm test hooks), over the 262144 (256 KiB) the API server takes per object; keep large text out of annotations (a ConfigMap, or a link to it)" $annotationBytes) -}}
+{{- end -}}
+
 {{- /* gateway */ -}}
 {{- if and (not $gateway.create) (not $gateway.ref) -}}
   {{- $errors = append $errors "gateway.ref: gateway.create is false, so set gateway.ref to the existing Gateway as namespace/name (for example istio-system/shared-gateway)" -}}
