@@ -99,7 +99,7 @@ def test_servers_are_exactly_the_listeners_asked_for_each_on_every_host(case):
     if tls["enabled"]:
         expected.add((tls["port"], "HTTPS"))
         if tls.get("httpsRedirect"):
-            expected.add((tls["redirectPort"], "HTTP"))
+            expected.add((tls.get("redirectPort", 80), "HTTP"))  # values.yaml's default
     if h2c.get("enabled"):
         expected.add((h2c["port"], "HTTP2"))
     if web.get("enabled") and not tls["enabled"]:

@@ -131,14 +131,15 @@ def test_canary_splits_by_weight_and_defines_the_subsets(helm):
 
 # --- every generated values set ------------------------------------------------------------
 
-def probe_paths(route):
-    """Paths the route must serve (Probe is never a generated method name)."""
+def probe_paths(route, samples=None):
+    """Paths the route must serve (Probe is never a generated method name); a regex's path is
+    the generator's sample for it."""
     paths = ["/%s/Probe" % s for s in route.get("services", [])]
     paths += ["/" + m for m in route.get("methods", [])]
     if "prefix" in route:
         paths.append(route["prefix"] + "Probe")
     if "regex" in route:
-        paths.append(route["regex"].replace("\\.", ".").replace(".*", "Probe"))
+        paths.append((samples or {}).get(route["name"]) or route["regex"].replace("\\.", ".").replace(".*", "Probe"))
     return paths
 
 
@@ -161,7 +162,7 @@ def test_each_route_becomes_one_http_entry(case):
 @for_every_valid_values_set
 def test_every_service_method_and_raw_match_reaches_its_routes_backends_in_its_proportions(case):
     for r in case.values["routes"]:
-        for path in probe_paths(r):
+        for path in probe_paths(r, case.facts.get("regex_sample")):
             entry = route_for(case.vs, path)
             assert entry is not None and entry["name"] == r["name"], \
                 "%s reaches %s, not route %s" % (path, entry and entry["name"], r["name"])

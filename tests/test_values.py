@@ -15,6 +15,7 @@ from support.bad_input import assert_refused, bad_values
 from support.helm import ROOT
 from support.mutations import SCHEMA, assert_edits_refused, edits, get_at, key_re, named_path, path_re, walk
 from support.properties import RENDERS
+from support.strategies import INT32_MAX, LONGEST_DURATIONS, UINT32_MAX
 
 
 # --- schema --------------------------------------------------------------------------------
@@ -112,6 +113,32 @@ def test_every_generated_values_set_renders_valid_manifests(generated):
     support.strategies draws are valid, so helm renders them and every document passes the
     validators."""
     generated.assert_holds(RENDERS)
+
+
+@pytest.mark.property
+def test_the_property_run_tries_nulls_range_edges_and_regex_edge_cases(generated):
+    raw = [c.raw_values for c in generated.cases]
+    text = json.dumps(raw)
+    assert ": null" in text and ": {}" in text, "optional maps written as null and {}"
+    assert any(d in text for d in LONGEST_DURATIONS), "Go's longest durations"
+    assert str(INT32_MAX) in text and str(UINT32_MAX) in text, "the largest int32 and uint32 Istio takes"
+    regexes = [r["regex"] for v in raw for r in v["routes"] if "regex" in r]
+    assert any(len(r) == 1024 for r in regexes), "a regex of 1,024 characters"
+    assert any("(?i)" in r for r in regexes) and any("\\Q" in r for r in regexes), "RE2-only syntax"
+
+
+@pytest.mark.property
+def test_istios_own_webhook_accepts_every_generated_render(generated, istio):
+    """Accepted means it applies: every values set the chart renders in the property run
+    (nulls, range edges, RE2 edge cases included) passes Istio's validating webhook. Asked
+    for validation only, in one harness process, once per distinct render."""
+    renders = sorted({c.render.stdout for c in generated.cases if c.render is not None})
+    assert len(renders) > len(generated.cases) // 2, "the property run renders distinct values sets"
+    results = istio.run([istio.case(out, analyze=False, simulate=False) for out in renders])
+    checked = sum(len(r.validation) for r in results)
+    assert checked >= 2 * len(renders), "each render has a Gateway or VirtualService and more for Istio to check"
+    refused = [(v["kind"], v["name"], v["message"]) for r in results for v in r.refused()]
+    assert refused == [], f"Istio's webhook refuses what the chart rendered: {refused[:5]}"
 
 
 # --- bad edits of valid values -------------------------------------------------------------

@@ -583,12 +583,19 @@ _HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OP
 # (?<name>...) groups, \z, Unicode classes \pL / \p{Greek}, POSIX classes [[:alpha:]].
 _RE2_TO_PYTHON = [
     (re.compile(r"\\Q(.*?)(\\E|\Z)", re.S), lambda m: re.escape(m.group(1))),
-    (re.compile(r"\(\?[imsU-]+\)"), lambda m: ""),
+    (re.compile(r"\(\?[imsU-]+\)"), lambda m: ""),  # shape only: see routing.py for the meaning
     (re.compile(r"\(\?<(?=[A-Za-z_])"), lambda m: "(?P<"),
     (re.compile(r"\\z"), lambda m: r"\Z"),
     (re.compile(r"\\[pP](\{\^?[A-Za-z_]+\}|[A-Za-z])"), lambda m: "a"),
     (re.compile(r"\[:\^?[a-z]+:\]"), lambda m: "a"),
 ]
+
+
+def re2_to_python(pattern):
+    """An RE2 pattern in the syntax of Python's re (for the constructs both have)."""
+    for syntax, rewrite in _RE2_TO_PYTHON:
+        pattern = syntax.sub(rewrite, pattern)
+    return pattern
 
 
 def _regex(pattern, at):
@@ -599,11 +606,8 @@ def _regex(pattern, at):
         return [at + ": regex string match should not be empty"]
     if len(pattern) > 1024:
         return [at + ": regex is too large, max length allowed is 1024"]
-    python = pattern
-    for syntax, rewrite in _RE2_TO_PYTHON:
-        python = syntax.sub(rewrite, python)
     try:
-        re.compile(python)
+        re.compile(re2_to_python(pattern))
     except re.error as e:
         return ["%s: invalid regex %r: %s" % (at, pattern, e)]
     if _RE2_UNSUPPORTED.search(pattern):
