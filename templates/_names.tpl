@@ -95,7 +95,7 @@ clusterDomain defaults to cluster.local.
 {{- $domain := .clusterDomain | default "cluster.local" -}}
 {{- if not (contains "." .host) -}}
 {{- printf "%s.%s.svc.%s" .host .namespace $domain -}}
-{{- else if regexMatch "^[^.]+\\.[^.]+\\.svc$" .host -}}
+{{- else if and (hasSuffix ".svc" .host) (eq (len (splitList "." .host)) 3) -}}
 {{- printf "%s.%s" .host $domain -}}
 {{- else -}}
 {{- .host -}}

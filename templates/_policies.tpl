@@ -124,7 +124,14 @@ nothing defines) are checked here, while merging, and reported with the others.
        DestinationRules, and Istio keeps one trafficPolicy for the host (mergeDestinationRule
        in pilot/pkg/model/destination_rule.go): hosts are compared as the Service they name. */ -}}
 {{- $spellings := dict -}}
+{{- /* Only hosts that share a first label can name one Service: count them first, cheaply. */ -}}
+{{- $names := dict -}}
+{{- range $host, $_ := $policies -}}
+  {{- $name := regexReplaceAll "[.].*" $host "" -}}
+  {{- $_ := set $names $name (add1 (get $names $name | default 0)) -}}
+{{- end -}}
 {{- range $host, $entry := $policies -}}
+  {{- if gt (get $names (regexReplaceAll "[.].*" $host "") | int) 1 -}}
   {{- $renders := $entry.subsets -}}
   {{- range $entry.policy -}}{{- if . -}}{{- $renders = true -}}{{- end -}}{{- end -}}
   {{- if $renders -}}
@@ -134,6 +141,7 @@ nothing defines) are checked here, while merging, and reported with the others.
     {{- else -}}
       {{- $_ := set $spellings $fqdn (dict "host" $host "key" $entry.key) -}}
     {{- end -}}
+  {{- end -}}
   {{- end -}}
 {{- end -}}
 {{- /* Names: dots become dashes, so a.b and a-b would share one; the later host (in sorted
