@@ -44,9 +44,20 @@ nothing defines) are checked here, while merging, and reported with the others.
       {{- if .subsetLabels -}}{{- else -}}{{- $_ := set $labelledElsewhere (print .host "/" .subset) $index -}}{{- end -}}
     {{- end -}}
   {{- end -}}
-  {{- /* The route's settings over the chart default, plus streaming keepalives. */ -}}
+  {{- /* The route's settings over the chart default, plus streaming keepalives. Key by key, so that a route's false or 0 wins over the chart default (sprig's merge
+         would take the default: mergo counts false and 0 as unset), and null or {} means
+         the default. A map (tcpKeepalive) is merged field by field, none of which can be 0. */ -}}
   {{- $policy := $chartPolicy -}}
-  {{- if $route.trafficPolicy -}}{{- $policy = merge (deepCopy $route.trafficPolicy) $chartPolicy -}}{{- end -}}
+  {{- if $route.trafficPolicy -}}
+    {{- $policy = deepCopy $chartPolicy -}}
+    {{- range $key, $value := $route.trafficPolicy -}}
+      {{- if kindIs "map" $value -}}{{- if $value -}}
+        {{- $_ := set $policy $key (merge (deepCopy $value) (index $policy $key | default dict)) -}}
+      {{- end -}}{{- else if not (kindIs "invalid" $value) -}}
+        {{- $_ := set $policy $key $value -}}
+      {{- end -}}
+    {{- end -}}
+  {{- end -}}
   {{- if $route.streaming -}}{{- if $streamPolicy -}}{{- $policy = merge (deepCopy $policy) $streamPolicy -}}{{- end -}}{{- end -}}
   {{- /* Routes that ask for nothing skip the rest. */ -}}
   {{- $wanted := $anySubset -}}
@@ -66,7 +77,7 @@ nothing defines) are checked here, while merging, and reported with the others.
         {{- $parts := splitList "." (trimSuffix ".cluster.local" $target.host) -}}
         {{- if and (eq (len $parts) 3) (eq (last $parts) "svc") -}}{{- $namespace = index $parts 1 -}}{{- end -}}
       {{- end -}}
-      {{- $entry = dict "namespace" $namespace "subsets" dict -}}
+      {{- $entry = dict "namespace" $namespace "subsets" dict "key" (printf "routes[%d].%s" $index (ternary "backend.host" "backends" (not (empty $route.backend)))) -}}
       {{- $_ := set $policies $target.host $entry -}}
     {{- end -}}
     {{- if $policy -}}
@@ -90,6 +101,9 @@ nothing defines) are checked here, while merging, and reported with the others.
           {{- $_ := set $model "errors" (append $model.errors (printf "routes[%d].backends: subset %s of %s has subsetLabels %s here but %s in another route; use the same labels" $index $target.subset $target.host (toJson $target.subsetLabels) (toJson $labels))) -}}
         {{- end -}}
       {{- end -}}
+      {{- if not (hasKey $entry.subsets $target.subset) -}}
+        {{- $_ := set $model "errors" (concat $model.errors (include "grpc-ingress.keyPrefixProblems" (list (printf "routes[%d].backends: subset %s of %s: subsetLabels" $index $target.subset $target.host) $target.subsetLabels) | fromJsonArray)) -}}
+      {{- end -}}
       {{- $_ := set $entry.subsets $target.subset $target.subsetLabels -}}
     {{- end -}}{{- end -}}
     {{- end -}}
@@ -104,6 +118,30 @@ nothing defines) are checked here, while merging, and reported with the others.
     {{- if not (and $entry (hasKey $entry.subsets (last $parts))) -}}
       {{- $_ := set $model "errors" (append $model.errors (printf "routes[%d].backends: subset %s of %s is not defined; give it subsetLabels (the pod labels of that subset), or set externalSubsets: true when a DestinationRule outside this chart defines it" (int $index) (last $parts) (first $parts))) -}}
     {{- end -}}
+  {{- end -}}
+{{- end -}}
+{{- /* One Service spelled two ways (svc and svc.<ns>.svc.cluster.local) would get two
+       DestinationRules, and Istio keeps one trafficPolicy for the host (mergeDestinationRule
+       in pilot/pkg/model/destination_rule.go): hosts are compared as the Service they name. */ -}}
+{{- $spellings := dict -}}
+{{- /* Only hosts that share a first label can name one Service: count them first, cheaply. */ -}}
+{{- $names := dict -}}
+{{- range $host, $_ := $policies -}}
+  {{- $name := regexReplaceAll "[.].*" $host "" -}}
+  {{- $_ := set $names $name (add1 (get $names $name | default 0)) -}}
+{{- end -}}
+{{- range $host, $entry := $policies -}}
+  {{- if gt (get $names (regexReplaceAll "[.].*" $host "") | int) 1 -}}
+  {{- $renders := $entry.subsets -}}
+  {{- range $entry.policy -}}{{- if . -}}{{- $renders = true -}}{{- end -}}{{- end -}}
+  {{- if $renders -}}
+    {{- $fqdn := include "grpc-ingress.fqdn" (dict "host" $host "namespace" $root.Release.Namespace) -}}
+    {{- with get $spellings $fqdn -}}
+      {{- $_ := set $model "errors" (append $model.errors (printf "%s: %s and %s (%s) name the same Service, %s, and each would get a DestinationRule of its own, of which Istio keeps one; spell the host one way in every route" $entry.key $host .host .key $fqdn)) -}}
+    {{- else -}}
+      {{- $_ := set $spellings $fqdn (dict "host" $host "key" $entry.key) -}}
+    {{- end -}}
+  {{- end -}}
   {{- end -}}
 {{- end -}}
 {{- /* Names: dots become dashes, so a.b and a-b would share one; the later host (in sorted
