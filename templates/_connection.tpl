@@ -34,6 +34,14 @@ connection's lifetime) append to model.errors.
 {{- $down := $values.downstream -}}
 {{- $errors := list -}}
 
+{{- /* Durations longer than Go can hold: istiod parses the patch with Go (durationProblem). */ -}}
+{{- $keepalive := $down.http2.keepalive | default dict -}}
+{{- range $key, $value := dict "streamIdleTimeout" $down.streamIdleTimeout "requestTimeout" $down.requestTimeout
+      "maxConnectionDuration" $down.maxConnectionDuration "drainTimeout" $down.drainTimeout
+      "http2.keepalive.interval" $keepalive.interval "http2.keepalive.timeout" $keepalive.timeout -}}
+  {{- with $value -}}{{- with include "grpc-ingress.durationProblem" (list (print "downstream." $key) .) -}}{{- $errors = append $errors . -}}{{- end -}}{{- end -}}
+{{- end -}}
+
 {{- /* Timeouts. "" leaves Istio's value; "0s" is Envoy's "off". */ -}}
 {{- $hcm := dict -}}
 {{- $common := dict -}}
@@ -54,7 +62,6 @@ connection's lifetime) append to model.errors.
 
 {{- /* HTTP/2 keepalive: Envoy requires a timeout with the interval (KeepaliveSettings in
        envoy/config/core/v3/protocol.proto). */ -}}
-{{- $keepalive := $down.http2.keepalive | default dict -}}
 {{- if $keepalive.interval -}}
   {{- if not $keepalive.timeout -}}
     {{- $errors = append $errors (printf "downstream.http2.keepalive.timeout: empty, but downstream.http2.keepalive.interval is %s and Envoy needs a timeout for its PINGs; set a timeout (e.g. 20s), or set interval to \"\" for no PINGs" $keepalive.interval) -}}

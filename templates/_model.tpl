@@ -31,7 +31,8 @@ its rule in _validate.tpl, its fields here, then print them in each renderer.
                      (plaintext gRPC-Web; Istio-only). port is the Service port.
   ports              kind -> port for the listeners that exist: tls, h2c, redirect, grpcWeb
   defaultTlsHosts    hosts served with names.credentialName (no tls.hosts entry claims them)
-  certificates       cert-manager Certificates to create: {secretName, hosts, source}
+  certificates       cert-manager Certificates to create: {secretName, hosts, source,
+                     privateKey: {algorithm, size (0: none), rotationPolicy}}
   secrets            Secrets to create: {name, type, data (plain text; printers encode)}
   envoyFilter        gRPC-Web on TLS listeners: {enabled, port (the pod's listener port),
                      snis (one per HTTPS listener)}                      (_listeners.tpl)
@@ -76,6 +77,7 @@ then read it as $.grpcIngressModel.
 */}}
 {{- define "grpc-ingress.model" -}}
 {{- if not (hasKey . "grpcIngressModel") -}}
+{{- include "grpc-ingress.restoreDefaults" (list .Values (include "grpc-ingress.defaults" . | fromJson)) -}}
 {{- $model := dict "errors" list -}}
 {{- include "grpc-ingress.model.names" (list . $model) -}}
 {{- include "grpc-ingress.model.listeners" (list . $model) -}}
@@ -88,5 +90,26 @@ then read it as $.grpcIngressModel.
 {{- fail (include "grpc-ingress.errorReport" (list $ .)) -}}
 {{- end -}}
 {{- $_ := set . "grpcIngressModel" $model -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Put values.yaml's value back wherever a user's null removed it, so that null means "the
+default" (the same render as {} for a map): include "grpc-ingress.restoreDefaults" (list .Values DEFAULTS)
+Helm deletes a key set to null from the merged values (coalesceValues in helm.sh/helm
+pkg/chartutil/coalesce.go), and templates cannot read values.yaml (_defaults.tpl carries
+it, written by scripts/values-defaults). Only missing keys are filled: sprig's merge would
+also overwrite false, 0 and "" (mergo counts them as empty). .Values is the map every
+template of the chart reads, so all of them see the restored keys.
+*/}}
+{{- define "grpc-ingress.restoreDefaults" -}}
+{{- $values := index . 0 -}}
+{{- range $key, $default := index . 1 -}}
+  {{- $value := index $values $key -}}
+  {{- if kindIs "invalid" $value -}}
+    {{- $_ := set $values $key $default -}}
+  {{- else if kindIs "map" $default -}}{{- if kindIs "map" $value -}}
+    {{- include "grpc-ingress.restoreDefaults" (list $value $default) -}}
+  {{- end -}}{{- end -}}
 {{- end -}}
 {{- end -}}

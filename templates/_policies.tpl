@@ -8,8 +8,9 @@ rules for one host the first one's trafficPolicy wins, so there is one policy pe
 Fill model.destinationPolicies: include "grpc-ingress.model.policies" (list $ $model)   (after names)
   map host -> {name, namespace, subsets, policy, owner}   (policy and owner only when a
   route gives the host settings)
-  policy: merged settings for the host: the chart default, each key a route's
-          trafficPolicy sets replaced whole, plus the streaming keepalives for streaming routes (keys h2Upgrade,
+  policy: merged settings for the host: the route's trafficPolicy over the chart default
+          (key by key, maps field by field, loadBalancer whole), plus the streaming
+          keepalives for streaming routes (keys h2Upgrade,
           maxRequestsPerConnection, http2MaxRequests, idleTimeout, connectTimeout,
           tcpKeepalive, http2KeepAlive, outlierDetection, loadBalancer); owner: key -> the
           route that set it. loadBalancer is always a map ({simple} or {consistentHash});
@@ -34,7 +35,6 @@ nothing defines) are checked here, while merging, and reported with the others.
 {{- $labelledElsewhere := dict -}}
 {{- $anySubset := false -}}
 {{- $chartPolicy := $values.trafficPolicy | default dict -}}
-{{- include "grpc-ingress.trafficPolicyRules" (list $root $model "trafficPolicy" $chartPolicy) -}}
 {{- /* A load balancer name is {simple: NAME} to Istio; one spelling lets routes compare. */ -}}
 {{- with $chartPolicy.loadBalancer -}}{{- if kindIs "string" . -}}
   {{- $chartPolicy = merge (dict "loadBalancer" (dict "simple" .)) $chartPolicy -}}
@@ -55,17 +55,28 @@ nothing defines) are checked here, while merging, and reported with the others.
       {{- if .subsetLabels -}}{{- else -}}{{- $_ := set $labelledElsewhere (print .host "/" .subset) $index -}}{{- end -}}
     {{- end -}}
   {{- end -}}
-  {{- /* The route's settings over the chart default, plus streaming keepalives. */ -}}
+  {{- /* The route's settings over the chart default, plus streaming keepalives. Key by
+         key, so that a route's false or 0 wins over the chart default (sprig's merge would
+         take the default: mergo counts false and 0 as unset), and null or {} means the
+         default. A map (tcpKeepalive, outlierDetection, http2KeepAlive) is merged field by
+         field the same way; a load balancer is replaced whole. */ -}}
   {{- $policy := $chartPolicy -}}
   {{- if $route.trafficPolicy -}}
-    {{- include "grpc-ingress.trafficPolicyRules" (list $root $model (printf "routes[%d].trafficPolicy" $index) $route.trafficPolicy) -}}
-    {{- /* Each key the route sets replaces the chart default's whole. (Helm's merge would
-           keep the default over a route's false or 0, and would combine a route's {simple}
-           with the default's {consistentHash} into a load balancer Istio refuses.) */ -}}
-    {{- $policy = dict -}}
-    {{- range $key, $value := $chartPolicy -}}{{- $_ := set $policy $key $value -}}{{- end -}}
-    {{- range $key, $value := $route.trafficPolicy -}}{{- $_ := set $policy $key $value -}}{{- end -}}
-    {{- with $route.trafficPolicy.loadBalancer -}}{{- if kindIs "string" . -}}{{- $_ := set $policy "loadBalancer" (dict "simple" .) -}}{{- end -}}{{- end -}}
+    {{- $policy = deepCopy $chartPolicy -}}
+    {{- range $key, $value := $route.trafficPolicy -}}
+      {{- if eq $key "loadBalancer" -}}
+        {{- /* One kind of load balancer: the route's replaces the default's whole ({simple}
+               merged into {consistentHash} would be both, which Istio refuses). */ -}}
+        {{- if $value -}}{{- $_ := set $policy $key (ternary (dict "simple" $value) $value (kindIs "string" $value)) -}}{{- end -}}
+      {{- else if kindIs "map" $value -}}{{- if $value -}}
+        {{- /* Field by field, the same way: outlierDetection's 0 counts must win too. */ -}}
+        {{- $merged := deepCopy (index $policy $key | default dict) -}}
+        {{- range $field, $setting := $value -}}{{- if not (kindIs "invalid" $setting) -}}{{- $_ := set $merged $field $setting -}}{{- end -}}{{- end -}}
+        {{- $_ := set $policy $key $merged -}}
+      {{- end -}}{{- else if not (kindIs "invalid" $value) -}}
+        {{- $_ := set $policy $key $value -}}
+      {{- end -}}
+    {{- end -}}
   {{- end -}}
   {{- if $route.streaming -}}{{- if $streamPolicy -}}{{- $policy = merge (deepCopy $policy) $streamPolicy -}}{{- end -}}{{- end -}}
   {{- /* Routes that ask for nothing skip the rest. */ -}}
@@ -86,7 +97,7 @@ nothing defines) are checked here, while merging, and reported with the others.
         {{- $parts := splitList "." (trimSuffix ".cluster.local" $target.host) -}}
         {{- if and (eq (len $parts) 3) (eq (last $parts) "svc") -}}{{- $namespace = index $parts 1 -}}{{- end -}}
       {{- end -}}
-      {{- $entry = dict "namespace" $namespace "subsets" dict -}}
+      {{- $entry = dict "namespace" $namespace "subsets" dict "key" (printf "routes[%d].%s" $index (ternary "backend.host" "backends" (not (empty $route.backend)))) -}}
       {{- $_ := set $policies $target.host $entry -}}
     {{- end -}}
     {{- if $policy -}}
@@ -110,6 +121,9 @@ nothing defines) are checked here, while merging, and reported with the others.
           {{- $_ := set $model "errors" (append $model.errors (printf "routes[%d].backends: subset %s of %s has subsetLabels %s here but %s in another route; use the same labels" $index $target.subset $target.host (toJson $target.subsetLabels) (toJson $labels))) -}}
         {{- end -}}
       {{- end -}}
+      {{- if not (hasKey $entry.subsets $target.subset) -}}
+        {{- $_ := set $model "errors" (concat $model.errors (include "grpc-ingress.keyPrefixProblems" (list (printf "routes[%d].backends: subset %s of %s: subsetLabels" $index $target.subset $target.host) $target.subsetLabels) | fromJsonArray)) -}}
+      {{- end -}}
       {{- $_ := set $entry.subsets $target.subset $target.subsetLabels -}}
     {{- end -}}{{- end -}}
     {{- end -}}
@@ -124,6 +138,30 @@ nothing defines) are checked here, while merging, and reported with the others.
     {{- if not (and $entry (hasKey $entry.subsets (last $parts))) -}}
       {{- $_ := set $model "errors" (append $model.errors (printf "routes[%d].backends: subset %s of %s is not defined; give it subsetLabels (the pod labels of that subset), or set externalSubsets: true when a DestinationRule outside this chart defines it" (int $index) (last $parts) (first $parts))) -}}
     {{- end -}}
+  {{- end -}}
+{{- end -}}
+{{- /* One Service spelled two ways (svc and svc.<ns>.svc.cluster.local) would get two
+       DestinationRules, and Istio keeps one trafficPolicy for the host (mergeDestinationRule
+       in pilot/pkg/model/destination_rule.go): hosts are compared as the Service they name. */ -}}
+{{- $spellings := dict -}}
+{{- /* Only hosts that share a first label can name one Service: count them first, cheaply. */ -}}
+{{- $names := dict -}}
+{{- range $host, $_ := $policies -}}
+  {{- $name := regexReplaceAll "[.].*" $host "" -}}
+  {{- $_ := set $names $name (add1 (get $names $name | default 0)) -}}
+{{- end -}}
+{{- range $host, $entry := $policies -}}
+  {{- if gt (get $names (regexReplaceAll "[.].*" $host "") | int) 1 -}}
+  {{- $renders := $entry.subsets -}}
+  {{- range $entry.policy -}}{{- if . -}}{{- $renders = true -}}{{- end -}}{{- end -}}
+  {{- if $renders -}}
+    {{- $fqdn := include "grpc-ingress.fqdn" (dict "host" $host "namespace" $root.Release.Namespace) -}}
+    {{- with get $spellings $fqdn -}}
+      {{- $_ := set $model "errors" (append $model.errors (printf "%s: %s and %s (%s) name the same Service, %s, and each would get a DestinationRule of its own, of which Istio keeps one; spell the host one way in every route" $entry.key $host .host .key $fqdn)) -}}
+    {{- else -}}
+      {{- $_ := set $spellings $fqdn (dict "host" $host "key" $entry.key) -}}
+    {{- end -}}
+  {{- end -}}
   {{- end -}}
 {{- end -}}
 {{- /* Names: dots become dashes, so a.b and a-b would share one; the later host (in sorted
@@ -145,34 +183,4 @@ nothing defines) are checked here, while merging, and reported with the others.
   {{- $_ := set $entry "name" $name -}}
 {{- end -}}
 {{- $_ := set $model "destinationPolicies" $policies -}}
-{{- end -}}
-
-{{/*
-Rules of one trafficPolicy (chart-wide or a route's), appended to model.errors:
-include "grpc-ingress.trafficPolicyRules" (list $ $model KEY POLICY)   KEY: "trafficPolicy" or "routes[i].trafficPolicy"
-*/}}
-{{- define "grpc-ingress.trafficPolicyRules" -}}
-{{- $root := index . 0 -}}
-{{- $model := index . 1 -}}
-{{- $key := index . 2 -}}
-{{- $policy := index . 3 -}}
-{{- $errors := list -}}
-{{- with $policy.http2KeepAlive -}}
-  {{- /* ConnectionPoolSettings.HTTPSettings.http2KeepAlive is in istio.io/api from release-1.31.
-         Older CRDs lack it: the API server drops the field (or refuses it under strict field
-         validation) and istiod never sees it, so the PINGs would silently not exist. */ -}}
-  {{- $version := $root.Values.istio.version -}}
-  {{- if semverCompare "<1.31-0" (printf "%s.0" $version) -}}
-    {{- $errors = append $errors (printf "%s.http2KeepAlive: DestinationRule http2KeepAlive exists from Istio 1.31, and istio.version is %s (Istio %s's CRD drops the field, so no PING would be sent); set istio.version: \"1.31\" if the mesh runs 1.31, or remove it (streaming.tcpKeepalive finds dead backend connections on any version)" $key $version $version) -}}
-  {{- end -}}
-  {{- if gt (include "grpc-ingress.durationMs" .timeout | atoi) (include "grpc-ingress.durationMs" .interval | atoi) -}}
-    {{- $errors = append $errors (printf "%s.http2KeepAlive.timeout: %s is longer than its interval (%s), so the next PING is due before a lost one is noticed; make the timeout at most the interval" $key .timeout .interval) -}}
-  {{- end -}}
-{{- end -}}
-{{- with $policy.outlierDetection -}}
-  {{- if not (or .consecutiveGatewayErrors .consecutive5xxErrors) -}}
-    {{- $errors = append $errors (printf "%s.outlierDetection: neither consecutiveGatewayErrors nor consecutive5xxErrors is above 0, so no pod is ever ejected; set consecutiveGatewayErrors (e.g. 5: connect failures and UNAVAILABLE, the errors of a pod that is down), or remove outlierDetection" $key) -}}
-  {{- end -}}
-{{- end -}}
-{{- if $errors -}}{{- $_ := set $model "errors" (concat $model.errors $errors) -}}{{- end -}}
 {{- end -}}

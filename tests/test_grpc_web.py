@@ -7,7 +7,7 @@ import pytest
 from support.bad_input import assert_refused, bad_values
 from support.helm import get
 from support.injection import Field, string_keys
-from support.mutations import assert_edits_refused, edits, free_port, own_gateway, path_re
+from support.mutations import assert_edits_refused, edits, enable_tls, free_port, own_gateway, path_re
 from support.properties import for_every_valid_values_set
 from support.routing import route_for
 from support.scenarios import SCENARIOS, ci, grpc_web_filter, grpc_web_filters, load_ci, servers
@@ -47,11 +47,19 @@ def test_envoy_filter_has_one_patch_per_tls_server(helm):
 
 def test_envoy_filter_port_zero_means_the_https_servers_own_port(helm):
     """For gateways that bind the Service port itself (the istio/gateway chart, Gateway API)."""
-    r = helm.render({"tls": {"port": 9443}, "grpcWeb": {"enabled": True, "envoyFilter": {"listenerPort": 0, "namespace": "gw"},
-                                                        "cors": {"allowOrigins": ["https://a.example.com"]}}})
+    r = helm.render({"tls": {"port": 9443}, "gateway": {"workloadNamespace": "gw"},
+                     "grpcWeb": {"enabled": True, "envoyFilter": {"listenerPort": 0},
+                                 "cors": {"allowOrigins": ["https://a.example.com"]}}})
     ef = grpc_web_filter(r)
     assert ef["spec"]["configPatches"][0]["match"]["listener"]["portNumber"] == 9443
-    assert ef["metadata"]["namespace"] == "gw"
+    assert ef["metadata"]["namespace"] == "gw", "by default beside the gateway pods, where Istio applies it"
+
+
+def test_envoy_filter_can_live_in_istios_root_namespace(helm):
+    """From the root namespace an EnvoyFilter applies to the gateway pods of every namespace."""
+    r = helm.render({"gateway": {"workloadNamespace": "gw"},
+                     "grpcWeb": {**WEB, "envoyFilter": {"namespace": "istio-system"}}})
+    assert grpc_web_filter(r)["metadata"]["namespace"] == "istio-system"
 
 
 def test_grpc_web_cors_is_on_the_route_the_preflight_reaches(helm):
@@ -174,6 +182,17 @@ BAD_VALUES = [
                              "grpcWeb": {"enabled": True, "port": 8080, "cors": {"allowOrigins": ["https://a.example.com"]}}},
      [r"grpcWeb\.port", r"h2c\.port"]),
     ("envoy-filter-enabled-typo", {"grpcWeb": {"envoyFilter": {"enabled": "yes"}}}, [r"grpcWeb\.envoyFilter\.enabled"]),
+    ("cors-credentials-any-origin", {"grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["*"], "allowAnyOrigin": True,
+                                                                          "allowCredentials": True}}},
+     [r"grpcWeb\.cors\.allowCredentials", r"allowAnyOrigin", r"every web site"]),
+    ("envoy-filter-namespace-elsewhere", {"grpcWeb": {**WEB, "envoyFilter": {"namespace": "apps"}}},
+     [r"grpcWeb\.envoyFilter\.namespace", r"apps", r"gateway\.workloadNamespace"]),
+    ("cors-origin-regex-not-re2", {"grpcWeb": {**WEB, "cors": {"allowOrigins": [{"regex": "https://(app"}]}}},
+     [r"grpcWeb\.cors\.allowOrigins\.0\.regex", r"https://\(app", r"RE2"]),
+    ("cors-origin-regex-over-1024", {"grpcWeb": {**WEB, "cors": {"allowOrigins": [{"regex": "https://" + "a" * 1020}]}}},
+     [r"grpcWeb\.cors\.allowOrigins\.0\.regex", r"1028 characters"]),
+    ("cors-max-age-beyond-go-duration", {"grpcWeb": {**WEB, "cors": {**WEB["cors"], "maxAge": "2562048h"}}},
+     [r"grpcWeb\.cors\.maxAge", "2562048h"]),
 ]
 
 
@@ -212,7 +231,27 @@ def m_star_origin_without_opt_in(v, rnd):
     return [path_re("grpcWeb", "cors", "allowOrigins", 1)]
 
 
+def m_credentials_for_any_origin(v, rnd):
+    web = v.setdefault("grpcWeb", {})
+    web["enabled"] = True
+    web["cors"] = {"allowOrigins": ["*"], "allowAnyOrigin": True, "allowCredentials": True}
+    if not v["tls"].get("enabled", True):
+        web["port"] = free_port(v)
+    return [path_re("grpcWeb", "cors", "allowCredentials")]
+
+
+def m_envoy_filter_where_istio_ignores_it(v, rnd):
+    own_gateway(v)
+    enable_tls(v)
+    web = v.setdefault("grpcWeb", {})
+    web.update(enabled=True, envoyFilter={"enabled": rnd.choice([True, "auto"]), "namespace": "elsewhere"})
+    web.setdefault("cors", {}).setdefault("allowOrigins", ["https://app.example.com"])
+    web["cors"]["allowAnyOrigin"] = "*" in web["cors"]["allowOrigins"]
+    return [path_re("grpcWeb", "envoyFilter", "namespace"), "elsewhere"]
+
+
 @pytest.mark.parametrize("mutation", edits(
-    m_grpc_web_port_clash, m_no_origins, m_star_origin_without_opt_in))
+    m_grpc_web_port_clash, m_no_origins, m_star_origin_without_opt_in, m_credentials_for_any_origin,
+    m_envoy_filter_where_istio_ignores_it))
 def test_bad_edits_of_valid_values_are_refused_naming_the_key(helm, mutation_bases, mutation):
     assert_edits_refused(helm, mutation, mutation_bases)
