@@ -308,7 +308,7 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
     {{- end -}}{{- end -}}
   {{- end -}}
   {{- if $route.trafficPolicy -}}
-    {{- $errors = concat $errors (include "grpc-ingress.trafficPolicyProblems" (list (printf "routes[%d].trafficPolicy" $index) $route.trafficPolicy $values.istio.version) | fromJsonArray) -}}
+    {{- $errors = concat $errors (include "grpc-ingress.trafficPolicyProblems" (list (printf "routes[%d].trafficPolicy" $index) $route.trafficPolicy $values.istio.version $values.trafficPolicy) | fromJsonArray) -}}
   {{- end -}}
   {{- /* Chart-wide retry defaults are merged by Helm, so attempts: 0 there arrives with the
          default retryOn and still means "off". On a route, the user wrote both: say so. */ -}}
@@ -466,7 +466,8 @@ The problem with a duration longer than Go can hold, or "": include "grpc-ingres
 {{/*
 Problems with the numbers and durations of a traffic policy (the chart-wide one, a route's, or
 streaming's idleTimeout and tcpKeepalive), and with http2KeepAlive and outlierDetection, as a
-JSON list: include "grpc-ingress.trafficPolicyProblems" (list KEY POLICY [ISTIO_VERSION]) | fromJsonArray
+JSON list: include "grpc-ingress.trafficPolicyProblems" (list KEY POLICY [ISTIO_VERSION [CHART_POLICY]])
+| fromJsonArray (CHART_POLICY: the chart-wide policy a route's is merged over, field by field)
 The bounds are those of the DestinationRule istiod decodes (istio.io/api networking/v1alpha3
 destination_rule.pb.go ConnectionPoolSettings: http2MaxRequests and maxRequestsPerConnection
 are int32, and the CRD says format: int32; tcpKeepalive.probes is a uint32, the CRD's maximum
@@ -514,7 +515,14 @@ are int32, and the CRD says format: int32; tcpKeepalive.probes is a uint32, the 
   {{- end -}}
 {{- end -}}
 {{- with $policy.outlierDetection -}}
-  {{- if not (or .consecutiveGatewayErrors .consecutive5xxErrors) -}}
+  {{- /* The counts as they apply: a route's over the chart-wide ones, field by field. */ -}}
+  {{- $counts := dict -}}
+  {{- if gt (len $) 3 -}}{{- with index $ 3 -}}{{- with .outlierDetection -}}{{- $counts = deepCopy . -}}{{- end -}}{{- end -}}{{- end -}}
+  {{- range $field := list "consecutiveGatewayErrors" "consecutive5xxErrors" -}}
+    {{- $count := index $policy.outlierDetection $field -}}
+    {{- if not (kindIs "invalid" $count) -}}{{- $_ := set $counts $field $count -}}{{- end -}}
+  {{- end -}}
+  {{- if not (or $counts.consecutiveGatewayErrors $counts.consecutive5xxErrors) -}}
     {{- $problems = append $problems (printf "%s.outlierDetection: neither consecutiveGatewayErrors nor consecutive5xxErrors is above 0, so no pod is ever ejected; set consecutiveGatewayErrors (e.g. 5: connect failures and UNAVAILABLE, the errors of a pod that is down), or remove outlierDetection" $key) -}}
   {{- end -}}
 {{- end -}}

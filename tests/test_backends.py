@@ -112,6 +112,13 @@ def test_outlier_detection_ejects_on_gateway_errors_unless_5xx_is_asked_for(helm
     assert got["consecutive5xxErrors"] == 7
 
 
+def test_a_routes_outlier_detection_overrides_the_defaults_field_by_field_zero_included(helm):
+    r = helm.render({"trafficPolicy": {"outlierDetection": {"consecutiveGatewayErrors": 5, "consecutive5xxErrors": 5, "interval": "10s"}},
+                     "routes": [{"name": "a", "backend": {"host": "a", "port": 1},
+                                 "trafficPolicy": {"outlierDetection": {"consecutive5xxErrors": 0, "interval": "2s"}}}]})
+    assert _policy(r, "a")["outlierDetection"] == {"consecutiveGatewayErrors": 5, "consecutive5xxErrors": 0, "interval": "2s"}
+
+
 @pytest.mark.parametrize("given, rendered", [
     ("LEAST_REQUEST", {"simple": "LEAST_REQUEST"}),
     ({"simple": "RANDOM"}, {"simple": "RANDOM"}),
@@ -266,6 +273,9 @@ BAD_VALUES = [
      [r"trafficPolicy\.outlierDetection\.maxEjectionPercent"]),
     ("outlier-interval-0s", {"trafficPolicy": {"outlierDetection": {"consecutiveGatewayErrors": 5, "interval": "0s"}}},
      [r"trafficPolicy\.outlierDetection\.interval"]),
+    ("outlier-base-ejection-beyond-go-duration", routes({"name": "r", "backend": B, "trafficPolicy": {"outlierDetection": {
+        "consecutiveGatewayErrors": 5, "baseEjectionTime": "3000000h"}}}),
+     [r"routes\.0\.trafficPolicy\.outlierDetection\.baseEjectionTime", r"3000000h"]),
     ("istio-version-as-a-number", {"istio": {"version": 1.3}}, [r"istio\.version"]),
     ("istio-version-unsupported", {"istio": {"version": "1.23"}}, [r"istio\.version"]),
     ("route-port-not-on-the-charts-service", {"backendServices": [{"name": "greeter", "selector": {"app": "g"}, "port": 50051}],
