@@ -5,7 +5,8 @@ secrets they present, the gRPC-Web patch for TLS listeners and the helm test che
 
 {{/*
 Fill model.gateway, model.tls, model.listeners, model.ports, model.defaultTlsHosts,
-model.certificates, model.secrets, model.envoyFilter and model.healthCheck:
+model.certificates, model.secrets, model.envoyFilter and model.healthCheck (enabled, flags,
+address, clientSecret, reason it is off; _passthrough.tpl adds the call):
 include "grpc-ingress.model.listeners" (list $ $model)   (after grpc-ingress.model.names)
 */}}
 {{- define "grpc-ingress.model.listeners" -}}
@@ -117,8 +118,8 @@ names its chain. For a Gateway owned elsewhere, one patch per host.
   "port" (int (default $tls.port $web.envoyFilter.listenerPort))
   "snis" $snis -}}
 
-{{- /* The helm test Pod calls grpc.health.v1.Health/Check through the first listener a
-       client would use. MUTUAL needs a client certificate the Pod only has when
+{{- /* The helm test Pod calls through the first listener a client would use (what it
+       calls: _passthrough.tpl). MUTUAL needs a client certificate the Pod only has when
        tests.clientSecret names one, so without it there is no Pod. */ -}}
 {{- $test := $values.tests -}}
 {{- $port := $tls.port -}}
@@ -130,8 +131,6 @@ names its chain. For a Gateway owned elsewhere, one patch per host.
   {{- $port = ternary $values.h2c.port $web.port $values.h2c.enabled -}}
   {{- $args = append $args "-plaintext" -}}
 {{- end -}}
-{{- with $test.healthService -}}{{- $args = concat $args (list "-d" (toJson (dict "service" .))) -}}{{- end -}}
-{{- $args = concat $args (list (printf "%s:%d" $test.gatewayAddress (int $port)) "grpc.health.v1.Health/Check") -}}
 {{- $mutual := and $tls.enabled (eq $tls.mode "MUTUAL") -}}
 
 {{- /* The selector default lives here, not in values.yaml: Helm merges maps, so a default in
@@ -145,7 +144,11 @@ names its chain. For a Gateway owned elsewhere, one patch per host.
 {{- $_ := set $model "certificates" $certificates -}}
 {{- $_ := set $model "secrets" $secrets -}}
 {{- $_ := set $model "envoyFilter" $envoyFilter -}}
-{{- $_ := set $model "healthCheck" (dict "enabled" (and $test.enabled (or (not $mutual) $test.clientSecret)) "args" $args "clientSecret" $test.clientSecret) -}}
+{{- $testOff := "" -}}
+{{- if not $test.enabled -}}{{- $testOff = "tests.enabled is false" -}}
+{{- else if and $mutual (not $test.clientSecret) -}}{{- $testOff = "tls.mode is MUTUAL and tests.clientSecret names no client certificate for it" -}}
+{{- end -}}
+{{- $_ := set $model "healthCheck" (dict "enabled" (not $testOff) "reason" $testOff "flags" $args "address" (printf "%s:%d" $test.gatewayAddress (int $port)) "clientSecret" $test.clientSecret) -}}
 {{- end -}}
 
 {{/*

@@ -246,7 +246,7 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
     {{- with include "grpc-ingress.durationProblem" (list (printf "retries.%s.perTryTimeout" $kind) .) -}}{{- $errors = append $errors . -}}{{- end -}}
   {{- end -}}{{- end -}}
 {{- end -}}
-{{- $errors = concat $errors (include "grpc-ingress.trafficPolicyProblems" (list "trafficPolicy" $values.trafficPolicy) | fromJsonArray) -}}
+{{- $errors = concat $errors (include "grpc-ingress.trafficPolicyProblems" (list "trafficPolicy" $values.trafficPolicy $values.istio.version) | fromJsonArray) -}}
 
 {{- /* routes: one pass, plus one over the routes that mix services and methods. */ -}}
 {{- $routeNames := dict -}}
@@ -308,7 +308,7 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
     {{- end -}}{{- end -}}
   {{- end -}}
   {{- if $route.trafficPolicy -}}
-    {{- $errors = concat $errors (include "grpc-ingress.trafficPolicyProblems" (list (printf "routes[%d].trafficPolicy" $index) $route.trafficPolicy) | fromJsonArray) -}}
+    {{- $errors = concat $errors (include "grpc-ingress.trafficPolicyProblems" (list (printf "routes[%d].trafficPolicy" $index) $route.trafficPolicy $values.istio.version $values.trafficPolicy) | fromJsonArray) -}}
   {{- end -}}
   {{- /* Chart-wide retry defaults are merged by Helm, so attempts: 0 there arrives with the
          default retryOn and still means "off". On a route, the user wrote both: say so. */ -}}
@@ -465,8 +465,9 @@ The problem with a duration longer than Go can hold, or "": include "grpc-ingres
 
 {{/*
 Problems with the numbers and durations of a traffic policy (the chart-wide one, a route's, or
-streaming's idleTimeout and tcpKeepalive), as a JSON list:
-include "grpc-ingress.trafficPolicyProblems" (list KEY POLICY) | fromJsonArray
+streaming's idleTimeout and tcpKeepalive), and with http2KeepAlive and outlierDetection, as a
+JSON list: include "grpc-ingress.trafficPolicyProblems" (list KEY POLICY [ISTIO_VERSION [CHART_POLICY]])
+| fromJsonArray (CHART_POLICY: the chart-wide policy a route's is merged over, field by field)
 The bounds are those of the DestinationRule istiod decodes (istio.io/api networking/v1alpha3
 destination_rule.pb.go ConnectionPoolSettings: http2MaxRequests and maxRequestsPerConnection
 are int32, and the CRD says format: int32; tcpKeepalive.probes is a uint32, the CRD's maximum
@@ -491,6 +492,39 @@ are int32, and the CRD says format: int32; tcpKeepalive.probes is a uint32, the 
 {{- $keepalive := index $policy "tcpKeepalive" | default dict -}}
 {{- range $field := list "time" "interval" -}}
   {{- with index $keepalive $field -}}{{- $_ := set $durations (print "tcpKeepalive." $field) . -}}{{- end -}}
+{{- end -}}
+{{- range $map, $fields := dict "http2KeepAlive" (list "interval" "timeout") "outlierDetection" (list "interval" "baseEjectionTime") -}}
+  {{- $settings := index $policy $map | default dict -}}
+  {{- range $field := $fields -}}
+    {{- with index $settings $field -}}{{- $_ := set $durations (print $map "." $field) . -}}{{- end -}}
+  {{- end -}}
+{{- end -}}
+{{- with $policy.http2KeepAlive -}}
+  {{- /* ConnectionPoolSettings.HTTPSettings.http2KeepAlive is in istio.io/api from release-1.31.
+         Older CRDs lack it: the API server drops the field (or refuses it under strict field
+         validation) and istiod never sees it, so the PINGs would silently not exist (checked
+         with the Istio harness: test_backends). */ -}}
+  {{- $version := index $ 2 -}}
+  {{- if semverCompare "<1.31-0" (printf "%s.0" $version) -}}
+    {{- $problems = append $problems (printf "%s.http2KeepAlive: DestinationRule http2KeepAlive exists from Istio 1.31, and istio.version is %s (Istio %s's CRD drops the field, so no PING would be sent); set istio.version: \"1.31\" if the mesh runs 1.31, or remove it (streaming.tcpKeepalive finds dead backend connections on any version)" $key $version $version) -}}
+  {{- end -}}
+  {{- if and .timeout .interval -}}
+    {{- if gt (include "grpc-ingress.durationMs" .timeout | atoi) (include "grpc-ingress.durationMs" .interval | atoi) -}}
+      {{- $problems = append $problems (printf "%s.http2KeepAlive.timeout: %s is longer than its interval (%s), so the next PING is due before a lost one is noticed; make the timeout at most the interval" $key .timeout .interval) -}}
+    {{- end -}}
+  {{- end -}}
+{{- end -}}
+{{- with $policy.outlierDetection -}}
+  {{- /* The counts as they apply: a route's over the chart-wide ones, field by field. */ -}}
+  {{- $counts := dict -}}
+  {{- if gt (len $) 3 -}}{{- with index $ 3 -}}{{- with .outlierDetection -}}{{- $counts = deepCopy . -}}{{- end -}}{{- end -}}{{- end -}}
+  {{- range $field := list "consecutiveGatewayErrors" "consecutive5xxErrors" -}}
+    {{- $count := index $policy.outlierDetection $field -}}
+    {{- if not (kindIs "invalid" $count) -}}{{- $_ := set $counts $field $count -}}{{- end -}}
+  {{- end -}}
+  {{- if not (or $counts.consecutiveGatewayErrors $counts.consecutive5xxErrors) -}}
+    {{- $problems = append $problems (printf "%s.outlierDetection: neither consecutiveGatewayErrors nor consecutive5xxErrors is above 0, so no pod is ever ejected; set consecutiveGatewayErrors (e.g. 5: connect failures and UNAVAILABLE, the errors of a pod that is down), or remove outlierDetection" $key) -}}
+  {{- end -}}
 {{- end -}}
 {{- range $field, $value := $durations -}}
   {{- with include "grpc-ingress.durationProblem" (list (printf "%s.%s" $key $field) $value) -}}{{- $problems = append $problems . -}}{{- end -}}

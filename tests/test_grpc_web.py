@@ -10,7 +10,7 @@ from support.injection import Field, string_keys
 from support.mutations import assert_edits_refused, edits, enable_tls, free_port, own_gateway, path_re
 from support.properties import for_every_valid_values_set
 from support.routing import route_for
-from support.scenarios import SCENARIOS, ci, load_ci, servers
+from support.scenarios import SCENARIOS, ci, grpc_web_filter, grpc_web_filters, load_ci, servers
 from support.values import WEB
 
 
@@ -21,7 +21,7 @@ GRPC_EXPOSED = ["grpc-status", "grpc-message", "grpc-status-details-bin"]
 
 def test_grpc_web_over_tls_uses_an_envoy_filter_on_the_tls_listener(helm):
     r = ci(helm, "grpc-web-tls-values.yaml")
-    ef = r.one("EnvoyFilter")
+    ef = grpc_web_filter(r)
     assert ef["metadata"]["namespace"] == "istio-system"
     assert ef["spec"]["workloadSelector"] == {"labels": {"istio": "ingressgateway"}}
     (patch,) = ef["spec"]["configPatches"]
@@ -39,7 +39,7 @@ def test_envoy_filter_has_one_patch_per_tls_server(helm):
     r = helm.render({"hosts": ["a.example.com", "b.example.com", "*.c.example.com"],
                      "tls": {"hosts": [{"hosts": ["b.example.com"], "credentialName": "b-tls"}]},
                      "grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["https://a.example.com"]}}})
-    snis = [get(p, "match.listener.filterChain.sni") for p in r.one("EnvoyFilter")["spec"]["configPatches"]]
+    snis = [get(p, "match.listener.filterChain.sni") for p in grpc_web_filter(r)["spec"]["configPatches"]]
     server_hosts = [s["hosts"] for s in servers(r)]
     assert len(snis) == len(server_hosts) == 2, "one patch per HTTPS server: two patches on one chain insert the filter twice"
     assert all(any(sni in hosts for hosts in server_hosts) for sni in snis)
@@ -50,7 +50,7 @@ def test_envoy_filter_port_zero_means_the_https_servers_own_port(helm):
     r = helm.render({"tls": {"port": 9443}, "gateway": {"workloadNamespace": "gw"},
                      "grpcWeb": {"enabled": True, "envoyFilter": {"listenerPort": 0},
                                  "cors": {"allowOrigins": ["https://a.example.com"]}}})
-    ef = r.one("EnvoyFilter")
+    ef = grpc_web_filter(r)
     assert ef["spec"]["configPatches"][0]["match"]["listener"]["portNumber"] == 9443
     assert ef["metadata"]["namespace"] == "gw", "by default beside the gateway pods, where Istio applies it"
 
@@ -59,7 +59,7 @@ def test_envoy_filter_can_live_in_istios_root_namespace(helm):
     """From the root namespace an EnvoyFilter applies to the gateway pods of every namespace."""
     r = helm.render({"gateway": {"workloadNamespace": "gw"},
                      "grpcWeb": {**WEB, "envoyFilter": {"namespace": "istio-system"}}})
-    assert r.one("EnvoyFilter")["metadata"]["namespace"] == "istio-system"
+    assert grpc_web_filter(r)["metadata"]["namespace"] == "istio-system"
 
 
 def test_grpc_web_cors_is_on_the_route_the_preflight_reaches(helm):
@@ -86,13 +86,13 @@ def test_grpc_web_plaintext_is_a_grpc_web_server_without_envoy_filter(helm):
     (srv,) = servers(r)
     assert srv["port"] == {"number": 8080, "name": "grpc-web", "protocol": "GRPC-WEB"}
     assert "tls" not in srv
-    assert not r.has("EnvoyFilter"), "Istio adds the grpc_web filter itself on GRPC-WEB servers"
+    assert not grpc_web_filters(r), "Istio adds the grpc_web filter itself on GRPC-WEB servers"
 
 
 def test_grpc_web_envoy_filter_opt_out(helm):
     values = load_ci(SCENARIOS["grpc-web-tls-values.yaml"])
     values["grpcWeb"]["envoyFilter"] = {"enabled": False}
-    assert not helm.render(values).has("EnvoyFilter")
+    assert not grpc_web_filters(helm.render(values))
 
 
 def test_any_origin_with_explicit_opt_in(helm):
@@ -103,9 +103,9 @@ def test_any_origin_with_explicit_opt_in(helm):
 def test_existing_gateway_with_grpc_web_renders_envoy_filter_only_when_asked(helm):
     values = load_ci(SCENARIOS["existing-gateway-values.yaml"])
     values["grpcWeb"] = {"enabled": True, "cors": {"allowOrigins": ["https://a.example.com"]}}
-    assert not helm.render(values).has("EnvoyFilter")
+    assert not grpc_web_filters(helm.render(values))
     values["grpcWeb"]["envoyFilter"] = {"enabled": True}
-    assert helm.render(values).has("EnvoyFilter")
+    assert grpc_web_filters(helm.render(values))
 
 
 # --- every generated values set ------------------------------------------------------------
@@ -122,7 +122,7 @@ def test_https_listeners_get_the_grpc_web_filter_when_grpc_web_needs_it(case):
     web, tls = values.get("grpcWeb", {}), values["tls"]
     ef = web.get("envoyFilter", {})
     mode = str(ef.get("enabled", "auto")).lower()
-    has = case.render.has("EnvoyFilter")
+    has = bool(grpc_web_filters(case.render))
     if not (web.get("enabled") and tls["enabled"]):
         assert not has, "only HTTPS listeners need it: Istio adds grpc_web itself on GRPC-WEB servers"
         return
@@ -132,7 +132,7 @@ def test_https_listeners_get_the_grpc_web_filter_when_grpc_web_needs_it(case):
         assert has == values["gateway"]["create"], "auto: the filter comes with a Gateway this chart owns"
     if not has:
         return
-    patches = case.render.one("EnvoyFilter")["spec"]["configPatches"]
+    patches = grpc_web_filter(case.render)["spec"]["configPatches"]
     ports = {p["match"]["listener"]["portNumber"] for p in patches}
     asked = ef.get("listenerPort")
     # listenerPort is the port the gateway pod binds; 0 means the HTTPS server's own port (the

@@ -16,7 +16,8 @@ from support.values import CERT_MANAGER, WEB
 def test_defaults_render_a_tls_gateway_and_a_catch_all_route(default_render):
     """What README's quick start promises for no values (the secret's name: test_install_checks)."""
     r = default_render
-    assert sorted(r.kinds()) == ["Gateway", "Pod", "VirtualService"], "no values: no Secret, no DestinationRule"
+    assert sorted(r.kinds()) == ["EnvoyFilter", "Gateway", "Pod", "VirtualService"], \
+        "no values: no Secret, no DestinationRule; the EnvoyFilter keeps streams open (test_connections)"
     (srv,) = servers(r)
     assert srv["port"] == {"number": 443, "name": "https", "protocol": "HTTPS"}
     assert srv["hosts"] == ["grpc.example.com"]
@@ -63,7 +64,8 @@ def test_gateway_selector_replaces_the_default(helm):
     r = helm.render({"gateway": {"selector": {"app": "my-gateway"}},
                      "grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["https://a.example.com"]}}})
     assert r.one("Gateway")["spec"]["selector"] == {"app": "my-gateway"}
-    assert r.one("EnvoyFilter")["spec"]["workloadSelector"] == {"labels": {"app": "my-gateway"}}
+    filters = r.of_kind("EnvoyFilter")  # gRPC-Web and client connections
+    assert [ef["spec"]["workloadSelector"] for ef in filters] == [{"labels": {"app": "my-gateway"}}] * 2
 
 
 def test_existing_gateway_renders_only_routes(helm):
