@@ -31,11 +31,18 @@ its rule in _validate.tpl, its fields here, then print them in each renderer.
                      (plaintext gRPC-Web; Istio-only). port is the Service port.
   ports              kind -> port for the listeners that exist: tls, h2c, redirect, grpcWeb
   defaultTlsHosts    hosts served with names.credentialName (no tls.hosts entry claims them)
-  certificates       cert-manager Certificates to create: {secretName, hosts, source}
+  certificates       cert-manager Certificates to create: {secretName, hosts, source,
+                     privateKey: {algorithm, size (0: none), rotationPolicy}}
   secrets            Secrets to create: {name, type, data (plain text; printers encode)}
   envoyFilter        gRPC-Web on TLS listeners: {enabled, port (the pod's listener port),
                      snis (one per HTTPS listener)}                      (_listeners.tpl)
-  healthCheck        the helm test Pod: {enabled, args, clientSecret}
+  connection         client connection settings on this chart's chains: {enabled, name,
+                     namespace, priority, chains [{port, sni}], hcm, listenerPorts,
+                     listener}                                              (_connection.tpl)
+  healthCheck        the helm test Pod: {enabled, reason (why not), args, clientSecret}
+  passThrough        {routes}: the reflection and health routes, also in model.routes
+  checks             {health, reflection, call}: what a route serves, what checks call
+                                                                           (_passthrough.tpl)
   routes             map "r<rank>-<index>" -> {route (the routes[] entry as given: name,
                      services, methods, prefix, regex, timeout, streaming...), catchAll,
                      backends, weighted, retries (effective policy)}; range it for
@@ -47,6 +54,21 @@ its rule in _validate.tpl, its fields here, then print them in each renderer.
 
 Maps the templates range over are Go maps: ranging visits keys in sorted order, so the
 output does not depend on how values were written.
+
+For a Gateway API renderer: an HTTPS listener becomes a Gateway listener (protocol HTTPS,
+tls.certificateRefs: its credentialName), HTTP2 an HTTP listener, a redirect listener an
+HTTPRoute with a RequestRedirect filter; GRPC-WEB, envoyFilter and connection have no Gateway
+API counterpart (implementations have their own, such as Envoy Gateway's ClientTrafficPolicy);
+passThrough routes are routes like the others. A route becomes a GRPCRoute rule (services and methods map to method matches)
+or, when it needs timeout, retries or cors (GRPCRoute has none) or raw prefix/regex, an
+HTTPRoute rule; both need hostnames (.Values.hosts). destinationPolicies map to
+BackendTLSPolicy/backend settings where the implementation has them. Rules that only one
+API has belong in _validate.tpl behind a check of which renderer is on.
+
+Performance: the first template pays for the model; a Go template function call costs more
+than the work it does, so the per-route passes (routes, validate, policies, and the
+VirtualService and DestinationRule printers) use plain ifs, make no list append per route
+and call few functions. scripts/bench measures it against a static chart.
 */}}
 
 {{/*
@@ -55,15 +77,39 @@ then read it as $.grpcIngressModel.
 */}}
 {{- define "grpc-ingress.model" -}}
 {{- if not (hasKey . "grpcIngressModel") -}}
+{{- include "grpc-ingress.restoreDefaults" (list .Values (include "grpc-ingress.defaults" . | fromJson)) -}}
 {{- $model := dict "errors" list -}}
 {{- include "grpc-ingress.model.names" (list . $model) -}}
 {{- include "grpc-ingress.model.listeners" (list . $model) -}}
+{{- include "grpc-ingress.model.connection" (list . $model) -}}
 {{- include "grpc-ingress.model.routes" (list . $model) -}}
+{{- include "grpc-ingress.model.passThrough" (list . $model) -}}
 {{- include "grpc-ingress.validate" (list . $model) -}}
 {{- include "grpc-ingress.model.policies" (list . $model) -}}
 {{- with $model.errors -}}
 {{- fail (include "grpc-ingress.errorReport" (list $ .)) -}}
 {{- end -}}
 {{- $_ := set . "grpcIngressModel" $model -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Put values.yaml's value back wherever a user's null removed it, so that null means "the
+default" (the same render as {} for a map): include "grpc-ingress.restoreDefaults" (list .Values DEFAULTS)
+Helm deletes a key set to null from the merged values (coalesceValues in helm.sh/helm
+pkg/chartutil/coalesce.go), and templates cannot read values.yaml (_defaults.tpl carries
+it, written by scripts/values-defaults). Only missing keys are filled: sprig's merge would
+also overwrite false, 0 and "" (mergo counts them as empty). .Values is the map every
+template of the chart reads, so all of them see the restored keys.
+*/}}
+{{- define "grpc-ingress.restoreDefaults" -}}
+{{- $values := index . 0 -}}
+{{- range $key, $default := index . 1 -}}
+  {{- $value := index $values $key -}}
+  {{- if kindIs "invalid" $value -}}
+    {{- $_ := set $values $key $default -}}
+  {{- else if kindIs "map" $default -}}{{- if kindIs "map" $value -}}
+    {{- include "grpc-ingress.restoreDefaults" (list $value $default) -}}
+  {{- end -}}{{- end -}}
 {{- end -}}
 {{- end -}}

@@ -83,3 +83,21 @@ Fill model.names: include "grpc-ingress.model.names" (list $ $model)
   "testAuthority" (ternary (printf "test%s" (trimPrefix "*" $host)) $host (hasPrefix "*." $host))
   "releaseNamespace" $root.Release.Namespace) -}}
 {{- end -}}
+
+{{/*
+A backend host as the fully qualified Service name Istio resolves it to:
+include "grpc-ingress.fqdn" (dict "host" H "namespace" NS "clusterDomain" D)
+A short name is a Service in NS (ResolveShortnameToFQDN in pilot/pkg/model/config.go:
+name.NS.svc.D), name.ns.svc gets the cluster domain, anything else is taken as written.
+clusterDomain defaults to cluster.local.
+*/}}
+{{- define "grpc-ingress.fqdn" -}}
+{{- $domain := .clusterDomain | default "cluster.local" -}}
+{{- if not (contains "." .host) -}}
+{{- printf "%s.%s.svc.%s" .host .namespace $domain -}}
+{{- else if and (hasSuffix ".svc" .host) (eq (len (splitList "." .host)) 3) -}}
+{{- printf "%s.%s" .host $domain -}}
+{{- else -}}
+{{- .host -}}
+{{- end -}}
+{{- end -}}

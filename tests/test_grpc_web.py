@@ -9,9 +9,9 @@ from support.helm import get
 from support.injection import Field, string_keys
 from support.istio import grpc_web
 from support.istio_promises import Plan
-from support.mutations import assert_edits_refused, edits, free_port, own_gateway, path_re
+from support.mutations import assert_edits_refused, edits, enable_tls, free_port, own_gateway, path_re
 from support.properties import for_every_valid_values_set, for_every_valid_values_set_in_istio
-from support.scenarios import SCENARIOS, ci, load_ci, servers
+from support.scenarios import SCENARIOS, ci, grpc_web_filter, grpc_web_filters, load_ci, servers
 from support.values import WEB
 
 
@@ -22,7 +22,7 @@ GRPC_EXPOSED = ["grpc-status", "grpc-message", "grpc-status-details-bin"]
 
 def test_grpc_web_over_tls_uses_an_envoy_filter_on_the_tls_listener(helm):
     r = ci(helm, "grpc-web-tls-values.yaml")
-    ef = r.one("EnvoyFilter")
+    ef = grpc_web_filter(r)
     assert ef["metadata"]["namespace"] == "istio-system"
     assert ef["spec"]["workloadSelector"] == {"labels": {"istio": "ingressgateway"}}
     (patch,) = ef["spec"]["configPatches"]
@@ -40,7 +40,7 @@ def test_envoy_filter_has_one_patch_per_tls_server(helm):
     r = helm.render({"hosts": ["a.example.com", "b.example.com", "*.c.example.com"],
                      "tls": {"hosts": [{"hosts": ["b.example.com"], "credentialName": "b-tls"}]},
                      "grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["https://a.example.com"]}}})
-    snis = [get(p, "match.listener.filterChain.sni") for p in r.one("EnvoyFilter")["spec"]["configPatches"]]
+    snis = [get(p, "match.listener.filterChain.sni") for p in grpc_web_filter(r)["spec"]["configPatches"]]
     server_hosts = [s["hosts"] for s in servers(r)]
     assert len(snis) == len(server_hosts) == 2, "one patch per HTTPS server: two patches on one chain insert the filter twice"
     assert all(any(sni in hosts for hosts in server_hosts) for sni in snis)
@@ -48,11 +48,19 @@ def test_envoy_filter_has_one_patch_per_tls_server(helm):
 
 def test_envoy_filter_port_zero_means_the_https_servers_own_port(helm):
     """For gateways that bind the Service port itself (the istio/gateway chart, Gateway API)."""
-    r = helm.render({"tls": {"port": 9443}, "grpcWeb": {"enabled": True, "envoyFilter": {"listenerPort": 0, "namespace": "gw"},
-                                                        "cors": {"allowOrigins": ["https://a.example.com"]}}})
-    ef = r.one("EnvoyFilter")
+    r = helm.render({"tls": {"port": 9443}, "gateway": {"workloadNamespace": "gw"},
+                     "grpcWeb": {"enabled": True, "envoyFilter": {"listenerPort": 0},
+                                 "cors": {"allowOrigins": ["https://a.example.com"]}}})
+    ef = grpc_web_filter(r)
     assert ef["spec"]["configPatches"][0]["match"]["listener"]["portNumber"] == 9443
-    assert ef["metadata"]["namespace"] == "gw"
+    assert ef["metadata"]["namespace"] == "gw", "by default beside the gateway pods, where Istio applies it"
+
+
+def test_envoy_filter_can_live_in_istios_root_namespace(helm):
+    """From the root namespace an EnvoyFilter applies to the gateway pods of every namespace."""
+    r = helm.render({"gateway": {"workloadNamespace": "gw"},
+                     "grpcWeb": {**WEB, "envoyFilter": {"namespace": "istio-system"}}})
+    assert grpc_web_filter(r)["metadata"]["namespace"] == "istio-system"
 
 
 def test_grpc_web_cors_is_on_the_route_the_preflight_reaches(helm, istio):
@@ -81,13 +89,13 @@ def test_grpc_web_plaintext_is_a_grpc_web_server_without_envoy_filter(helm):
     (srv,) = servers(r)
     assert srv["port"] == {"number": 8080, "name": "grpc-web", "protocol": "GRPC-WEB"}
     assert "tls" not in srv
-    assert not r.has("EnvoyFilter"), "Istio adds the grpc_web filter itself on GRPC-WEB servers"
+    assert not grpc_web_filters(r), "Istio adds the grpc_web filter itself on GRPC-WEB servers"
 
 
 def test_grpc_web_envoy_filter_opt_out(helm):
     values = load_ci(SCENARIOS["grpc-web-tls-values.yaml"])
     values["grpcWeb"]["envoyFilter"] = {"enabled": False}
-    assert not helm.render(values).has("EnvoyFilter")
+    assert not grpc_web_filters(helm.render(values))
 
 
 def test_any_origin_with_explicit_opt_in(helm):
@@ -98,9 +106,9 @@ def test_any_origin_with_explicit_opt_in(helm):
 def test_existing_gateway_with_grpc_web_renders_envoy_filter_only_when_asked(helm):
     values = load_ci(SCENARIOS["existing-gateway-values.yaml"])
     values["grpcWeb"] = {"enabled": True, "cors": {"allowOrigins": ["https://a.example.com"]}}
-    assert not helm.render(values).has("EnvoyFilter")
+    assert not grpc_web_filters(helm.render(values))
     values["grpcWeb"]["envoyFilter"] = {"enabled": True}
-    assert helm.render(values).has("EnvoyFilter")
+    assert grpc_web_filters(helm.render(values))
 
 
 # --- every generated values set ------------------------------------------------------------
@@ -126,7 +134,7 @@ def test_https_listeners_get_the_grpc_web_filter_when_grpc_web_needs_it(case):
     web, tls = values.get("grpcWeb", {}), values["tls"]
     ef = web.get("envoyFilter", {})
     mode = str(ef.get("enabled", "auto")).lower()
-    has = case.render.has("EnvoyFilter")
+    has = bool(grpc_web_filters(case.render))
     if not (web.get("enabled") and tls["enabled"]):
         assert not has, "only HTTPS listeners need it: Istio adds grpc_web itself on GRPC-WEB servers"
         return
@@ -136,7 +144,7 @@ def test_https_listeners_get_the_grpc_web_filter_when_grpc_web_needs_it(case):
         assert has == values["gateway"]["create"], "auto: the filter comes with a Gateway this chart owns"
     if not has:
         return
-    patches = case.render.one("EnvoyFilter")["spec"]["configPatches"]
+    patches = grpc_web_filter(case.render)["spec"]["configPatches"]
     ports = {p["match"]["listener"]["portNumber"] for p in patches}
     asked = ef.get("listenerPort")
     # listenerPort is the port the gateway pod binds; 0 means the HTTPS server's own port (the
@@ -186,6 +194,17 @@ BAD_VALUES = [
                              "grpcWeb": {"enabled": True, "port": 8080, "cors": {"allowOrigins": ["https://a.example.com"]}}},
      [r"grpcWeb\.port", r"h2c\.port"]),
     ("envoy-filter-enabled-typo", {"grpcWeb": {"envoyFilter": {"enabled": "yes"}}}, [r"grpcWeb\.envoyFilter\.enabled"]),
+    ("cors-credentials-any-origin", {"grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["*"], "allowAnyOrigin": True,
+                                                                          "allowCredentials": True}}},
+     [r"grpcWeb\.cors\.allowCredentials", r"allowAnyOrigin", r"every web site"]),
+    ("envoy-filter-namespace-elsewhere", {"grpcWeb": {**WEB, "envoyFilter": {"namespace": "apps"}}},
+     [r"grpcWeb\.envoyFilter\.namespace", r"apps", r"gateway\.workloadNamespace"]),
+    ("cors-origin-regex-not-re2", {"grpcWeb": {**WEB, "cors": {"allowOrigins": [{"regex": "https://(app"}]}}},
+     [r"grpcWeb\.cors\.allowOrigins\.0\.regex", r"https://\(app", r"RE2"]),
+    ("cors-origin-regex-over-1024", {"grpcWeb": {**WEB, "cors": {"allowOrigins": [{"regex": "https://" + "a" * 1020}]}}},
+     [r"grpcWeb\.cors\.allowOrigins\.0\.regex", r"1028 characters"]),
+    ("cors-max-age-beyond-go-duration", {"grpcWeb": {**WEB, "cors": {**WEB["cors"], "maxAge": "2562048h"}}},
+     [r"grpcWeb\.cors\.maxAge", "2562048h"]),
 ]
 
 
@@ -224,7 +243,27 @@ def m_star_origin_without_opt_in(v, rnd):
     return [path_re("grpcWeb", "cors", "allowOrigins", 1)]
 
 
+def m_credentials_for_any_origin(v, rnd):
+    web = v.setdefault("grpcWeb", {})
+    web["enabled"] = True
+    web["cors"] = {"allowOrigins": ["*"], "allowAnyOrigin": True, "allowCredentials": True}
+    if not v["tls"].get("enabled", True):
+        web["port"] = free_port(v)
+    return [path_re("grpcWeb", "cors", "allowCredentials")]
+
+
+def m_envoy_filter_where_istio_ignores_it(v, rnd):
+    own_gateway(v)
+    enable_tls(v)
+    web = v.setdefault("grpcWeb", {})
+    web.update(enabled=True, envoyFilter={"enabled": rnd.choice([True, "auto"]), "namespace": "elsewhere"})
+    web.setdefault("cors", {}).setdefault("allowOrigins", ["https://app.example.com"])
+    web["cors"]["allowAnyOrigin"] = "*" in web["cors"]["allowOrigins"]
+    return [path_re("grpcWeb", "envoyFilter", "namespace"), "elsewhere"]
+
+
 @pytest.mark.parametrize("mutation", edits(
-    m_grpc_web_port_clash, m_no_origins, m_star_origin_without_opt_in))
+    m_grpc_web_port_clash, m_no_origins, m_star_origin_without_opt_in, m_credentials_for_any_origin,
+    m_envoy_filter_where_istio_ignores_it))
 def test_bad_edits_of_valid_values_are_refused_naming_the_key(helm, mutation_bases, mutation):
     assert_edits_refused(helm, mutation, mutation_bases)

@@ -7,7 +7,7 @@ import pytest
 from support.bad_input import assert_refused, bad_values
 from support.injection import Field, string_keys
 from support.istio_checks import ask_paths, cl, reached
-from support.mutations import assert_edits_refused, edits, enable_tls, own_gateway, path_re
+from support.mutations import assert_edits_refused, edits, enable_tls, free_port, own_gateway, path_re
 from support.properties import for_every_valid_values_set
 from support.scenarios import ci, server_by_name, servers
 from support.values import CERT_MANAGER, WEB
@@ -16,7 +16,8 @@ from support.values import CERT_MANAGER, WEB
 def test_defaults_render_a_tls_gateway_and_a_catch_all_route(default_render, helm, istio):
     """What README's quick start promises for no values (the secret's name: test_install_checks)."""
     r = default_render
-    assert sorted(r.kinds()) == ["Gateway", "Pod", "VirtualService"], "no values: no Secret, no DestinationRule"
+    assert sorted(r.kinds()) == ["EnvoyFilter", "Gateway", "Pod", "VirtualService"], \
+        "no values: no Secret, no DestinationRule; the EnvoyFilter keeps streams open (test_connections)"
     (srv,) = servers(r)
     assert srv["port"] == {"number": 443, "name": "https", "protocol": "HTTPS"}
     assert srv["hosts"] == ["grpc.example.com"]
@@ -64,7 +65,8 @@ def test_gateway_selector_replaces_the_default(helm):
     r = helm.render({"gateway": {"selector": {"app": "my-gateway"}},
                      "grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["https://a.example.com"]}}})
     assert r.one("Gateway")["spec"]["selector"] == {"app": "my-gateway"}
-    assert r.one("EnvoyFilter")["spec"]["workloadSelector"] == {"labels": {"app": "my-gateway"}}
+    filters = r.of_kind("EnvoyFilter")  # gRPC-Web and client connections
+    assert [ef["spec"]["workloadSelector"] for ef in filters] == [{"labels": {"app": "my-gateway"}}] * 2
 
 
 def test_existing_gateway_renders_only_routes(helm):
@@ -100,7 +102,7 @@ def test_servers_are_exactly_the_listeners_asked_for_each_on_every_host(case):
     if tls["enabled"]:
         expected.add((tls["port"], "HTTPS"))
         if tls.get("httpsRedirect"):
-            expected.add((tls["redirectPort"], "HTTP"))
+            expected.add((tls.get("redirectPort", 80), "HTTP"))  # values.yaml's default
     if h2c.get("enabled"):
         expected.add((h2c["port"], "HTTP2"))
     if web.get("enabled") and not tls["enabled"]:
@@ -159,6 +161,10 @@ BAD_VALUES = [
     ("host-ip-address", {"hosts": ["10.0.0.1"]}, [r"hosts\.0"]),
     ("h2c-and-redirect-same-port", {"h2c": {"enabled": True, "port": 80}, "tls": {"httpsRedirect": True}},
      [r"tls\.httpsRedirect", r"h2c"]),
+    ("https-redirect-tls-port-8443", {"tls": {"port": 8443, "httpsRedirect": True}},
+     [r"tls\.httpsRedirect", r"8443", r"tls\.port: 443"]),
+    ("https-redirect-from-port-8080", {"tls": {"redirectPort": 8080, "httpsRedirect": True}},
+     [r"tls\.httpsRedirect", r"8080", r"tls\.redirectPort: 80"]),
     ("redirect-without-tls", {"tls": {"enabled": False, "httpsRedirect": True}, "h2c": {"enabled": True, "port": 8080}},
      [r"tls\.httpsRedirect"]),
     ("h2c-on-tls-port", {"h2c": {"enabled": True, "port": 443}}, [r"h2c\.port", r"tls\.port"]),
@@ -206,6 +212,16 @@ def m_redirect_port_clash(v, rnd):
     return [path_re("tls", "httpsRedirect")]
 
 
+def m_redirect_to_another_port(v, rnd):
+    own_gateway(v)
+    enable_tls(v)
+    if v.get("h2c", {}).get("enabled") and v["h2c"].get("port", 80) == 80:
+        v["h2c"]["port"] = free_port(v)
+    port = rnd.choice([8443, 9443, 18443])
+    v["tls"].update(port=port, httpsRedirect=True, redirectPort=80)
+    return [path_re("tls", "httpsRedirect"), str(port)]
+
+
 def m_redirect_without_tls(v, rnd):
     own_gateway(v)
     v["tls"].update(enabled=False, httpsRedirect=True, redirectPort=18999)
@@ -234,6 +250,6 @@ def m_bad_gateway_ref(v, rnd):
 
 @pytest.mark.parametrize("mutation", edits(
     m_empty_hosts, m_bad_host, m_h2c_port_clash, m_redirect_port_clash,
-    m_redirect_without_tls, m_no_listener, m_no_gateway_ref, m_bad_gateway_ref))
+    m_redirect_to_another_port, m_redirect_without_tls, m_no_listener, m_no_gateway_ref, m_bad_gateway_ref))
 def test_bad_edits_of_valid_values_are_refused_naming_the_key(helm, mutation_bases, mutation):
     assert_edits_refused(helm, mutation, mutation_bases)

@@ -36,6 +36,11 @@ ROUTING = {
         "v1": "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
         "v2": "/grpc.reflection.v2.ServerReflection/X"}),
     "canary": (load_ci("canary-values.yaml"), {"call": "/helloworld.Greeter/SayHello"}),
+    "raw-beside-services": (routes(_one("svc", "svc", services=["a.v1.A"]), _one("longer", "v2", prefix="/legacy/v2/"),
+                                   _one("shorter", "v1", prefix="/legacy/"), _one("optional", "opt", regex="/a\\.v1\\.Ax?/.*"),
+                                   _one("neighbour", "nb", prefix="/a.v1.A"), _one("all", "all")), {
+        "longer": "/legacy/v2/Call", "shorter": "/legacy/v1/Call", "neighbour": "/a.v1.AB/Call",
+        "optional": "/a.v1.Ax/Call", "svc": "/a.v1.A/Call"}),
 }
 
 
@@ -76,6 +81,57 @@ def test_raw_regex_escape_hatch(routed):
     assert reached(routed["regex"], "v2") is None
 
 
+def test_raw_matches_that_can_match_render_beside_services_and_other_raw_routes(routed):
+    """Near misses of the shadowing rules: a prefix without the service's slash, a longer
+    prefix listed before the shorter one, a regex whose literal start differs."""
+    res = routed["raw-beside-services"]
+    assert {id: reached(res, id) for id in ("longer", "shorter", "neighbour", "optional", "svc")} == {
+        "longer": {cl("v2", 1): 100}, "shorter": {cl("v1", 1): 100}, "neighbour": {cl("nb", 1): 100},
+        "optional": {cl("opt", 1): 100}, "svc": {cl("svc", 1): 100}}
+
+
+# RE2 the chart must pass through, and 1,024 characters: Istio's webhook accepts them all.
+RE2_EDGES = {
+    "non-capturing-and-classes": "/pkg\\.v[0-9]+\\.(?:Users|Groups)/[A-Z][A-Za-z]*",
+    "flags-and-escapes": "/(?i)pkg\\.svc/\\w+",
+    "quoted-text": "/\\Qpkg.Quoted\\E/.*",
+    "named-group-and-repeat": "/(?P<svc>pkg\\.S){1,3}/.*",
+    "1024-characters": "/" + "x" * 1020 + "/.*",
+}
+
+
+def test_re2_features_and_1024_characters_render_and_istio_accepts_them(helm, istio):
+    r = helm.render({"routes": [{"name": "r%d" % i, "regex": rx, "backend": {"host": "a", "port": 1}}
+                                for i, rx in enumerate(RE2_EDGES.values())]})
+    matches = [m["uri"]["regex"] for e in r.one("VirtualService")["spec"]["http"] for m in e["match"]]
+    assert matches == list(RE2_EDGES.values())
+    assert istio.ask(r.stdout, analyze=False, simulate=False).refused() == []
+
+
+# Regexes Istio's webhook refuses (validateStringRegexp: Go's regexp, at most 1,024 characters).
+BAD_REGEXES = {
+    "unclosed-group": "/a\\.S/(",
+    "lookahead": "/a/(?=x).*",
+    "backreference": "/(a)\\1",
+    "possessive": "/a/.*+",
+    "1025-characters": "/" + "x" * 1021 + "/.*",
+    "1101-characters": "/" + "x" * 1100,
+}
+
+
+@pytest.mark.parametrize("regex", BAD_REGEXES.values(), ids=BAD_REGEXES.keys())
+def test_regexes_istio_refuses_are_refused_naming_the_route(helm, istio, regex):
+    placeholder = "/placeholder/.*"
+    good = helm.render({"routes": [{"name": "r", "regex": placeholder, "backend": {"host": "a", "port": 1}}]})
+    planted = good.stdout.replace("regex: " + placeholder, "regex: '%s'" % regex)
+    assert planted != good.stdout
+    (refused,) = istio.ask(planted, analyze=False, simulate=False).refused()
+    assert refused["kind"] == "VirtualService", "Istio's own webhook refuses it"
+    err = helm.render_fails({"routes": [{"name": "r", "regex": regex, "backend": {"host": "a", "port": 1}}]},
+                            match=[r"routes\.0\.regex", "RE2|1024"])
+    assert regex[:60] in err
+
+
 def test_canary_splits_by_weight_and_defines_the_subsets(helm, routed):
     assert reached(routed["canary"], "call") == {cl("greeter", subset="stable"): 90, cl("greeter", subset="canary"): 10}
     dr = ci(helm, "canary-values.yaml").one("DestinationRule")
@@ -89,7 +145,7 @@ def test_canary_splits_by_weight_and_defines_the_subsets(helm, routed):
 
 @for_every_valid_values_set
 def test_each_route_becomes_one_http_entry(case):
-    assert sorted(e["name"] for e in case.entries) == sorted(r["name"] for r in case.values["routes"])
+    assert sorted(e["name"] for e in case.entries) == sorted(r["name"] for r in case.routes)
 
 
 @for_every_valid_values_set_in_istio
@@ -165,6 +221,35 @@ BAD_VALUES = [
      [r"routes\.0\.backends", r"100"]),
     ("weight-over-100", routes({"name": "r", "backends": [{**B, "weight": 101}]}), [r"routes\.0\.backends\.0\.weight"]),
     ("routes-empty", {"routes": []}, [r"routes"]),
+    # raw matches another route hides, or that hide the catch-all
+    ("raw-prefix-behind-service", routes({"name": "svc", "services": ["a.v1.A"], "backend": B},
+                                         {"name": "raw", "prefix": "/a.v1.A/Special", "backend": B}),
+     [r"routes\.1\.prefix", r"/a\.v1\.A/Special", r"never matches", r'"svc"', r"methods: \[a\.v1\.A/"]),
+    ("raw-regex-behind-service", routes({"name": "svc", "services": ["a.v1.A"], "backend": B},
+                                        {"name": "raw", "regex": "/a\\.v1\\.A/Re.*", "backend": B}),
+     [r"routes\.1\.regex", r"never matches", r'"svc"']),
+    ("raw-prefix-equal-to-service-prefix", routes({"name": "raw", "prefix": "/a.v1.A/", "backend": B},
+                                                  {"name": "svc", "services": ["a.v1.A"], "backend": B}),
+     [r"routes\.0\.prefix", r'"svc"']),
+    ("raw-prefix-slash-beside-catch-all", routes({"name": "raw", "prefix": "/", "backend": B}, {"name": "all", "backend": B}),
+     [r"routes\.0\.prefix", r"every call", r'catch-all route "all"']),
+    ("raw-regex-everything-beside-catch-all", routes({"name": "all", "backend": B}, {"name": "raw", "regex": "/.*", "backend": B}),
+     [r"routes\.1\.regex", r'catch-all route "all"']),
+    ("raw-prefix-behind-shorter-prefix", routes({"name": "old", "prefix": "/legacy/", "backend": B},
+                                                {"name": "new", "prefix": "/legacy/v2/", "backend": B}),
+     [r"routes\.1\.prefix", r'route "old"', r"list this route before it"]),
+    ("raw-regex-behind-prefix", routes({"name": "old", "prefix": "/legacy/", "backend": B},
+                                       {"name": "new", "regex": "/legacy/v[0-9]+/.*", "backend": B}),
+     [r"routes\.1\.regex", r'route "old"']),
+    ("raw-regex-twice", routes({"name": "a", "regex": "/x/.*", "backend": B}, {"name": "b", "regex": "/x/.*", "backend": B}),
+     [r"routes\.1\.regex", r'route "a"']),
+    ("literal-regex-behind-method", routes({"name": "m", "methods": ["b.v1.B/Get"], "backend": B},
+                                           {"name": "raw", "regex": "/b\\.v1\\.B/Get", "backend": B}),
+     [r"routes\.1\.regex", r'route "m"', r"by method"]),
+    # regexes Istio's webhook cannot compile or takes as too long
+    ("regex-unclosed-group", route(regex="/a\\.S/("), [r"routes\.0\.regex", r"/a\\\.S/\(", r"RE2"]),
+    ("regex-lookahead", route(regex="/a/(?=x).*"), [r"routes\.0\.regex", r"RE2"]),
+    ("regex-1101-characters", route(regex="/" + "x" * 1100), [r"routes\.0\.regex", r"1101 characters", r"1024"]),
 ]
 
 

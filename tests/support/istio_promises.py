@@ -137,14 +137,34 @@ def cluster(fqdn: str, port: int, subset: str | None) -> str:
 
 # --- routes -------------------------------------------------------------------------------------------
 
-def probe_paths(route: dict) -> list[str]:
-    """Paths the route itself must serve (Probe is never a generated method name)."""
+# reflection.* and health.*: the route each adds (README "Reflection and health").
+PASS_THROUGH = {
+    "reflection": ("grpc-reflection", ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]),
+    "health": ("grpc-health", ["grpc.health.v1.Health"]),
+}
+
+
+def declared_routes(values: dict) -> list[dict]:
+    """The routes the values declare: routes[], then the reflection and health routes that
+    reflection.enabled / health.enabled add, written as a routes[] entry would be."""
+    out = list(values["routes"])
+    for key, (name, services) in PASS_THROUGH.items():
+        settings = values.get(key) or {}
+        if settings.get("enabled"):
+            out.append({"name": name, "services": services, "streaming": True, "backend": settings["backend"]})
+    return out
+
+
+def probe_paths(route: dict, samples: dict | None = None) -> list[str]:
+    """Paths the route itself must serve (Probe is never a generated method name); a regex's
+    path is the generator's sample for it (facts["regex_sample"]), else the regex with .* made
+    Probe."""
     paths = ["/%s/Probe" % s for s in route.get("services", [])]
     paths += ["/" + m for m in route.get("methods", [])]
     if route.get("prefix"):
         paths.append(route["prefix"] + "Probe")
     if route.get("regex"):
-        paths.append(route["regex"].replace("\\.", ".").replace(".*", "Probe"))
+        paths.append((samples or {}).get(route["name"]) or route["regex"].replace("\\.", ".").replace(".*", "Probe"))
     return paths
 
 
@@ -223,7 +243,10 @@ _SERVER_KINDS = ("tls", "h2c", "grpcWeb")  # the kinds that serve routes, in the
 
 class Plan:
     def __init__(self, values: dict, release: str, namespace: str, install: str = "classic", facts: dict | None = None):
+        """values as the chart means them (no nulls: support.strategies.without_nulls); facts:
+        the generator's (regex_sample: a path each regex route matches)."""
         self.values, self.release, self.namespace, self.install_name = values, release, namespace, install
+        self.samples = (facts or {}).get("regex_sample") or {}
         v = self.v = effective_values(values)
         gw = v["gateway"]
         self.create = bool(gw["create"])
@@ -242,7 +265,8 @@ class Plan:
         for kind, b in self.bind.items():
             shared.setdefault(b, []).append(kind)
         self.collided = {k for kinds in shared.values() if len(kinds) > 1 for k in kinds}
-        self.routes = [(r, route_expect(r, v, namespace)) for r in v["routes"]]
+        self.declared = declared_routes(v)
+        self.routes = [(r, route_expect(r, v, namespace)) for r in self.declared]
         self.promises = self._promises()
 
     # the world ---------------------------------------------------------------------------------
@@ -271,14 +295,14 @@ class Plan:
         return next(p["target_port"] for p in self.inst["ports"] if p["port"] == port)
 
     def hosts_outside_kubernetes(self) -> list[str]:
-        return sorted({t["host"] for r in self.v["routes"] for t in (r.get("backends") or [r["backend"]])
+        return sorted({t["host"] for r in self.declared for t in (r.get("backends") or [r["backend"]])
                        if external_host(t["host"])})
 
     def owner_subsets(self) -> dict:
         if not self.v.get("externalSubsets"):
             return {}
         out: dict = {}
-        for r in self.v["routes"]:
+        for r in self.declared:
             for t in r.get("backends") or [r["backend"]]:
                 if t.get("subset"):
                     out.setdefault(t["host"], {})[t["subset"]] = {"version": t["subset"]}
@@ -335,17 +359,17 @@ class Plan:
         if kind is not None:
             n = 0
             for r, exp in self.routes:
-                for path in probe_paths(r):
+                for path in probe_paths(r, self.samples):
                     out.append(self._route_promise(kind, f"route-{n}", path, hosts[n % len(hosts)], exp))
                     n += 1
-            for path, owner in look_alikes(v["routes"]):
+            for path, owner in look_alikes(self.declared):
                 exp = dict(self.routes_by_name()).get(owner["name"]) if owner else None
                 out.append(self._route_promise(kind, f"alike-{n}", path, hosts[n % len(hosts)], exp))
                 n += 1
         # Every listener the values ask for answers, on every host: the first route's first path
         # (or any path, to the catch-all).
         r0, e0 = self.routes[0]
-        path = (probe_paths(r0) or ["/zz.Unknown/Call"])[0]
+        path = (probe_paths(r0, self.samples) or ["/zz.Unknown/Call"])[0]
         for k in [k for k in _SERVER_KINDS if k in self.ports] + (["shared"] if not self.create else []):
             for i, host in enumerate(hosts):
                 p = self._route_promise(k, f"listener-{k}-{i}", path, host, e0)
@@ -381,7 +405,9 @@ class Plan:
         mode = str(ef.get("enabled", "auto")).lower()
         if mode == "false" or (mode == "auto" and not self.create):
             return None, None
-        if ef.get("namespace") not in (None, "", self.inst["namespace"]):
+        # EnvoyFilters apply from the proxy's namespace and from the root namespace
+        # (istio-system): PushContext.EnvoyFilters.
+        if ef.get("namespace") not in (None, "", self.inst["namespace"], "istio-system"):
             return None, None
         bind = self.bind["tls"]
         given = "listenerPort" in self.values.get("grpcWeb", {}).get("envoyFilter", {})
@@ -415,7 +441,7 @@ class Plan:
         return out
 
     def analysis_problems(self, res) -> list[Problem]:
-        svc_hosts = {t["host"] for r in self.v["routes"] for t in (r.get("backends") or [r["backend"]])
+        svc_hosts = {t["host"] for r in self.declared for t in (r.get("backends") or [r["backend"]])
                      if t["host"].endswith(".svc")}
         out = []
         for m in res.analysis_at_least("Warning"):
@@ -475,8 +501,12 @@ class Plan:
             check(got["timeout"] in (None, "0s"), f"a stream gets route timeout {got['timeout']}", concern=t)
             check(got.get("max_stream_duration") in (None, {}), f"a stream gets {got.get('max_stream_duration')}",
                   concern=t)
-            check((got.get("hcm") or {}).get("stream_idle_timeout") in (None, "0s"),
-                  f"streams idle out after {(got.get('hcm') or {}).get('stream_idle_timeout')}", concern=t)
+            # downstream.streamIdleTimeout: a duration the user set closes quiet streams, as
+            # asked; "0s" or unset (Istio's own 0 on 1.24-1.30) must leave them open.
+            asked = (self.v.get("downstream") or {}).get("streamIdleTimeout")
+            if not asked or seconds(asked) == 0:
+                check((got.get("hcm") or {}).get("stream_idle_timeout") in (None, "0s"),
+                      f"streams idle out after {(got.get('hcm') or {}).get('stream_idle_timeout')}", concern=t)
         else:
             check(seconds(got["timeout"] or "0s") == (e.timeout or 0), f"route timeout {got['timeout']}, not "
                                                                          f"{e.timeout or 'none'} s", concern=t)

@@ -38,8 +38,8 @@ from hypothesis import HealthCheck, given, note, reject, seed, settings
 
 from support.helm import Helm, Render, RenderError
 from support.istio import IstioHarness, Result
-from support.istio_promises import CONCERNS, INSTALL_NAMES, Plan, Problem
-from support.strategies import valid_cases
+from support.istio_promises import CONCERNS, INSTALL_NAMES, Plan, Problem, declared_routes
+from support.strategies import valid_cases, without_nulls
 from support.summary import count
 
 EXAMPLES = int(os.environ.get("HYPOTHESIS_EXAMPLES", "200"))
@@ -51,12 +51,15 @@ SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
 
 @dataclass
 class Case:
-    """One drawn values set and its render. facts: what the generator knows beyond the values
-    (facts["host_namespace"][host]: the namespace a backend host names, None for a short name)."""
+    """One drawn values set and its render. values: as the chart means them (null and {} for an
+    optional map left out); raw_values: as rendered, nulls and all. facts: what the generator
+    knows beyond the values (facts["host_namespace"][host]: the namespace a backend host names,
+    None for a short name; facts["regex_sample"][route name]: a path the route's regex matches)."""
     values: dict
     release: str
     namespace: str
     facts: dict
+    raw_values: dict | None = None
     render: Render | None = None
     error: str | None = None
     istio: IstioHarness | None = field(default=None, repr=False)
@@ -65,7 +68,7 @@ class Case:
     def plan(self, install: str = "classic") -> Plan:
         """What the values promise a client on that gateway install (support.istio_promises)."""
         if install not in self._plans:
-            self._plans[install] = Plan(self.values, self.release, self.namespace, install)
+            self._plans[install] = Plan(self.values, self.release, self.namespace, install, self.facts)
         return self._plans[install]
 
     def installs(self) -> list[str]:
@@ -95,6 +98,12 @@ class Case:
                 if p.concern in concerns and p.known is None]
 
     @property
+    def routes(self) -> list[dict]:
+        """The routes the values declare: routes[], then the reflection and health routes that
+        reflection.enabled / health.enabled add, written as a routes[] entry would be."""
+        return declared_routes(self.values)
+
+    @property
     def vs(self) -> dict:
         return self.render.one("VirtualService")
 
@@ -109,7 +118,7 @@ class Case:
 
 def render_case(helm: Helm, drawn) -> Case:
     values, release, namespace, facts = drawn
-    case = Case(values, release, namespace, facts)
+    case = Case(without_nulls(values), release, namespace, facts, raw_values=values)
     try:
         case.render = helm.render(values, release=release, namespace=namespace)
     except (RenderError, AssertionError) as e:
@@ -229,14 +238,14 @@ class Generated:
             if RENDERS in self.failures:
                 case, error = self.failures[RENDERS]
                 raise AssertionError(f"a valid values set does not render:\n{error}\nvalues:\n"
-                                     f"{json.dumps(case.values, indent=1)}")
+                                     f"{json.dumps(case.raw_values, indent=1)}")
             return
         if key not in self.failures:
             return
         case, tb = self.failures[key]
         if not SHRINK:
             raise AssertionError(f"{tb}\nfailing values set (release {case.release}, namespace {case.namespace}; "
-                                 f"HYPOTHESIS_SHRINK=1 shrinks it):\n{json.dumps(case.values, indent=1)}")
+                                 f"HYPOTHESIS_SHRINK=1 shrinks it):\n{json.dumps(case.raw_values, indent=1)}")
         check, helm = {**_PROPERTIES, **_ISTIO_PROPERTIES}[key], self.helm
         istio = next((c.istio for c in self.cases if c.istio is not None), None)
 

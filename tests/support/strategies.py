@@ -1,13 +1,16 @@
 """Hypothesis strategies for values sets the chart must accept. valid_cases() draws
-(values, release, namespace, facts) across every feature; facts carries what the generator
+(values, release, namespace, facts) across every feature (client connections, reflection and
+health routes included); facts carries what the generator
 knows beyond the values (facts["host_namespace"][host]: the namespace a backend host names,
-None for a short name, which resolves in the release namespace). The building blocks (hosts,
+None for a short name, which resolves in the release namespace; facts["own_policy_hosts"]:
+hosts whose one route sets any trafficPolicy). The building blocks (hosts,
 labels, durations, ports, retry policies, traffic policies, CORS origins) are module constants.
 """
 from __future__ import annotations
 
 from collections import Counter
 
+from hypothesis import assume
 from hypothesis import strategies as st
 
 from support.values import PEM_CA, PEM_CERT, PEM_KEY
@@ -38,7 +41,11 @@ def dns_label(min_size=1, max_size=20, first=ALNUM):
 
 
 _QUALIFIED = st.text(MIXED + "-_.", min_size=1, max_size=12).map(lambda s: _ends(s, MIXED, MIXED, "K", "k"))
-_PREFIX = st.builds("{}.{}/".format, dns_label(1, 8, LOWER), dns_label(2, 6, LOWER))
+_PREFIX = st.one_of(
+    st.builds("{}.{}/".format, dns_label(1, 8, LOWER), dns_label(2, 6, LOWER)),
+    # the longest prefix the API server takes: a 253-character DNS subdomain
+    st.just(".".join(["p" * 63] * 3) + "." + "q" * 61 + "/"),
+)
 LABEL_KEY = st.builds("{}{}".format, st.one_of(st.just(""), _PREFIX), _QUALIFIED)
 LABEL_VALUE = st.text(MIXED + "-_.", max_size=12).map(lambda s: s and _ends(s, MIXED, MIXED, "V", "v"))
 LABELS_0_2 = st.dictionaries(LABEL_KEY, LABEL_VALUE, max_size=2)
@@ -54,15 +61,33 @@ ANNOTATION_TEXT = st.text(
 )
 ANNOTATIONS = st.dictionaries(LABEL_KEY, ANNOTATION_TEXT, min_size=1, max_size=2)
 
+# Go's longest duration in each unit (time.ParseDuration: math.MaxInt64 ns), which every
+# reader of these values parses with; one unit more is refused.
+LONGEST_DURATIONS = ["2562047h", "153722867m", "9223372036s", "9223372036854ms", "2562047h47m16s"]
 DURATION = st.one_of(
-    st.sampled_from(["250ms", "5s", "1m", "2h", "1h30m", "90s", "100ms", "30s"]),
+    st.sampled_from(["250ms", "5s", "1m", "2h", "1h30m", "90s", "100ms", "30s", "1ms"]),
     st.builds("{}{}".format, st.integers(1, 999), st.sampled_from(["ms", "s", "m", "h"])),
+    st.sampled_from(LONGEST_DURATIONS),
 )
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60000, "h": 3600000}
+
+
+def duration_ms(text: str) -> int:
+    """A Go duration of whole h/m/s/ms parts (as the schema allows) in milliseconds."""
+    import re
+    return sum(int(n) * _UNIT_MS[u] for n, u in re.findall(r"(\d+)(ms|h|m|s)", text))
+
+
+# Two durations, the first at most the second (a keepalive timeout and its interval, a drain
+# time and the connection's lifetime).
+ORDERED_DURATIONS = st.tuples(DURATION, DURATION).map(lambda p: tuple(sorted(p, key=duration_ms)))
+
 # corsPolicy.maxAge: whole seconds (istiod validateCORSPolicy).
 WHOLE_SECONDS = st.one_of(
-    st.sampled_from(["1h", "10m", "600s", "24h"]),
+    st.sampled_from(["1h", "10m", "600s", "24h", "1s", "2562047h", "9223372036s"]),
     st.builds("{}{}".format, st.integers(1, 999), st.sampled_from(["s", "m", "h"])),
 )
+INT32_MAX, UINT32_MAX = 2**31 - 1, 2**32 - 1  # istio.io/api field sizes
 
 PORT = st.one_of(st.sampled_from([50051, 8080, 9090, 443, 80, 1, 65535]), st.integers(1, 65535))
 
@@ -104,13 +129,25 @@ RETRIES = st.one_of(st.just({"attempts": 0}), RETRY_POLICY)
 
 TP_FIELDS = {
     "h2Upgrade": BOOL,
-    "maxRequestsPerConnection": st.integers(0, 100000),
-    "http2MaxRequests": st.integers(1, 100000),
+    "maxRequestsPerConnection": st.one_of(st.integers(0, 100000), st.just(INT32_MAX)),
+    "http2MaxRequests": st.one_of(st.integers(1, 100000), st.just(INT32_MAX)),
     "idleTimeout": DURATION,
     "connectTimeout": DURATION,
     "tcpKeepalive": st.fixed_dictionaries(
-        {}, optional={"time": DURATION, "interval": DURATION, "probes": st.integers(1, 9)}).filter(bool),
-    "loadBalancer": st.sampled_from(["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "PASSTHROUGH"]),
+        {}, optional={"time": DURATION, "interval": DURATION,
+                      "probes": st.one_of(st.integers(1, 9), st.just(UINT32_MAX))}).filter(bool),
+    "loadBalancer": st.one_of(
+        st.sampled_from(["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "PASSTHROUGH"]),
+        st.builds(lambda s: {"simple": s}, st.sampled_from(["ROUND_ROBIN", "LEAST_REQUEST"])),
+        st.builds(lambda h: {"consistentHash": {"httpHeaderName": h}}, st.sampled_from(["x-user-id", "x-session", "tenant_id"]))),
+    # At least one consecutive-error count above 0 (the chart refuses an outlier detection that
+    # never ejects).
+    "outlierDetection": st.fixed_dictionaries(
+        {"consecutiveGatewayErrors": st.one_of(st.integers(1, 20), st.just(UINT32_MAX))},
+        optional={"consecutive5xxErrors": st.integers(0, 20), "interval": DURATION, "baseEjectionTime": DURATION,
+                  "maxEjectionPercent": st.integers(0, 100)}),
+    # Istio 1.31 only: valid_cases sets istio.version to 1.31 when a policy carries it.
+    "http2KeepAlive": ORDERED_DURATIONS.map(lambda p: {"timeout": p[0], "interval": p[1]}),
 }
 TP_KEYS = sorted(TP_FIELDS)
 CANONICAL_TP = st.fixed_dictionaries(TP_FIELDS)
@@ -125,10 +162,22 @@ ORIGINS = st.lists(st.one_of(
     st.builds(lambda h: {"exact": "https://" + h}, _ORIGIN_HOST),
     st.builds(lambda h: {"prefix": "https://" + h}, dns_label(1, 10)),
     st.just({"regex": "https://[a-z0-9-]+\\.example\\.com"}),
+    st.just({"regex": "https://(?:app|admin)\\.example\\.com(:[0-9]{2,5})?"}),
 ), min_size=1, max_size=3)
 CIPHERS = ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384"]
 
 ROUTE_KINDS = st.sampled_from(["services", "services", "methods", "mixed", "prefix", "regex", "catchall"])
+# Raw regexes with RE2 syntax Python and Go spell alike or not ((?i) mid-pattern, \Q..\E,
+# named groups, repeats, anchors) and the 1,024 characters Istio allows, each with a path it
+# matches. {i} keeps each route's literal start its own, so no raw route hides another.
+REGEXES = [
+    ("/re{i}\\.Svc/.*", "/re{i}.Svc/Probe"),
+    ("^/re{i}\\.Svc/(?:Get|List)[A-Z]\\w*$", "/re{i}.Svc/GetProbe"),
+    ("/re{i}\\.Svc/(?i)probe", "/re{i}.Svc/PROBE"),
+    ("/re{i}\\.Svc/\\QQuoted.Name\\E", "/re{i}.Svc/Quoted.Name"),
+    ("/re{i}\\.Svc/(?P<m>[A-Z][a-z]{{1,9}})", "/re{i}.Svc/Probe"),
+    ("/re{i}\\.Svc/{pad}.*", "/re{i}.Svc/{pad}Probe"),
+]
 SUBSETS = [None, "v1", "v2", "canary"]
 
 
@@ -187,6 +236,7 @@ def routes_and_backends(draw, max_routes, gateway_pods=None):
     served = [s for r in routes for s in r.get("services", [])]
     unserved = pool
     used_methods = set()
+    samples = {}  # route name -> a path its regex matches
     for i, (r, kind) in enumerate(zip(routes, kinds)):
         if kind == "methods":
             candidates = ["%s/M%d" % (s, m) for s in served + unserved for m in range(1, 4)]
@@ -197,7 +247,9 @@ def routes_and_backends(draw, max_routes, gateway_pods=None):
         elif kind == "prefix":
             r["prefix"] = "/legacy%d/" % i
         elif kind == "regex":
-            r["regex"] = "/re%d\\.Svc/.*" % i
+            pattern, sample = REGEXES[draw(st.integers(0, len(REGEXES) - 1))]
+            pad = "x" * (1024 - len(pattern.format(i=i, pad="")))  # the longest regex Istio takes
+            r["regex"], samples[r["name"]] = pattern.format(i=i, pad=pad), sample.format(i=i, pad=pad)
         used_methods.update(r.get("methods", []))
 
     # Destinations.
@@ -255,11 +307,13 @@ def routes_and_backends(draw, max_routes, gateway_pods=None):
     # a route whose hosts no other route uses may set anything.
     canonical = draw(CANONICAL_TP)
     users = Counter(h for r in routes for h in {t["host"] for t in _targets(r)})
+    own_policy = set()  # hosts whose one route sets a policy of its own
     for r in routes:
         if not one_in(draw, 3):
             continue
         if all(users[t["host"]] == 1 for t in _targets(r)) and draw(BOOL):
             tp = draw(ANY_TP)
+            own_policy.update(t["host"] for t in _targets(r))
         else:
             tp = {k: canonical[k] for k in pick(draw, TP_KEYS, 1, 3)}
         if tp:
@@ -272,7 +326,7 @@ def routes_and_backends(draw, max_routes, gateway_pods=None):
                               "tcpKeepalive": choice(draw, [{}, canonical["tcpKeepalive"]])}
     if external or one_in(draw, 6):
         extra["externalSubsets"] = external
-    return routes, extra, {"host_namespace": host_namespaces}
+    return routes, extra, {"host_namespace": host_namespaces, "regex_sample": samples, "own_policy_hosts": own_policy}
 
 
 @st.composite
@@ -298,9 +352,11 @@ def tls_section(draw, hosts, tls_on, port, used):
         lifetime = choice(draw, [None, ("2160h", "360h"), ("24h", "1h"), ("1h", "5m")])
         if lifetime:
             cm["duration"], cm["renewBefore"] = lifetime
-        algorithm, size = choice(draw, [("RSA", 2048), ("RSA", 4096), ("ECDSA", 256), ("ECDSA", 384), ("ECDSA", 521),
-                                        ("Ed25519", 0), ("RSA", 0)])
-        cm["privateKey"] = {"algorithm": algorithm, "size": size, "rotationPolicy": choice(draw, ["Always", "Never"])}
+        algorithm, size = choice(draw, [("RSA", 2048), ("RSA", 4096), ("RSA", 8192), ("ECDSA", 256), ("ECDSA", 384),
+                                        ("ECDSA", 521), ("Ed25519", 0), ("RSA", 0), ("RSA", None), ("Ed25519", None)])
+        cm["privateKey"] = {"algorithm": algorithm, "rotationPolicy": choice(draw, ["Always", "Never"])}
+        if size is not None:
+            cm["privateKey"]["size"] = size
         tls["certManager"] = cm
     if mode != "SIMPLE" and "caCert" not in tls.get("secret", {}):
         tls["externalCA"] = True
@@ -326,11 +382,58 @@ def tls_section(draw, hosts, tls_on, port, used):
             pool = ["shared.tls", "other.tls"] + ([cred] if cred else [])
             names = [choice(draw, pool) for _ in groups]
         tls["hosts"] = [{"hosts": g, "credentialName": n} for g, n in zip(groups, names)]
-    if draw(BOOL):
+    # The redirect sends clients to https://<their Host header>: it only reaches HTTPS from
+    # port 80 to 443 (the chart refuses the rest: https-redirect-tls-port-8443).
+    if port == 443 and 80 not in used and draw(BOOL):
         tls["httpsRedirect"] = True
-        tls["redirectPort"] = draw_free_port(draw, used)
-        used.add(tls["redirectPort"])
+        if draw(BOOL):
+            tls["redirectPort"] = 80
+        used.add(80)
     return tls
+
+
+WINDOW = st.one_of(st.just(0), st.sampled_from([65535, 1048576, 2147483647]), st.integers(65535, 2147483647))
+
+
+@st.composite
+def downstream_section(draw):
+    """Client connection settings: "" leaves Istio's value, 0s turns a timeout off; the
+    keepalive timeout within its interval, the drain time within the connection's lifetime."""
+    d = {}
+    for key in ("streamIdleTimeout", "requestTimeout"):
+        if draw(BOOL):
+            d[key] = choice(draw, ["", "0s", draw(DURATION)])
+    if draw(BOOL):
+        drain, lifetime = draw(ORDERED_DURATIONS)
+        d["maxConnectionDuration"] = lifetime
+        if draw(BOOL):
+            d["drainTimeout"] = drain
+    http2 = {}
+    if draw(BOOL):
+        timeout, interval = draw(ORDERED_DURATIONS)
+        http2["keepalive"] = choice(draw, [{"interval": interval, "timeout": timeout}, {"interval": ""}])
+    if draw(BOOL):
+        http2["maxConcurrentStreams"] = draw(st.one_of(st.just(0), st.integers(1, 2147483647)))
+    if draw(BOOL):
+        http2["initialStreamWindowSize"] = draw(WINDOW)
+    if draw(BOOL):
+        http2["initialConnectionWindowSize"] = draw(WINDOW)
+    if http2:
+        d["http2"] = http2
+    if draw(BOOL):
+        d["perConnectionBufferLimitBytes"] = draw(st.one_of(st.just(0), st.integers(1, 4294967295)))
+    if draw(BOOL):
+        ef = {"enabled": choice(draw, ["auto", True, False])}
+        if draw(BOOL):
+            ef["priority"] = draw(st.integers(-100, 100))
+        d["envoyFilter"] = ef
+    return d
+
+
+def _policies(v):
+    yield v.get("trafficPolicy") or {}
+    for r in v["routes"]:
+        yield r.get("trafficPolicy") or {}
 
 
 @st.composite
@@ -380,8 +483,8 @@ def valid_cases(draw, max_routes=8):
         cors = {"allowOrigins": origins}
         if one_in(draw, 5):
             cors.update(allowOrigins=origins + ["*"], allowAnyOrigin=True)
-        if draw(BOOL):
-            cors["allowCredentials"] = draw(BOOL)
+        if draw(BOOL):  # never with allowAnyOrigin (cors-credentials-any-origin)
+            cors["allowCredentials"] = draw(BOOL) and not cors.get("allowAnyOrigin")
         if draw(BOOL):
             cors["maxAge"] = draw(WHOLE_SECONDS)
         if draw(BOOL):
@@ -395,8 +498,8 @@ def valid_cases(draw, max_routes=8):
             ef = {"enabled": choice(draw, ["auto", True, False])}
             if draw(BOOL):
                 ef["listenerPort"] = draw(st.one_of(st.sampled_from([0, 443, 8443]), PORT))
-            if draw(BOOL):
-                ef["namespace"] = draw(dns_label(1, 20))
+            if draw(BOOL):  # where Istio applies it: the gateway pods' or the root namespace
+                ef["namespace"] = choice(draw, ["", gw.get("workloadNamespace", "istio-system"), "istio-system"])
             web["envoyFilter"] = ef
         v["grpcWeb"] = web
 
@@ -422,8 +525,68 @@ def valid_cases(draw, max_routes=8):
                 s["portName"] = "grpc-" + draw(dns_label(1, 20))
             v["backendServices"].append(s)
 
+    if any("http2KeepAlive" in p for p in _policies(v)):
+        v["istio"] = {"version": "1.31"}  # DestinationRule http2KeepAlive is new in Istio 1.31
+    elif one_in(draw, 4):
+        v["istio"] = {"version": choice(draw, ["1.24", "1.28", "1.30", "1.31"])}
+    if draw(BOOL):
+        v["downstream"] = draw(downstream_section())
+
+    # Reflection and health pass-through: their backends are hosts the routes use (but those
+    # whose one route sets a policy of its own, which a second user may contradict), or new ones.
+    hosts_used = sorted({t["host"] for r in routes for t in _targets(r)} - facts["own_policy_hosts"])
+    for key in ("reflection", "health"):
+        if one_in(draw, 3):
+            host = choice(draw, hosts_used + ["reflector", "health-svc"])
+            v[key] = {"enabled": True, "backend": {"host": host, "port": draw(PORT)}}
+            facts["host_namespace"].setdefault(host, None)  # a fresh short name: the release namespace
+
     if one_in(draw, 4):
         v["tests"] = {"enabled": False}
     elif tls_on and tls["mode"] == "MUTUAL" and draw(BOOL):
         v["tests"] = {"clientSecret": draw(dns_label(1, 20))}
+
+    # One Service spelled two ways, or a chart-rendered Service a route reaches on another
+    # port, is refused (one-service-two-spellings, route-port-not-on-the-charts-service):
+    # the random names rarely meet, and such draws are discarded.
+    services = {h: (h.split(".")[0], ns or namespace) for h, ns in facts["host_namespace"].items()
+                if "." not in h or ns is not None}
+    assume(len(set(services.values())) == len(services))
+    rendered = {(s["name"], namespace) for s in v.get("backendServices", [])}
+    assume(not rendered & set(services.values()))
+
+    add_nulls(draw, v)
     return v, release, namespace, facts
+
+
+# Optional maps a user may write as null or {}, both meaning the default: paths into the
+# values, and the route-level ones.
+OPTIONAL_MAPS = [("commonLabels",), ("commonAnnotations",), ("h2c",), ("grpcWeb",), ("grpcWeb", "cors"),
+                 ("grpcWeb", "envoyFilter"), ("streaming",), ("streaming", "tcpKeepalive"), ("retries",),
+                 ("retries", "unary"), ("trafficPolicy",), ("tests",), ("tests", "image"), ("tests", "resources"),
+                 ("tls", "secret"), ("tls", "certManager"), ("gateway", "selector")]
+ROUTE_MAPS = ["retries", "trafficPolicy"]
+
+
+def add_nulls(draw, v):
+    """Now and then write an optional map the values leave out as null or {}: the chart must
+    read both as the default (Helm deletes a null key; the chart puts the default back)."""
+    for path in OPTIONAL_MAPS:
+        parent = v
+        for key in path[:-1]:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        if isinstance(parent, dict) and path[-1] not in parent and one_in(draw, 4):
+            parent[path[-1]] = choice(draw, [None, {}])
+    for r in v["routes"]:
+        for key in ROUTE_MAPS:
+            if key not in r and one_in(draw, 6):
+                r[key] = choice(draw, [None, {}])
+
+
+def without_nulls(values):
+    """The values as the chart means them: null and {} for an optional map are left out."""
+    if isinstance(values, dict):
+        return {k: without_nulls(v) for k, v in values.items() if v is not None and v != {}}
+    if isinstance(values, list):
+        return [without_nulls(v) for v in values]
+    return values
