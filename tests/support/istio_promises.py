@@ -313,8 +313,11 @@ class Plan:
         or the calls given."""
         fixtures = world_for(render.docs, self.inst, shared_gateway_hosts=self.v["hosts"],
                              service_entries=self.hosts_outside_kubernetes(), owner_subsets=self.owner_subsets())
+        # The analyzers run on the classic install only: with every port the values use on the
+        # gateway Service, the other install differs in bind ports alone, which they do not read.
         return IstioHarness.case(render.stdout, install=self.inst, namespace=self.namespace, fixtures=fixtures,
-                                 calls=[p.call for p in self.promises] if calls is None else calls)
+                                 calls=[p.call for p in self.promises] if calls is None else calls,
+                                 analyze=self.install_name == "classic")
 
     def call(self, id: str, path: str, host: str | None = None, **kw) -> Call:
         """A gRPC call through the listener the route calls use (main_kind), on host (default:
