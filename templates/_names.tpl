@@ -76,9 +76,9 @@ Fill model.names: include "grpc-ingress.model.names" (list $ $model)
   "gatewayNamespace" $gatewayNamespace
   "gatewayRef" $gatewayRef
   "credentialName" $credentialName
-  "workloadNamespace" $values.gateway.workloadNamespace
+  "workloadNamespace" $model.gateway.workloadNamespace
   "envoyFilter" (include "grpc-ingress.fit" (printf "%s-grpc-web" $fullname))
-  "envoyFilterNamespace" ($values.grpcWeb.envoyFilter.namespace | default $values.gateway.workloadNamespace)
+  "envoyFilterNamespace" ($values.grpcWeb.envoyFilter.namespace | default $model.gateway.workloadNamespace)
   "testPod" (include "grpc-ingress.fit" (printf "%s-test" $fullname))
   "testAuthority" (ternary (printf "test%s" (trimPrefix "*" $host)) $host (hasPrefix "*." $host))
   "releaseNamespace" $root.Release.Namespace) -}}

@@ -26,7 +26,7 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
 
 {{- /* tls */ -}}
 {{- if and $tls.enabled $gateway.create $model.defaultTlsHosts (not $model.names.credentialName) -}}
-  {{- $errors = append $errors (printf "tls.credentialName: TLS is enabled for %s but there is no certificate source (tls.credentialName is empty); name an existing kubernetes.io/tls secret in gateway.workloadNamespace (%s), or set tls.secret.create (with cert and key) or tls.certManager.enabled" (join ", " $model.defaultTlsHosts) $gateway.workloadNamespace) -}}
+  {{- $errors = append $errors (printf "tls.credentialName: TLS is enabled for %s but there is no certificate source (tls.credentialName is empty); name an existing kubernetes.io/tls secret in gateway.workloadNamespace (%s), or set tls.secret.create (with cert and key) or tls.certManager.enabled" (join ", " $model.defaultTlsHosts) $model.gateway.workloadNamespace) -}}
 {{- end -}}
 {{- if and $tls.enabled $gateway.create (has $tls.mode (list "MUTUAL" "OPTIONAL_MUTUAL")) (not (or $tls.secret.caCert $tls.externalCA)) -}}
   {{- $errors = append $errors (printf "tls.mode: %s verifies client certificates but no client CA is given; set tls.secret.caCert (with tls.secret.create), or tls.externalCA: true when ca.crt or a <credentialName>-cacert secret already exists" $tls.mode) -}}
@@ -101,31 +101,41 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
   {{- $errors = append $errors "tls.enabled: no listener is enabled (tls.enabled, h2c.enabled and grpcWeb.enabled are all false); enable at least one" -}}
 {{- end -}}
 {{- if $gateway.create -}}
-  {{- /* Servers on one port share a listener, and on plaintext the first server's protocol
-         wins (pilot/pkg/networking/core/gateway.go), so each server kind gets its own port. */ -}}
-  {{- $ports := dict -}}
-  {{- if $tls.enabled -}}{{- $_ := set $ports (toString $tls.port) "tls.port" -}}{{- end -}}
-  {{- if $values.h2c.enabled -}}
-    {{- with get $ports (toString $values.h2c.port) -}}
-      {{- $errors = append $errors (printf "h2c.port: %d is already used by %s; give the plaintext h2c server its own port" (int $values.h2c.port) .) -}}
-    {{- end -}}
-    {{- $_ := set $ports (toString $values.h2c.port) "h2c.port" -}}
+  {{- if and $tls.httpsRedirect (not $tls.enabled) -}}
+    {{- $errors = append $errors "tls.httpsRedirect: redirecting to HTTPS needs the HTTPS server, and tls.enabled is false; set tls.enabled: true or remove tls.httpsRedirect" -}}
   {{- end -}}
-  {{- if $tls.httpsRedirect -}}
-    {{- if not $tls.enabled -}}
-      {{- $errors = append $errors "tls.httpsRedirect: redirecting to HTTPS needs the HTTPS server, and tls.enabled is false; set tls.enabled: true or remove tls.httpsRedirect" -}}
-    {{- end -}}
-    {{- with get $ports (toString $tls.redirectPort) -}}
-      {{- $errors = append $errors (printf "tls.httpsRedirect: the redirect server would take port %d (tls.redirectPort), which %s already uses (a port cannot both redirect and serve h2c); move h2c.port or tls.redirectPort, or drop tls.httpsRedirect" (int $tls.redirectPort) .) -}}
-    {{- end -}}
-    {{- $_ := set $ports (toString $tls.redirectPort) "tls.redirectPort" -}}
-  {{- end -}}
-  {{- if and $values.grpcWeb.enabled (not $tls.enabled) -}}
-    {{- with get $ports (toString $values.grpcWeb.port) -}}
-      {{- $errors = append $errors (printf "grpcWeb.port: %d is already used by %s; the plaintext GRPC-WEB server needs a port of its own" (int $values.grpcWeb.port) .) -}}
+  {{- /* Judged on bind ports (_gateway.tpl): a server on a port the gateway Service lacks is
+         unreachable (istioctl analyze: IST0162), and servers of two kinds on one bind port
+         share one listener where, on plaintext, the first server's protocol wins
+         (addPlainTextServer in pilot/pkg/model/gateway.go). HTTPS servers of tls.hosts share
+         tls.port by design: TLS tells them apart by SNI. */ -}}
+  {{- $gw := $model.gateway -}}
+  {{- $service := ternary (printf "the %s Service of gateway.install %s exposes %s" $gw.service $gw.install $gw.portList) (printf "gateway.servicePorts lists %s" $gw.portList) (and (ne $gw.install "custom") (not $gateway.servicePorts)) -}}
+  {{- $byBind := dict -}}
+  {{- range $listener := $model.listeners -}}
+    {{- if $gw.servicePorts -}}{{- if not (hasKey $gw.servicePorts (toString $listener.port)) -}}{{- if not (hasKey $byBind (print "seen-" $listener.key)) -}}
+      {{- $errors = append $errors (printf "%s: %d is not a port of the gateway Service, so no client can reach it (istioctl analyze: IST0162); %s; use one of those ports, or add the port to your gateway Service and list it in gateway.servicePorts" $listener.key $listener.port $service) -}}
+    {{- end -}}{{- end -}}{{- end -}}
+    {{- $_ := set $byBind (print "seen-" $listener.key) true -}}
+    {{- $other := get $byBind (toString $listener.bindPort) -}}
+    {{- if and $other (ne $other.key $listener.key) -}}
+      {{- $how := ternary (printf "%d" $listener.port) (printf "%d (→%d)" $listener.port $listener.bindPort) (eq $listener.port $listener.bindPort) -}}
+      {{- $errors = append $errors (printf "%s: port %s binds gateway pod port %d, which %s (port %d) already binds; servers on one bind port share one listener, where the first server's protocol wins, so move one of them to another port (%s)" $listener.key $how $listener.bindPort $other.key $other.port $service) -}}
+    {{- else if not $other -}}
+      {{- $_ := set $byBind (toString $listener.bindPort) $listener -}}
     {{- end -}}
   {{- end -}}
 {{- end -}}
+{{- /* The deprecated listenerPort may only restate the port model of a Gateway this chart renders. */ -}}
+{{- with $values.grpcWeb.envoyFilter.listenerPort -}}{{- if and $gateway.create $model.envoyFilter.enabled -}}
+  {{- $bind := include "grpc-ingress.bindPort" (list $model $tls.port) | atoi -}}
+  {{- if ne (int .) $bind -}}
+    {{- $errors = append $errors (printf "grpcWeb.envoyFilter.listenerPort: %d, but the HTTPS server on tls.port %d binds gateway pod port %d (gateway.install %s: %s), so the grpc_web patch would land nowhere; remove listenerPort (deprecated: the port model gives it), or set gateway.install / gateway.servicePorts to match your gateway Service" (int .) (int $tls.port) $bind $gateway.install $model.gateway.portList) -}}
+  {{- end -}}
+{{- end -}}{{- end -}}
+{{- with $values.grpcWeb.envoyFilter.serverNames -}}{{- if $gateway.create -}}
+  {{- $errors = append $errors "grpcWeb.envoyFilter.serverNames: is only for a shared gateway (gateway.create: false); the chart patches the HTTPS servers of its own Gateway by itself; remove it" -}}
+{{- end -}}{{- end -}}
 
 {{- /* gRPC-Web */ -}}
 {{- $cors := $values.grpcWeb.cors -}}

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from support.scenarios import ci_files, load_ci
-from support.istio import IstioHarness, grpc, grpc_web, world_for
+from support.istio import IstioHarness, for_install, grpc, grpc_web, world_for
 from support.istio_checks import Expect, analysis_problems, broken_promises, cl
 
 CI = {p.name.removesuffix("-values.yaml"): p for p in ci_files()}
@@ -28,19 +28,21 @@ def of(docs, kind):
     return d
 
 
-def ef_listener(docs):
-    return of(docs, "EnvoyFilter")["spec"]["configPatches"][0]["match"]["listener"]
+def ef_listeners(docs):
+    return [p["match"]["listener"] for p in of(docs, "EnvoyFilter")["spec"]["configPatches"]]
 
 
 def wrong_bind_port(docs):
     # The classic istio-ingressgateway's pod listens on 8443; 443 is only the Service port.
-    ef_listener(docs)["portNumber"] = 443
+    for listener in ef_listeners(docs):
+        listener["portNumber"] = 443
 
 
 def exact_sni_on_wildcard(docs):
     # The server lists *.example.com; Istio compares a patch's sni with the chain's server names
     # as strings (envoyfilter/listener_patch.go filterChainMatch), so api.example.com matches none.
-    ef_listener(docs)["filterChain"]["sni"] = "api.example.com"
+    for listener in ef_listeners(docs):
+        listener["filterChain"]["sni"] = "api.example.com"
 
 
 def envoyfilter_in_release_namespace(docs):
@@ -95,10 +97,6 @@ def backend_port_not_grpc(fixture_docs):
 
 def nothing(docs):
     pass
-
-
-def add_priority(docs):
-    of(docs, "EnvoyFilter")["spec"]["priority"] = 10
 
 
 def drop_priority(docs):
@@ -176,7 +174,7 @@ PLANTS: dict[str, Plant] = {
         Expect(grpc("greet", "/helloworld.Greeter/SayHello", "grpc.example.com"), cluster=cl("greeter"), timeout="10s"),
         nothing, "the gateway speaks http/1.1 to outbound|50051||greeter", fixtures_plant=backend_port_not_grpc),
     "relative-patch-without-priority": Plant(
-        WEB_TLS, "classic", None, drop_priority, "IST0151", prepare=add_priority),
+        WEB_TLS, "classic", None, drop_priority, "IST0151"),
     "gateway-port-missing-from-the-service": Plant(
         {"tls": {"enabled": False}, "h2c": {"enabled": True, "port": 80}}, "gateway-chart", None,
         h2c_on_port_8081, "IST0162"),
@@ -192,7 +190,7 @@ def verdicts(helm, istio: IstioHarness):
     """(clean, planted) harness answers for every plant, from one harness process."""
     cases = []
     for name, p in PLANTS.items():
-        r = helm.render(p.values)
+        r = helm.render(for_install(p.values, p.install))
         clean = copy.deepcopy(r.docs)
         p.prepare(clean)
         planted = copy.deepcopy(clean)

@@ -75,6 +75,39 @@ def draw_free_port(draw, used):
     return port
 
 
+# The gateway Service ports of the stock installs (gateway.install), port -> targetPort, as
+# Istio's manifests define them (classic istio-ingressgateway; the istio/gateway chart).
+STOCK_SERVICE_PORTS = {"istioctl": {80: 8080, 443: 8443}, "gateway-chart": {80: 80, 443: 443}}
+
+
+class Ports:
+    """Hands out gateway Service ports so that no two listeners bind one pod port: from the
+    stock install's Service (None when it has no port left), or, for a custom install, any
+    port, recorded with a targetPort of its own in service_ports."""
+
+    def __init__(self, draw, install):
+        self.draw, self.install = draw, install
+        self.service_ports: dict[int, int] = {}
+        self.binds: set[int] = set()
+
+    def take(self, prefer=None):
+        if self.install in STOCK_SERVICE_PORTS:
+            stock = STOCK_SERVICE_PORTS[self.install]
+            free = [p for p in stock if stock[p] not in self.binds]
+            if not free:
+                return None
+            port = prefer if prefer in free else choice(self.draw, free)
+            self.binds.add(stock[port])
+            return port
+        port = draw_free_port(self.draw, set(self.service_ports))
+        target = port if self.draw(BOOL) else self.draw(PORT)
+        while target in self.binds:
+            target = target % 65535 + 1
+        self.service_ports[port] = target
+        self.binds.add(target)
+        return port
+
+
 # Hostnames clients use: the last label starts with a letter (istiod refuses an all-numeric TLD).
 _PLAIN_HOST = st.builds(lambda labels, tld: ".".join(labels + [tld]),
                         st.lists(dns_label(1, 10), min_size=1, max_size=2), dns_label(1, 8, LOWER))
@@ -264,7 +297,7 @@ def routes_and_backends(draw, max_routes):
 
 
 @st.composite
-def tls_section(draw, hosts, tls_on, port, used):
+def tls_section(draw, hosts, tls_on, port, ports):
     tls = {"enabled": tls_on, "port": port}
     if not tls_on:
         return tls
@@ -315,9 +348,10 @@ def tls_section(draw, hosts, tls_on, port, used):
             names = [choice(draw, pool) for _ in groups]
         tls["hosts"] = [{"hosts": g, "credentialName": n} for g, n in zip(groups, names)]
     if draw(BOOL):
-        tls["httpsRedirect"] = True
-        tls["redirectPort"] = draw_free_port(draw, used)
-        used.add(tls["redirectPort"])
+        redirect = ports.take(prefer=80)
+        if redirect is not None:
+            tls["httpsRedirect"] = True
+            tls["redirectPort"] = redirect
     return tls
 
 
@@ -338,31 +372,41 @@ def valid_cases(draw, max_routes=8):
     hosts = v["hosts"] = draw(HOSTS)
 
     gw = {"create": draw(BOOL)}
+    install = choice(draw, [None, "istioctl", "gateway-chart", "custom"])
+    if install:
+        gw["install"] = install
     if not gw["create"]:
         gw["ref"] = "%s/%s" % (draw(dns_label(1, 20)), draw(dns_label(1, 20)))
     if one_in(draw, 4):
         gw["name"] = draw(dns_label(1, 63))
     if one_in(draw, 4):
         gw["namespace"] = draw(dns_label(1, 20))
-    if one_in(draw, 4):
+    if install == "custom" or one_in(draw, 4):
         gw["workloadNamespace"] = draw(dns_label(1, 20))
-    if one_in(draw, 4):
+    if install == "custom" or one_in(draw, 4):
         gw["selector"] = draw(LABELS_1_2)
     v["gateway"] = gw
 
-    # Listeners and ports: no two servers on one port.
+    # Listeners: ports of the gateway Service, no two kinds on one bind port.
+    ports = Ports(draw, install or "istioctl")
     tls_on, h2c_on, web_on = draw(BOOL), draw(BOOL), draw(BOOL)
     if not (tls_on or h2c_on or web_on):
         tls_on = True
-    tls_port = draw(st.one_of(st.sampled_from([443, 8443]), PORT))
-    used = {tls_port} if tls_on else set()
+    tls_port = ports.take(prefer=443) if tls_on else 443
     if h2c_on:
-        v["h2c"] = {"enabled": True, "port": draw_free_port(draw, used)}
-        used.add(v["h2c"]["port"])
-    elif draw(BOOL):
+        h2c_port = ports.take(prefer=80)
+        if h2c_port is None:
+            h2c_on = False
+        else:
+            v["h2c"] = {"enabled": True, "port": h2c_port}
+    if not h2c_on and draw(BOOL):
         v["h2c"] = {"enabled": False}
-    tls = v["tls"] = draw(tls_section(hosts, tls_on, tls_port, used))
+    tls = v["tls"] = draw(tls_section(hosts, tls_on, tls_port, ports))
 
+    if web_on:
+        web_port = None if tls_on else ports.take(prefer=80)
+        if not tls_on and web_port is None:
+            web_on = False
     if web_on:
         origins = draw(ORIGINS)
         cors = {"allowOrigins": origins}
@@ -378,15 +422,22 @@ def valid_cases(draw, max_routes=8):
             cors["exposeHeaders"] = draw(HEADERS)
         web = {"enabled": True, "cors": cors}
         if not tls_on:
-            web["port"] = draw_free_port(draw, used)
+            web["port"] = web_port
         if draw(BOOL):
             ef = {"enabled": choice(draw, ["auto", True, False])}
             if draw(BOOL):
-                ef["listenerPort"] = draw(st.one_of(st.sampled_from([0, 443, 8443]), PORT))
+                # Deprecated: a Gateway this chart renders only takes the bind port it has.
+                ef["listenerPort"] = draw(st.one_of(st.sampled_from([0, 443, 8443]), PORT)) if not gw["create"] else 0
             if draw(BOOL):
                 ef["namespace"] = draw(dns_label(1, 20))
+            if draw(BOOL):
+                ef["priority"] = draw(st.integers(-1000, 1000).filter(bool))
+            if not gw["create"] and draw(BOOL):
+                ef["serverNames"] = draw(HOSTS)
             web["envoyFilter"] = ef
         v["grpcWeb"] = web
+    if install == "custom":
+        gw["servicePorts"] = {str(p): t for p, t in ports.service_ports.items()} or {"443": 8443}
 
     routes, extra, facts = draw(routes_and_backends(max_routes))
     v["routes"] = routes
@@ -411,6 +462,9 @@ def valid_cases(draw, max_routes=8):
 
     if one_in(draw, 4):
         v["tests"] = {"enabled": False}
-    elif tls_on and tls["mode"] == "MUTUAL" and draw(BOOL):
-        v["tests"] = {"clientSecret": draw(dns_label(1, 20))}
+    else:
+        if tls_on and tls["mode"] == "MUTUAL" and draw(BOOL):
+            v["tests"] = {"clientSecret": draw(dns_label(1, 20))}
+        if install == "custom" or one_in(draw, 6):
+            v.setdefault("tests", {})["gatewayAddress"] = "%s.%s.svc" % (draw(dns_label(1, 20)), draw(dns_label(1, 20)))
     return v, release, namespace, facts
