@@ -83,3 +83,27 @@ Fill model.names: include "grpc-ingress.model.names" (list $ $model)
   "testAuthority" (ternary (printf "test%s" (trimPrefix "*" $host)) $host (hasPrefix "*." $host))
   "releaseNamespace" $root.Release.Namespace) -}}
 {{- end -}}
+
+{{/*
+The name Istio gives a backend Service host, with the one fix Istio does not make:
+include "grpc-ingress.serviceFqdn" (list HOST RELEASE_NAMESPACE CLUSTER_DOMAIN)
+Istio expands a dot-free short name in the namespace of the resource that names it
+(ResolveShortnameToFQDN in pilot/pkg/model/config.go: name -> name.<ns>.svc.<domain>) and takes
+any host with a dot literally, so `name.ns` and `name.ns.svc` (what Kubernetes DNS resolves)
+would name no Service and the gateway would answer 503. They are read as the Service name in
+namespace ns: name.ns.svc.<clusterDomain>. Other dotted hosts (FQDNs, ServiceEntry hosts of
+three or more labels) are kept.
+*/}}
+{{- define "grpc-ingress.serviceFqdn" -}}
+{{- $host := index . 0 -}}
+{{- $labels := splitList "." $host -}}
+{{- if eq (len $labels) 1 -}}
+{{- printf "%s.%s.svc.%s" $host (index . 1) (index . 2) -}}
+{{- else if eq (len $labels) 2 -}}
+{{- printf "%s.svc.%s" $host (index . 2) -}}
+{{- else if and (eq (len $labels) 3) (eq (last $labels) "svc") -}}
+{{- printf "%s.%s" $host (index . 2) -}}
+{{- else -}}
+{{- $host -}}
+{{- end -}}
+{{- end -}}

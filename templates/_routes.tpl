@@ -12,7 +12,8 @@ Fill model.routes and model.cors: include "grpc-ingress.model.routes" (list $ $m
         a rank. The pass is linear and makes no list append per route.
   entry: route (the routes[] entry as given: name, services, methods, prefix, regex,
         timeout, streaming...), catchAll (no match: it takes every call), backends (list of
-        {host, port, subset, subsetLabels, weight}), weighted (more than one backend:
+        {host, port, subset, subsetLabels, weight}; host as Istio must read it: name.ns
+        written as name.ns.svc.<clusterDomain>), weighted (more than one backend:
         weights apply), retries (the route's own policy, else the chart default for its
         kind: {attempts, perTryTimeout, retryOn}; attempts 0 means retries off, and the
         other fields are then ignored because Helm merges the chart defaults' retryOn in).
@@ -24,6 +25,8 @@ Fill model.routes and model.cors: include "grpc-ingress.model.routes" (list $ $m
 {{- $values := $root.Values -}}
 {{- $routes := dict -}}
 {{- $unaryRetries := $values.retries.unary -}}
+{{- $releaseNamespace := $root.Release.Namespace -}}
+{{- $clusterDomain := $values.clusterDomain -}}
 {{- $streamingRetries := $values.retries.streaming -}}
 {{- range $index, $route := $values.routes -}}
   {{- /* Plain ifs rather than and/or: this runs once per route, and a template function
@@ -40,6 +43,21 @@ Fill model.routes and model.cors: include "grpc-ingress.model.routes" (list $ $m
   {{- $weighted := false -}}
   {{- if $route.backend -}}{{- $backends = list $route.backend -}}
   {{- else if $backends -}}{{- $weighted = gt (len $backends) 1 -}}
+  {{- end -}}
+  {{- /* name.ns and name.ns.svc become the Service's FQDN (grpc-ingress.serviceFqdn); short
+         names stay short: Istio resolves them in the VirtualService's namespace, the
+         release namespace. A host with no dot costs one contains. */ -}}
+  {{- $dotted := false -}}
+  {{- range $backends -}}{{- if contains "." .host -}}{{- $dotted = true -}}{{- end -}}{{- end -}}
+  {{- if $dotted -}}
+    {{- $resolved := list -}}
+    {{- range $backends -}}
+      {{- $fqdn := include "grpc-ingress.serviceFqdn" (list .host $releaseNamespace $clusterDomain) -}}
+      {{- if or (not (contains "." .host)) (eq $fqdn .host) -}}{{- $resolved = append $resolved . -}}
+      {{- else -}}{{- $resolved = append $resolved (merge (dict "host" $fqdn) .) -}}
+      {{- end -}}
+    {{- end -}}
+    {{- $backends = $resolved -}}
   {{- end -}}
   {{- $retries := $unaryRetries -}}
   {{- if $route.retries -}}{{- $retries = $route.retries -}}

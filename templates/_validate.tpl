@@ -187,6 +187,20 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
   {{- if $raw -}}{{- if or $route.services $route.methods -}}
     {{- $errors = append $errors (printf "routes[%d]: route %q has a raw match (prefix/regex) and services/methods; prefix/regex cannot be combined with services/methods in one route; put the raw match in a route of its own" $index $route.name) -}}
   {{- end -}}{{- end -}}
+  {{- /* name.ns and name.ns.svc name the Service name in namespace ns (grpc-ingress.serviceFqdn);
+         a Service name is a DNS-1035 label, so it starts with a letter. */ -}}
+  {{- $targets := $route.backends -}}
+  {{- if $route.backend -}}{{- $targets = list $route.backend -}}{{- end -}}
+  {{- range $position, $target := $targets -}}
+    {{- if contains "." $target.host -}}
+      {{- $labels := splitList "." $target.host -}}
+      {{- if or (eq (len $labels) 2) (and (eq (len $labels) 3) (eq (last $labels) "svc")) -}}{{- if not (regexMatch "^[a-z]" $target.host) -}}
+        {{- $key := printf "routes[%d].backends[%d].host" $index $position -}}
+        {{- if $route.backend -}}{{- $key = printf "routes[%d].backend.host" $index -}}{{- end -}}
+        {{- $errors = append $errors (printf "%s: %s reads as Service %s in namespace %s (Istio takes a dotted host literally, so the chart writes it %s.svc.%s), but a Service name starts with a letter; name the Service as <name>.<namespace>, or give the full host of a ServiceEntry" $key $target.host (first $labels) (index $labels 1) (join "." (list (first $labels) (index $labels 1))) $values.clusterDomain) -}}
+      {{- end -}}{{- end -}}
+    {{- end -}}
+  {{- end -}}
   {{- if $route.backend -}}
     {{- if $route.backends -}}
       {{- $errors = append $errors (printf "routes[%d]: route %q sets both backend and backends; set either backend (one destination) or backends (a weighted split), not both" $index $route.name) -}}

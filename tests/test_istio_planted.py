@@ -59,11 +59,19 @@ def h2c_server_first_on_same_bind_port(docs):
                                      "port": {"name": "h2c", "number": 8080, "protocol": "HTTP2"}})
 
 
-def destination_rule_not_exported(docs):
-    # Visible to its own namespace only: the gateway pods in istio-system never read it.
+def destination_rule_short_host(docs):
+    # A short host in the gateway's namespace: Istio resolves it against the rule's own namespace
+    # (setDestinationRules: ResolveShortnameToFQDN), so it names a Service there, not the backend.
     for d in docs:
         if d["kind"] == "DestinationRule":
-            d["spec"]["exportTo"] = ["."]
+            d["spec"]["host"] = d["spec"]["host"].split(".")[0]
+
+
+def destination_rule_in_the_release_namespace(docs):
+    # Private to the release namespace: the gateway pods never read it.
+    for d in docs:
+        if d["kind"] == "DestinationRule":
+            d["metadata"]["namespace"] = "default"
 
 
 def prefix_without_slash(docs):
@@ -150,11 +158,16 @@ PLANTS: dict[str, Plant] = {
         load_ci(CI["canary"]), "classic",
         Expect(grpc("greet", "/helloworld.Greeter/SayHello", "grpc.example.com"), timeout="10s",
                weighted={cl("greeter", subset="stable"): 90, cl("greeter", subset="canary"): 10}),
-        destination_rule_not_exported, "the gateway has no cluster outbound|50051|stable|greeter"),
+        destination_rule_short_host, "the gateway has no cluster outbound|50051|stable|greeter"),
+    "destination-rule-private-to-another-namespace": Plant(
+        load_ci(CI["canary"]), "gateway-chart",
+        Expect(grpc("greet", "/helloworld.Greeter/SayHello", "grpc.example.com"), timeout="10s",
+               weighted={cl("greeter", subset="stable"): 90, cl("greeter", subset="canary"): 10}),
+        destination_rule_in_the_release_namespace, "the gateway has no cluster outbound|50051|stable|greeter"),
     "h2-upgrade-rule-the-gateway-does-not-read": Plant(
         load_ci(CI["backend-services"]), "gateway-chart",
         Expect(grpc("legacy", "/legacy.v1.Legacy/Get", "grpc.example.com"), cluster=cl("legacy-grpc", 7000)),
-        destination_rule_not_exported, "the gateway speaks http/1.1 to outbound|7000||legacy-grpc",
+        destination_rule_short_host, "the gateway speaks http/1.1 to outbound|7000||legacy-grpc",
         plain_ports=("legacy-grpc",)),
     "service-prefix-without-its-slash": Plant(
         load_ci(CI["multi-route"]), "gateway-chart",

@@ -22,11 +22,6 @@ from support.istio import INSTALLS, Call, IstioHarness, for_install, grpc, grpc_
 INSTALL_NAMES = tuple(INSTALLS)  # classic, gateway-chart
 
 
-# Known bugs of today's chart, each filed in issue 10 (DestinationRule scope).
-BUG_DR_SCOPE = ("issue 10: the chart's DestinationRule applies to every client of the host in the mesh, "
-                "not only to the gateway")
-
-
 @dataclass(frozen=True)
 class Scenario:
     values: str | dict | None  # a ci/ name, the values themselves, or None for the defaults
@@ -240,20 +235,62 @@ def test_destination_rule_settings_reach_the_gateway_cluster(answers, name, inst
         assert got == want, cluster
 
 
+@pytest.mark.parametrize("install", INSTALL_NAMES)
 @pytest.mark.parametrize("name", [
-    pytest.param("streaming", marks=pytest.mark.xfail(strict=True, reason=BUG_DR_SCOPE)),
-    pytest.param("argocd-example", marks=pytest.mark.xfail(strict=True, reason=BUG_DR_SCOPE)),
+    "streaming",
+    "argocd-example",
     # A sidecar speaks the client's protocol to a port Istio cannot recognise (use_downstream_protocol),
     # so the chart's h2UpgradePolicy does not change it (cluster_builder.go setH2Options).
     "backend-services",
 ])
-def test_destination_rule_changes_the_gateway_only(answers, name):
+def test_destination_rule_changes_the_gateway_only(answers, name, install):
     """What the chart's DestinationRule sets for the gateway must not reach a mesh client's sidecar."""
-    sidecar = answers[name, "classic"].sidecar(MESH_CLIENT["id"])
+    sidecar = answers[name, install].sidecar(MESH_CLIENT["id"])
     for cluster, want in SCENARIOS[name].upstream.items():
         assert sidecar[cluster]["found"], f"the mesh client has no cluster {cluster}"
         leaked = {k: v for k, v in want.items() if sidecar[cluster][k] == v}
         assert leaked == {}, f"{cluster}: the mesh client's sidecar got the gateway's settings"
+
+
+# The service owner's own rule for a backend, in the service's namespace, visible mesh-wide.
+OWNER_RULE = {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+              "metadata": {"name": "owner", "namespace": "payments"},
+              "spec": {"host": "cart.payments.svc.cluster.local", "trafficPolicy": {
+                  "loadBalancer": {"simple": "RANDOM"},
+                  "connectionPool": {"http": {"idleTimeout": "300s", "maxRequestsPerConnection": 5}}}}}
+CART = cl("cart", ns="payments")
+
+
+@pytest.fixture(scope="module")
+def owner_rule(helm, istio):
+    """A route to cart.payments (name.ns, as Kubernetes DNS reads it) with the chart's settings,
+    next to the service owner's own DestinationRule for that host; a mesh client's sidecar too."""
+    values = {"trafficPolicy": {"loadBalancer": "LEAST_REQUEST", "maxRequestsPerConnection": 100},
+              "routes": [{"name": "cart", "services": ["shop.v1.Cart"], "backend": {"host": "cart.payments", "port": 50051}}]}
+    cases = []
+    for install in INSTALL_NAMES:
+        r = helm.render(for_install(values, install), namespace="shop")
+        cases.append(istio.case(r.stdout, install=install, namespace="shop",
+                                fixtures=world_for(r.docs, install) + "---\n" + yaml.safe_dump(OWNER_RULE),
+                                calls=[grpc("cart", "/shop.v1.Cart/Add", "grpc.example.com")],
+                                sidecars=[dict(MESH_CLIENT, clusters=[CART])]))
+    return dict(zip(INSTALL_NAMES, istio.run(cases)))
+
+
+@pytest.mark.parametrize("install", INSTALL_NAMES)
+def test_a_name_dot_namespace_backend_reaches_that_service(owner_rule, install):
+    (up,) = owner_rule[install].call("cart")["upstreams"]
+    assert up["name"] == CART and up["found"], up
+
+
+@pytest.mark.parametrize("install", INSTALL_NAMES)
+def test_the_charts_rule_wins_over_the_owners_rule_for_the_gateway_only(owner_rule, install):
+    res = owner_rule[install]
+    (gateway,) = res.call("cart")["upstreams"]
+    assert (gateway["lb_policy"], gateway["max_requests_per_connection"]) == ("LEAST_REQUEST", 100), gateway
+    mesh = res.sidecar(MESH_CLIENT["id"])[CART]
+    assert (mesh["lb_policy"], mesh["max_requests_per_connection"], mesh["idle_timeout"]) == ("RANDOM", 5, "300s"), \
+        "the owner's rule still governs every other client"
 
 
 SHARED_WEB = Expect(grpc_web("web", "/payments.v1.Payments/Pay", "payments.example.com", WEB_ORIGIN),

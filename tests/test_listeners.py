@@ -85,7 +85,7 @@ def test_gateway_install_sets_selector_namespace_ports_and_test_address_together
     ef = r.one("EnvoyFilter")
     assert ef["spec"]["workloadSelector"] == {"labels": facts["selector"]}
     assert {p["match"]["listener"]["portNumber"] for p in ef["spec"]["configPatches"]} == {facts["https_bind"]}
-    for kind in ("EnvoyFilter", "Certificate"):
+    for kind in ("EnvoyFilter", "Certificate", "DestinationRule"):
         assert r.one(kind)["metadata"]["namespace"] == facts["namespace"], kind
     assert facts["address"] in r.one("Pod")["spec"]["containers"][0]["args"]
 

@@ -42,7 +42,7 @@ def test_streaming_routes_carry_no_timeout_and_unary_ones_keep_theirs(helm):
 
 def test_streaming_backend_gets_keepalive_idle_timeout_and_rebalancing(helm):
     dr = ci(helm, "streaming-values.yaml").one("DestinationRule")
-    assert dr["spec"]["host"] == "chat"
+    assert dr["spec"]["host"] == "chat.default.svc.cluster.local"
     pool = dr["spec"]["trafficPolicy"]["connectionPool"]
     assert pool["http"]["idleTimeout"] == "2h"
     assert pool["http"]["maxRequestsPerConnection"] == 1000

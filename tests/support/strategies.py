@@ -1,7 +1,8 @@
 """Hypothesis strategies for values sets the chart must accept. valid_cases() draws
 (values, release, namespace, facts) across every feature; facts carries what the generator
-knows beyond the values (facts["host_namespace"][host]: the namespace a backend host names,
-None for a short name, which resolves in the release namespace). The building blocks (hosts,
+knows beyond the values (facts["host_namespace"][host]: the namespace a backend host names
+(name.ns, name.ns.svc, name.ns.svc.cluster.local), None for a short name, which resolves in
+the release namespace). The building blocks (hosts,
 labels, durations, ports, retry policies, traffic policies, CORS origins) are module constants.
 """
 from __future__ import annotations
@@ -117,10 +118,9 @@ HOSTS = st.integers(1, 3).flatmap(lambda n: st.lists(HOST, min_size=n, max_size=
 BACKEND_HOST_FORMS = {"short": "{name}", "fqdn": "{name}.{ns}.svc.cluster.local", "svc": "{name}.{ns}.svc",
                       "dotted": "{name}.{ns}"}
 # (host, the Kubernetes namespace it names or None): a short name resolves in the release
-# namespace, name.ns.svc[.cluster.local] is a Service in ns, and name.ns is no Kubernetes
-# Service name (Istio does not expand it), so it belongs to no namespace either.
+# namespace; name.ns, name.ns.svc and name.ns.svc.cluster.local are the Service name in ns.
 BACKEND_HOST = st.builds(
-    lambda form, name, ns: (BACKEND_HOST_FORMS[form].format(name=name, ns=ns), ns if form in ("fqdn", "svc") else None),
+    lambda form, name, ns: (BACKEND_HOST_FORMS[form].format(name=name, ns=ns), None if form == "short" else ns),
     st.sampled_from(["short", "short", "fqdn", "svc", "dotted"]), dns_label(1, 16, LOWER), dns_label(1, 12, LOWER))
 BACKEND_HOSTS = st.lists(BACKEND_HOST, min_size=1, max_size=4, unique_by=lambda h: h[0])
 
@@ -293,6 +293,18 @@ def routes_and_backends(draw, max_routes):
                               "tcpKeepalive": choice(draw, [{}, canonical["tcpKeepalive"]])}
     if external or one_in(draw, 6):
         extra["externalSubsets"] = external
+    if external:
+        # A host the chart gives a DestinationRule (settings or subsets of its own) hides any
+        # rule elsewhere from the gateway (the chart refuses that): define its subsets here.
+        ruled = {t["host"] for ts in occurrences.values() for t in ts if "subsetLabels" in t}
+        stream = extra.get("streaming", {})
+        for r in routes:
+            if extra.get("trafficPolicy") or r.get("trafficPolicy") or (
+                    r.get("streaming") and (stream.get("idleTimeout") or stream.get("tcpKeepalive"))):
+                ruled |= {t["host"] for t in _targets(r)}
+        for (host, subset), ts in occurrences.items():
+            if host in ruled and not any("subsetLabels" in t for t in ts):
+                ts[0]["subsetLabels"] = subset_labels[host, subset]
     return routes, extra, {"host_namespace": host_namespaces}
 
 
