@@ -98,3 +98,31 @@ allowAnyOrigin and an empty list are refused in _validate.tpl.
 {{- end -}}
 {{- $_ := set $model "cors" $policy -}}
 {{- end -}}
+
+{{/*
+Why a CORS origin match lets every web site call, or "": include "grpc-ingress.originOpenToAll" MATCH
+(MATCH: an Istio StringMatch, {exact}, {prefix} or {regex}). Envoy's CORS filter allows every
+origin as soon as a match accepts the literal "*" (CorsFilter::isOriginAllowed in envoy's
+source/extensions/filters/http/cors/cors_filter.cc: allow_origin->match("*")), and a match that
+accepts two unrelated sites' origins accepts them all for practical purposes: `.*`, `.+`,
+`(.*)`, `https://.*`, {prefix: "https://"}. Envoy matches a regex against the whole origin
+(safe_regex), hence the ^(?: )$ around it; a regex that does not compile matches nothing here
+(sprig's regexMatch), and Istio's webhook refuses it anyway.
+*/}}
+{{- define "grpc-ingress.originOpenToAll" -}}
+{{- $probes := list "*" "https://evil.example" "https://attacker.test:8443" -}}
+{{- $accepts := dict -}}
+{{- range $probe := $probes -}}
+  {{- $ok := false -}}
+  {{- if hasKey $ "exact" -}}{{- $ok = eq $.exact $probe -}}
+  {{- else if hasKey $ "prefix" -}}{{- $ok = hasPrefix $.prefix $probe -}}
+  {{- else if hasKey $ "regex" -}}{{- $ok = regexMatch (printf "^(?:%s)$" $.regex) $probe -}}
+  {{- end -}}
+  {{- if $ok -}}{{- $_ := set $accepts $probe true -}}{{- end -}}
+{{- end -}}
+{{- if hasKey $accepts "*" -}}
+accepts "*", which Envoy's CORS filter reads as every origin
+{{- else if and (hasKey $accepts "https://evil.example") (hasKey $accepts "https://attacker.test:8443") -}}
+matches the origin of every web site (https://evil.example and https://attacker.test:8443 alike)
+{{- end -}}
+{{- end -}}

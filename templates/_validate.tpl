@@ -141,8 +141,16 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
 {{- $cors := $values.grpcWeb.cors -}}
 {{- if $values.grpcWeb.enabled -}}
   {{- range $index, $origin := $cors.allowOrigins -}}
-    {{- if and (kindIs "string" $origin) (eq $origin "*") (not $cors.allowAnyOrigin) -}}
-      {{- $errors = append $errors (printf "grpcWeb.cors.allowOrigins[%d]: \"*\" lets every web site call these services; set grpcWeb.cors.allowAnyOrigin: true if that is really intended, or list the origins" $index) -}}
+    {{- if kindIs "string" $origin -}}
+      {{- if and (eq $origin "*") (not $cors.allowAnyOrigin) -}}
+        {{- $errors = append $errors (printf "grpcWeb.cors.allowOrigins[%d]: \"*\" lets every web site call these services; set grpcWeb.cors.allowAnyOrigin: true if that is really intended, or list the origins" $index) -}}
+      {{- end -}}
+    {{- else if and (hasKey $origin "prefix") (not $origin.prefix) -}}
+      {{- $errors = append $errors (printf "grpcWeb.cors.allowOrigins[%d]: {prefix: \"\"} matches every origin, and Istio refuses an empty match; to let every web site call, write \"*\" with grpcWeb.cors.allowAnyOrigin: true, or list the origins" $index) -}}
+    {{- else if not $cors.allowAnyOrigin -}}
+      {{- with include "grpc-ingress.originOpenToAll" $origin -}}
+        {{- $errors = append $errors (printf "grpcWeb.cors.allowOrigins[%d]: %s %s, so it lets every web site call these services; set grpcWeb.cors.allowAnyOrigin: true if that is really intended, or list the origins (exact, or a regex anchored to your domain such as https://[a-z0-9-]+\\.example\\.com)" $index (toJson $origin) .) -}}
+      {{- end -}}
     {{- end -}}
   {{- end -}}
   {{- if not $cors.allowOrigins -}}

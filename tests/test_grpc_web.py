@@ -147,6 +147,17 @@ def test_any_origin_with_explicit_opt_in(helm):
     assert r.one("VirtualService")["spec"]["http"][0]["corsPolicy"]["allowOrigins"] == [{"exact": "*"}]
 
 
+def test_a_match_open_to_every_origin_is_taken_with_the_explicit_opt_in(helm):
+    r = helm.render({"grpcWeb": {"enabled": True, "cors": {"allowOrigins": [{"regex": ".*"}], "allowAnyOrigin": True}}})
+    assert r.one("VirtualService")["spec"]["http"][0]["corsPolicy"]["allowOrigins"] == [{"regex": ".*"}]
+
+
+def test_origin_matches_scoped_to_one_domain_need_no_opt_in(helm):
+    origins = [{"regex": "https://[a-z0-9-]+\\.example\\.com"}, {"prefix": "https://preview-"}, {"exact": "https://a.example.com"}]
+    r = helm.render({"grpcWeb": {"enabled": True, "cors": {"allowOrigins": origins}}})
+    assert r.one("VirtualService")["spec"]["http"][0]["corsPolicy"]["allowOrigins"] == origins
+
+
 def test_existing_gateway_with_grpc_web_renders_envoy_filter_only_when_asked(helm):
     values = load_ci(SCENARIOS["existing-gateway-values.yaml"])
     values["grpcWeb"] = {"enabled": True, "cors": {"allowOrigins": ["https://a.example.com"]}}
@@ -244,6 +255,14 @@ BAD_VALUES = [
      [r"grpcWeb\.envoyFilter\.listenerPort: 8443, but the HTTPS server on tls\.port 443 binds gateway pod port 443"]),
     ("server-names-on-an-own-gateway", {"grpcWeb": {**WEB, "envoyFilter": {"serverNames": ["*.example.com"]}}},
      [r"grpcWeb\.envoyFilter\.serverNames: is only for a shared gateway"]),
+    # Matches that let every origin in (Envoy allows all as soon as a match accepts "*").
+    *[("origin-open-to-all-" + name, {"grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["https://app.example.com", match]}}},
+       [r"grpcWeb\.cors\.allowOrigins\.1: ", r"allowAnyOrigin: true"])
+      for name, match in [("exact-star", {"exact": "*"}), ("empty-prefix", {"prefix": ""}), ("dot-star", {"regex": ".*"}),
+                          ("dot-plus", {"regex": ".+"}), ("anchored-dot-star", {"regex": "^.*$"}),
+                          ("group-dot-star", {"regex": "(.*)"}), ("escaped-star", {"regex": "\\*"}),
+                          ("any-https-regex", {"regex": "https://.*"}), ("any-scheme-regex", {"regex": "[a-z]+://.+"}),
+                          ("https-prefix", {"prefix": "https://"}), ("scheme-letter-prefix", {"prefix": "h"})]],
     ("envoy-filter-priority-zero", {"grpcWeb": {"envoyFilter": {"priority": 0}}}, [r"grpcWeb\.envoyFilter\.priority"]),
 ]
 
