@@ -64,11 +64,19 @@ include "grpc-ingress.model.listeners" (list $ $model)   (after gateway and name
        credential for the remaining hosts). Rendered whenever cert-manager is enabled. */ -}}
 {{- $certificates := list -}}
 {{- if $tls.certManager.enabled -}}
+  {{- /* The key each Certificate asks for. size 0 is the algorithm's default, written out as
+         cert-manager would pick it (RSA 2048, ECDSA 256; Ed25519 has no size), so that
+         choosing RSA never inherits an ECDSA size from values.yaml. Sizes cert-manager
+         refuses are reported in _validate.tpl. */ -}}
+  {{- $key := $tls.certManager.privateKey -}}
+  {{- $size := int $key.size -}}
+  {{- if not $size -}}{{- $size = get (dict "RSA" 2048 "ECDSA" 256) $key.algorithm | default 0 -}}{{- end -}}
+  {{- $privateKey := dict "algorithm" $key.algorithm "size" $size "rotationPolicy" $key.rotationPolicy -}}
   {{- range $i, $entry := $tls.hosts -}}
-    {{- $certificates = append $certificates (dict "secretName" $entry.credentialName "hosts" $entry.hosts "source" (printf "tls.hosts[%d]" $i)) -}}
+    {{- $certificates = append $certificates (dict "secretName" $entry.credentialName "hosts" $entry.hosts "source" (printf "tls.hosts[%d]" $i) "privateKey" $privateKey) -}}
   {{- end -}}
   {{- if $defaultTlsHosts -}}
-    {{- $certificates = append $certificates (dict "secretName" $names.credentialName "hosts" $defaultTlsHosts "source" "tls.credentialName") -}}
+    {{- $certificates = append $certificates (dict "secretName" $names.credentialName "hosts" $defaultTlsHosts "source" "tls.credentialName" "privateKey" $privateKey) -}}
   {{- end -}}
 {{- end -}}
 
@@ -77,9 +85,16 @@ include "grpc-ingress.model.listeners" (list $ $model)   (after gateway and name
 {{- $secrets := list -}}
 {{- if $tls.secret.create -}}
   {{- $secrets = append $secrets (dict "name" $names.credentialName "type" "kubernetes.io/tls" "data" (dict "tls.crt" $tls.secret.cert "tls.key" $tls.secret.key)) -}}
-  {{- with $tls.secret.caCert -}}
-    {{- $secrets = append $secrets (dict "name" (printf "%s-cacert" $names.credentialName) "type" "Opaque" "data" (dict "ca.crt" .)) -}}
-  {{- end -}}
+{{- end -}}
+{{- /* The client CA, for every HTTPS server: each reads <its credentialName>-cacert
+       (ApplyCredentialSDSToServerCommonTLSContext in pilot/pkg/security/model/authentication.go),
+       whichever source its certificate has. Only MUTUAL modes use it (_validate.tpl). */ -}}
+{{- if and $tls.enabled $tls.secret.caCert (has $tls.mode (list "MUTUAL" "OPTIONAL_MUTUAL")) -}}
+  {{- $written := dict -}}
+  {{- range $listeners -}}{{- with .tls -}}{{- if not (hasKey $written .credentialName) -}}
+    {{- $secrets = append $secrets (dict "name" (printf "%s-cacert" .credentialName) "type" "Opaque" "data" (dict "ca.crt" $tls.secret.caCert)) -}}
+    {{- $_ := set $written .credentialName true -}}
+  {{- end -}}{{- end -}}{{- end -}}
 {{- end -}}
 
 {{- /*
@@ -153,4 +168,56 @@ this chart owns the Gateway.
 {{- $_ := set $model "secrets" $secrets -}}
 {{- $_ := set $model "envoyFilter" $envoyFilter -}}
 {{- $_ := set $model "healthCheck" (dict "enabled" (and $test.enabled (or (not $mutual) $test.clientSecret)) "args" $args "clientSecret" $test.clientSecret) -}}
+{{- end -}}
+
+{{/*
+What keeps PEM text from loading as a kind of block, as the end of a sentence, or "":
+include "grpc-ingress.pemProblem" (list TEXT "CERTIFICATE"|"PRIVATE KEY")
+Certificates (a chain, a CA bundle): CERTIFICATE blocks only. A key: one unencrypted private
+key block (PKCS#8 PRIVATE KEY, PKCS#1 RSA PRIVATE KEY or EC PRIVATE KEY): Istio gives the
+gateway no passphrase. Every BEGIN needs its END line (Go's pem.Decode and Envoy skip a
+block without one).
+*/}}
+{{- define "grpc-ingress.pemProblem" -}}
+{{- $text := index . 0 -}}
+{{- $kind := index . 1 -}}
+{{- $begins := regexFindAll "-----BEGIN [A-Z0-9 ]+-----" $text -1 -}}
+{{- $ends := regexFindAll "-----END [A-Z0-9 ]+-----" $text -1 -}}
+{{- $types := list -}}
+{{- range $begins -}}{{- $types = append $types (trimSuffix "-----" (trimPrefix "-----BEGIN " .)) -}}{{- end -}}
+{{- $keys := list -}}
+{{- range $types -}}{{- if hasSuffix "PRIVATE KEY" . -}}{{- $keys = append $keys . -}}{{- end -}}{{- end -}}
+{{- $problem := "" -}}
+{{- if eq $kind "CERTIFICATE" -}}
+  {{- if $keys -}}
+    {{- $problem = printf "holds a private key (-----BEGIN %s-----), not a certificate; are tls.secret.cert and tls.secret.key swapped?" (first $keys) -}}
+  {{- else if not (has "CERTIFICATE" $types) -}}
+    {{- $problem = "has no -----BEGIN CERTIFICATE----- block; paste the PEM certificates" -}}
+  {{- else -}}
+    {{- range $types -}}{{- if and (not $problem) (ne . "CERTIFICATE") -}}
+      {{- $problem = printf "holds a %s block; only CERTIFICATE blocks belong here" . -}}
+    {{- end -}}{{- end -}}
+  {{- end -}}
+{{- else -}}
+  {{- if has "CERTIFICATE" $types -}}
+    {{- $problem = "holds a certificate (-----BEGIN CERTIFICATE-----), not a private key; are tls.secret.cert and tls.secret.key swapped?" -}}
+  {{- else if not $keys -}}
+    {{- $problem = "has no -----BEGIN PRIVATE KEY----- block; paste the PEM private key" -}}
+  {{- else if or (has "ENCRYPTED PRIVATE KEY" $keys) (contains "Proc-Type: 4,ENCRYPTED" $text) -}}
+    {{- $problem = "is encrypted, and Istio gives the gateway no passphrase; decrypt it (openssl pkey -in key.pem -out plain.pem)" -}}
+  {{- else if gt (len $keys) 1 -}}
+    {{- $problem = printf "holds %d private keys; give the one that belongs to tls.secret.cert" (len $keys) -}}
+  {{- end -}}
+{{- end -}}
+{{- if not $problem -}}
+  {{- range $type := uniq $types -}}{{- if not $problem -}}
+    {{- $open := 0 -}}{{- $close := 0 -}}
+    {{- range $types -}}{{- if eq . $type -}}{{- $open = add1 $open -}}{{- end -}}{{- end -}}
+    {{- range $ends -}}{{- if eq . (printf "-----END %s-----" $type) -}}{{- $close = add1 $close -}}{{- end -}}{{- end -}}
+    {{- if ne $open $close -}}
+      {{- $problem = printf "has %d -----BEGIN %s----- line(s) but %d -----END %s----- line(s); the PEM is cut short, paste all of it" $open $type $close $type -}}
+    {{- end -}}
+  {{- end -}}{{- end -}}
+{{- end -}}
+{{- $problem -}}
 {{- end -}}

@@ -61,3 +61,22 @@ name: {{ .name | quote }}
 namespace: {{ .namespace | quote }}
 {{ if .annotations }}{{ include "grpc-ingress.metadataTail" . }}{{ else }}{{ include "grpc-ingress.sharedMetadataTail" .ctx }}{{ end }}
 {{- end -}}
+
+{{/*
+Label or annotation keys whose prefix is longer than the API server allows, as a JSON list of
+messages: include "grpc-ingress.keyPrefixProblems" (list KEY MAP) | fromJsonArray
+A key is prefix/name with the prefix a DNS subdomain of at most 253 characters (IsQualifiedName
+in k8s.io/apimachinery pkg/util/validation/validation.go, used for labels, selectors and
+annotations alike; Istio validates its selectors and subset labels the same way). The schema
+checks the syntax and the name's 63 characters; a length bound on the prefix is beyond its
+patterns.
+*/}}
+{{- define "grpc-ingress.keyPrefixProblems" -}}
+{{- $problems := list -}}
+{{- range $key, $_ := index . 1 | default dict -}}
+  {{- if contains "/" $key -}}{{- $prefix := first (splitList "/" $key) -}}{{- if gt (len $prefix) 253 -}}
+    {{- $problems = append $problems (printf "%s: the key %s has a %d-character prefix, and the API server takes at most 253 (a DNS subdomain); shorten the prefix (the part before /)" (index $ 0) (include "grpc-ingress.shorten" $key) (len $prefix)) -}}
+  {{- end -}}{{- end -}}
+{{- end -}}
+{{- toJson $problems -}}
+{{- end -}}

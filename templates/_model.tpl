@@ -34,7 +34,8 @@ its rule in _validate.tpl, its fields here, then print them in each renderer.
                      pod port Istio binds for it, key the value that sets the port.
   ports              kind -> port for the listeners that exist: tls, h2c, redirect, grpcWeb
   defaultTlsHosts    hosts served with names.credentialName (no tls.hosts entry claims them)
-  certificates       cert-manager Certificates to create: {secretName, hosts, source}
+  certificates       cert-manager Certificates to create: {secretName, hosts, source,
+                     privateKey: {algorithm, size (0: none), rotationPolicy}}
   secrets            Secrets to create: {name, type, data (plain text; printers encode)}
   envoyFilter        gRPC-Web on TLS listeners: {enabled, port (the HTTPS server's bind port),
                      priority, snis (one per filter chain to patch)}     (_listeners.tpl)
@@ -50,6 +51,20 @@ its rule in _validate.tpl, its fields here, then print them in each renderer.
 
 Maps the templates range over are Go maps: ranging visits keys in sorted order, so the
 output does not depend on how values were written.
+
+For a Gateway API renderer: an HTTPS listener becomes a Gateway listener (protocol HTTPS,
+tls.certificateRefs: its credentialName), HTTP2 an HTTP listener, a redirect listener an
+HTTPRoute with a RequestRedirect filter; GRPC-WEB and envoyFilter have no Gateway API
+counterpart. A route becomes a GRPCRoute rule (services and methods map to method matches)
+or, when it needs timeout, retries or cors (GRPCRoute has none) or raw prefix/regex, an
+HTTPRoute rule; both need hostnames (.Values.hosts). destinationPolicies map to
+BackendTLSPolicy/backend settings where the implementation has them. Rules that only one
+API has belong in _validate.tpl behind a check of which renderer is on.
+
+Performance: the first template pays for the model; a Go template function call costs more
+than the work it does, so the per-route passes (routes, validate, policies, and the
+VirtualService and DestinationRule printers) use plain ifs, make no list append per route
+and call few functions. scripts/bench measures it against a static chart.
 */}}
 
 {{/*
@@ -58,6 +73,7 @@ then read it as $.grpcIngressModel.
 */}}
 {{- define "grpc-ingress.model" -}}
 {{- if not (hasKey . "grpcIngressModel") -}}
+{{- include "grpc-ingress.restoreDefaults" (list .Values (include "grpc-ingress.defaults" . | fromJson)) -}}
 {{- $model := dict "errors" list -}}
 {{- include "grpc-ingress.model.gateway" (list . $model) -}}
 {{- include "grpc-ingress.model.names" (list . $model) -}}
@@ -69,5 +85,26 @@ then read it as $.grpcIngressModel.
 {{- fail (include "grpc-ingress.errorReport" (list $ .)) -}}
 {{- end -}}
 {{- $_ := set . "grpcIngressModel" $model -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Put values.yaml's value back wherever a user's null removed it, so that null means "the
+default" (the same render as {} for a map): include "grpc-ingress.restoreDefaults" (list .Values DEFAULTS)
+Helm deletes a key set to null from the merged values (coalesceValues in helm.sh/helm
+pkg/chartutil/coalesce.go), and templates cannot read values.yaml (_defaults.tpl carries
+it, written by scripts/values-defaults). Only missing keys are filled: sprig's merge would
+also overwrite false, 0 and "" (mergo counts them as empty). .Values is the map every
+template of the chart reads, so all of them see the restored keys.
+*/}}
+{{- define "grpc-ingress.restoreDefaults" -}}
+{{- $values := index . 0 -}}
+{{- range $key, $default := index . 1 -}}
+  {{- $value := index $values $key -}}
+  {{- if kindIs "invalid" $value -}}
+    {{- $_ := set $values $key $default -}}
+  {{- else if kindIs "map" $default -}}{{- if kindIs "map" $value -}}
+    {{- include "grpc-ingress.restoreDefaults" (list $value $default) -}}
+  {{- end -}}{{- end -}}
 {{- end -}}
 {{- end -}}

@@ -109,6 +109,9 @@ here, while merging, and reported with the others.
           {{- $_ := set $model "errors" (append $model.errors (printf "routes[%d].backends: subset %s of %s has subsetLabels %s here but %s in another route; use the same labels" $index $target.subset $host (toJson $target.subsetLabels) (toJson $labels))) -}}
         {{- end -}}
       {{- end -}}
+      {{- if not (hasKey $entry.subsets $target.subset) -}}
+        {{- $_ := set $model "errors" (concat $model.errors (include "grpc-ingress.keyPrefixProblems" (list (printf "routes[%d].backends: subset %s of %s: subsetLabels" $index $target.subset $target.host) $target.subsetLabels) | fromJsonArray)) -}}
+      {{- end -}}
       {{- $_ := set $entry.subsets $target.subset $target.subsetLabels -}}
     {{- end -}}{{- end -}}
     {{- end -}}

@@ -126,3 +126,55 @@ accepts "*", which Envoy's CORS filter reads as every origin
 matches the origin of every web site (https://evil.example and https://attacker.test:8443 alike)
 {{- end -}}
 {{- end -}}
+
+{{/*
+What Istio's webhook refuses in a regex (a route's uri regex, a CORS origin regex), as the
+end of a sentence, or "": include "grpc-ingress.regexProblem" REGEX
+Istio compiles every StringMatch regex with Go's regexp, which is RE2 syntax, and refuses
+more than 1,024 characters, its stand-in for Envoy's RE2 program size
+(validateStringRegexp in istio pkg/config/validation/validation.go). Sprig's regexMatch is
+false when its pattern does not compile, and "^|REGEX" matches "" whenever REGEX compiles
+(through "^"), while the "^|" in front changes nothing in how REGEX itself parses.
+*/}}
+{{- define "grpc-ingress.regexProblem" -}}
+{{- if gt (len .) 1024 -}}
+is {{ len . }} characters long, and Istio refuses a regex over 1024 characters; shorten it (a prefix match, or one route per service)
+{{- else if not (regexMatch (print "^|" .) "") -}}
+is not valid RE2, the syntax Istio's webhook compiles it with (Go's regexp): RE2 has no lookarounds ((?=, (?!, (?<=), backreferences or possessive quantifiers, and every ( and [ needs its closing ) or ]; fix the expression
+{{- end -}}
+{{- end -}}
+
+{{/*
+The literal text that every path a route regex matches starts with, as JSON
+{"prefix": TEXT, "literal": true when the regex is that text alone}:
+include "grpc-ingress.regexLiteralPrefix" REGEX | fromJson
+Envoy matches a route regex against the whole path (Istio writes it as safe_regex, a full
+match), so a regex opening with literal text matches only paths that start with it. Escaped
+punctuation (\.) is literal; the first metacharacter ends the text, an atom that ?, * or {
+makes optional is dropped, and any | gives no prefix at all (an alternative can start
+anywhere). Shorter than the truth at worst, never longer: the shadowing rules that use it
+can miss a case but never refuse a route that can match.
+*/}}
+{{- define "grpc-ingress.regexLiteralPrefix" -}}
+{{- $prefix := "" -}}
+{{- $last := "" -}}
+{{- $literal := true -}}
+{{- if contains "|" . -}}
+  {{- $literal = false -}}
+{{- else -}}
+  {{- range $token := regexFindAll "\\\\.|." (trimPrefix "^" .) -1 -}}
+    {{- if hasPrefix "\\" $token -}}
+      {{- /* \. is a literal dot; \d, \w, \Q... and a lone \ are not literal text */ -}}
+      {{- if not (regexMatch "^\\\\[^0-9A-Za-z]$" $token) -}}{{- $literal = false -}}{{- break -}}{{- end -}}
+      {{- $prefix = print $prefix $last -}}{{- $last = substr 1 2 $token -}}
+    {{- else if contains $token ".+*?()[]{}^$" -}}
+      {{- $literal = false -}}
+      {{- if contains $token "?*{" -}}{{- $last = "" -}}{{- end -}}
+      {{- break -}}
+    {{- else -}}
+      {{- $prefix = print $prefix $last -}}{{- $last = $token -}}
+    {{- end -}}
+  {{- end -}}
+{{- end -}}
+{{- toJson (dict "prefix" (print $prefix $last) "literal" $literal) -}}
+{{- end -}}

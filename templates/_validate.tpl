@@ -19,6 +19,24 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
 {{- $gateway := $values.gateway -}}
 {{- $tls := $values.tls -}}
 
+{{- /* metadata: label and annotation keys, and the annotations' total size */ -}}
+{{- $errors = concat $errors (include "grpc-ingress.keyPrefixProblems" (list "commonLabels" $values.commonLabels) | fromJsonArray) -}}
+{{- $errors = concat $errors (include "grpc-ingress.keyPrefixProblems" (list "commonAnnotations" $values.commonAnnotations) | fromJsonArray) -}}
+{{- $errors = concat $errors (include "grpc-ingress.keyPrefixProblems" (list "gateway.selector" $values.gateway.selector) | fromJsonArray) -}}
+{{- range $index, $service := $values.backendServices -}}
+  {{- $errors = concat $errors (include "grpc-ingress.keyPrefixProblems" (list (printf "backendServices[%d].selector" $index) $service.selector) | fromJsonArray) -}}
+{{- end -}}
+{{- /* The API server caps an object's annotations at 256 KiB, keys and values counted
+       (ValidateAnnotationsSize in k8s.io/apimachinery pkg/api/validation/objectmeta.go);
+       the helm test Pod carries two hook annotations more. */ -}}
+{{- $annotationBytes := 0 -}}
+{{- range $key, $value := merge (dict "helm.sh/hook" "test" "helm.sh/hook-delete-policy" "before-hook-creation,hook-succeeded") ($values.commonAnnotations | default dict) -}}
+  {{- $annotationBytes = add $annotationBytes (len $key) (len (toString $value)) -}}
+{{- end -}}
+{{- if gt $annotationBytes 262144 -}}
+  {{- $errors = append $errors (printf "commonAnnotations: the annotations of each resource add up to %d bytes (keys and values, with the helm test hooks), over the 262144 (256 KiB) the API server takes per object; keep large text out of annotations (a ConfigMap, or a link to it)" $annotationBytes) -}}
+{{- end -}}
+
 {{- /* gateway */ -}}
 {{- if and (not $gateway.create) (not $gateway.ref) -}}
   {{- $errors = append $errors "gateway.ref: gateway.create is false, so set gateway.ref to the existing Gateway as namespace/name (for example istio-system/shared-gateway)" -}}
@@ -29,7 +47,23 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
   {{- $errors = append $errors (printf "tls.credentialName: TLS is enabled for %s but there is no certificate source (tls.credentialName is empty); name an existing kubernetes.io/tls secret in gateway.workloadNamespace (%s), or set tls.secret.create (with cert and key) or tls.certManager.enabled" (join ", " $model.defaultTlsHosts) $model.gateway.workloadNamespace) -}}
 {{- end -}}
 {{- if and $tls.enabled $gateway.create (has $tls.mode (list "MUTUAL" "OPTIONAL_MUTUAL")) (not (or $tls.secret.caCert $tls.externalCA)) -}}
-  {{- $errors = append $errors (printf "tls.mode: %s verifies client certificates but no client CA is given; set tls.secret.caCert (with tls.secret.create), or tls.externalCA: true when ca.crt or a <credentialName>-cacert secret already exists" $tls.mode) -}}
+  {{- $errors = append $errors (printf "tls.mode: %s verifies client certificates but no client CA is given; set tls.secret.caCert (the chart writes it as <credentialName>-cacert for every HTTPS server), or tls.externalCA: true when ca.crt or a <credentialName>-cacert secret already exists" $tls.mode) -}}
+{{- end -}}
+{{- /* Client CA and SANs only act in MUTUAL and OPTIONAL_MUTUAL: Istio's gateway asks for a
+       client certificate and validates it (with the <credentialName>-cacert secret of each
+       server, and the SANs) only then (BuildListenerTLSContext in
+       pilot/pkg/networking/core/listener.go, ApplyCredentialSDSToServerCommonTLSContext in
+       pilot/pkg/security/model/authentication.go). */ -}}
+{{- $mutual := has $tls.mode (list "MUTUAL" "OPTIONAL_MUTUAL") -}}
+{{- if $tls.secret.caCert -}}
+  {{- if not (and $tls.enabled $mutual) -}}
+    {{- $errors = append $errors (printf "tls.secret.caCert: a client CA only acts when clients must present certificates, and %s; set tls.mode: MUTUAL (or OPTIONAL_MUTUAL), or remove caCert" (ternary (printf "tls.mode is %s" $tls.mode) "tls.enabled is false" $tls.enabled)) -}}
+  {{- else if $tls.externalCA -}}
+    {{- $errors = append $errors "tls.externalCA: true says the client CA exists outside this chart, but tls.secret.caCert gives one for the chart to write; keep one of them" -}}
+  {{- end -}}
+{{- end -}}
+{{- if and $tls.enabled $tls.subjectAltNames (not $mutual) -}}
+  {{- $errors = append $errors (printf "tls.subjectAltNames: %s are matched against client certificates, which tls.mode %s never asks for; set tls.mode: MUTUAL (or OPTIONAL_MUTUAL) with a client CA, or remove subjectAltNames" (toJson $tls.subjectAltNames) $tls.mode) -}}
 {{- end -}}
 {{- $versions := dict "TLSV1_2" 2 "TLSV1_3" 3 -}}
 {{- if and $tls.maxProtocolVersion (gt (int (get $versions $tls.minProtocolVersion)) (int (get $versions $tls.maxProtocolVersion))) -}}
@@ -49,9 +83,6 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
     {{- $_ := set $certified . $index -}}
   {{- end -}}
 {{- end -}}
-{{- if and $tls.secret.caCert (not $tls.secret.create) -}}
-  {{- $errors = append $errors "tls.secret.caCert: is set, but only used with tls.secret.create: true; set that (with cert and key), or drop caCert" -}}
-{{- end -}}
 {{- if $tls.secret.create -}}
   {{- if not $tls.secret.cert -}}
     {{- $errors = append $errors "tls.secret.cert: tls.secret.create is true but the PEM certificate is empty; paste it, or set tls.secret.create: false and point tls.credentialName at an existing secret" -}}
@@ -59,6 +90,21 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
   {{- if not $tls.secret.key -}}
     {{- $errors = append $errors "tls.secret.key: tls.secret.create is true but the PEM private key is empty; paste it, or set tls.secret.create: false and point tls.credentialName at an existing secret" -}}
   {{- end -}}
+{{- else -}}
+  {{- range $field := list "cert" "key" -}}{{- if index $tls.secret $field -}}
+    {{- $errors = append $errors (printf "tls.secret.%s: is set, but tls.secret.create is false, so the chart would drop it and Istio would read the secret %s as it is; set tls.secret.create: true to have the chart write the secret, or remove tls.secret.cert and tls.secret.key" $field ($model.names.credentialName | default "tls.credentialName names")) -}}
+  {{- end -}}{{- end -}}
+{{- end -}}
+{{- /* PEM the gateway cannot load. istiod hands a credential secret to the gateway as it is
+       (SecretGen.generate in pilot/pkg/xds/sds.go only counts a bad certificate in a metric),
+       and Envoy then refuses it: the listener serves no TLS. */ -}}
+{{- $pem := dict -}}
+{{- if $tls.secret.create -}}{{- $_ := set $pem "cert" "CERTIFICATE" -}}{{- $_ := set $pem "key" "PRIVATE KEY" -}}{{- end -}}
+{{- if $tls.secret.caCert -}}{{- $_ := set $pem "caCert" "CERTIFICATE" -}}{{- end -}}
+{{- range $field, $kind := $pem -}}
+  {{- with index $tls.secret $field -}}{{- with include "grpc-ingress.pemProblem" (list . $kind) -}}
+    {{- $errors = append $errors (printf "tls.secret.%s: %s" $field .) -}}
+  {{- end -}}{{- end -}}
 {{- end -}}
 {{- $certManager := $tls.certManager -}}
 {{- if $certManager.enabled -}}
@@ -68,21 +114,46 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
   {{- if $tls.secret.create -}}
     {{- $errors = append $errors "tls.certManager.enabled: tls.secret.create is also true, and both would own the same secret; pick one certificate source" -}}
   {{- end -}}
-  {{- /* cert-manager's webhook refuses these; say so at template time. Its default duration is 90 days. */ -}}
+  {{- /* Key sizes cert-manager's webhook takes (ValidateCertificateSpec in cert-manager's
+         internal/apis/certmanager/validation/certificate.go: RSA pki.MinRSAKeySize 2048 to
+         pki.MaxRSAKeySize 8192, ECDSA 256, 384 or 521; Ed25519 ignores size). */ -}}
+  {{- $key := $certManager.privateKey -}}
+  {{- $size := int $key.size -}}
+  {{- if $size -}}
+    {{- if eq $key.algorithm "RSA" -}}{{- if or (lt $size 2048) (gt $size 8192) -}}
+      {{- $errors = append $errors (printf "tls.certManager.privateKey.size: %d is not an RSA key size cert-manager accepts (2048 to 8192); use 2048, 3072 or 4096, or 0 for cert-manager's default (2048)" $size) -}}
+    {{- end -}}{{- else if eq $key.algorithm "ECDSA" -}}{{- if not (has $size (list 256 384 521)) -}}
+      {{- $errors = append $errors (printf "tls.certManager.privateKey.size: %d is not an ECDSA curve size cert-manager accepts; use 256, 384 or 521, or 0 for cert-manager's default (256)" $size) -}}
+    {{- end -}}{{- else -}}
+      {{- $errors = append $errors (printf "tls.certManager.privateKey.size: %d, but an %s key has no size (cert-manager ignores it); set it to 0" $size $key.algorithm) -}}
+    {{- end -}}
+  {{- end -}}
+  {{- /* cert-manager's webhook refuses these (ValidateDuration in cert-manager's
+         internal/apis/certmanager/validation/certificate.go); say so at template time. Its
+         default duration is 90 days. A duration Go cannot hold is not compared. */ -}}
   {{- $duration := 7776000000 -}}
   {{- with $certManager.duration -}}
-    {{- $duration = include "grpc-ingress.durationMs" . | atoi -}}
-    {{- if lt $duration 3600000 -}}
-      {{- $errors = append $errors (printf "tls.certManager.duration: %s is shorter than cert-manager's minimum of 1h; use 1h or more (e.g. 2160h for 90 days)" .) -}}
+    {{- with include "grpc-ingress.durationProblem" (list "tls.certManager.duration" .) -}}
+      {{- $errors = append $errors . -}}
+      {{- $duration = 0 -}}
+    {{- else -}}
+      {{- $duration = include "grpc-ingress.durationMs" . | atoi -}}
+      {{- if lt $duration 3600000 -}}
+        {{- $errors = append $errors (printf "tls.certManager.duration: %s is shorter than cert-manager's minimum of 1h; use 1h or more (e.g. 2160h for 90 days)" .) -}}
+      {{- end -}}
     {{- end -}}
   {{- end -}}
   {{- with $certManager.renewBefore -}}
-    {{- $renewBefore := include "grpc-ingress.durationMs" . | atoi -}}
-    {{- if lt $renewBefore 300000 -}}
-      {{- $errors = append $errors (printf "tls.certManager.renewBefore: %s is shorter than cert-manager's minimum of 5m; use 5m or more" .) -}}
-    {{- end -}}
-    {{- if ge $renewBefore $duration -}}
-      {{- $errors = append $errors (printf "tls.certManager.renewBefore: %s is not shorter than the certificate's duration (%s); cert-manager would renew forever; make it shorter" . (default "90 days, cert-manager's default" $certManager.duration)) -}}
+    {{- with include "grpc-ingress.durationProblem" (list "tls.certManager.renewBefore" .) -}}
+      {{- $errors = append $errors . -}}
+    {{- else -}}
+      {{- $renewBefore := include "grpc-ingress.durationMs" . | atoi -}}
+      {{- if lt $renewBefore 300000 -}}
+        {{- $errors = append $errors (printf "tls.certManager.renewBefore: %s is shorter than cert-manager's minimum of 5m; use 5m or more" .) -}}
+      {{- end -}}
+      {{- if $duration -}}{{- if ge $renewBefore $duration -}}
+        {{- $errors = append $errors (printf "tls.certManager.renewBefore: %s is not shorter than the certificate's duration (%s); cert-manager would renew forever; make it shorter" . (default "90 days, cert-manager's default" $certManager.duration)) -}}
+      {{- end -}}{{- end -}}
     {{- end -}}
   {{- end -}}
   {{- /* Two Certificates writing one secret would fight over it. */ -}}
@@ -125,6 +196,13 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
       {{- $_ := set $byBind (toString $listener.bindPort) $listener -}}
     {{- end -}}
   {{- end -}}
+  {{- /* Istio redirects with Envoy's require_tls (buildGatewayHTTPRouteConfig in
+         pilot/pkg/networking/core/gateway.go), which answers https://<Host header><path>
+         (Http::Utility::createSslRedirectPath in Envoy's source/common/http/utility.cc):
+         clients land on 443 only when they came to 80, where Host carries no port. */ -}}
+  {{- if and $tls.httpsRedirect $tls.enabled -}}{{- if or (ne (int $tls.port) 443) (ne (int $tls.redirectPort) 80) -}}
+    {{- $errors = append $errors (printf "tls.httpsRedirect: the redirect answers https://<host>/<path> with the Host header as the client sent it, so clients of port 80 land on 443 and clients of any other port on that same port again; here the redirect server is on %d (tls.redirectPort) and HTTPS on %d (tls.port), so redirected clients reach no HTTPS server; use tls.redirectPort: 80 and tls.port: 443, or remove tls.httpsRedirect" (int $tls.redirectPort) (int $tls.port)) -}}
+  {{- end -}}{{- end -}}
 {{- end -}}
 {{- /* The deprecated listenerPort may only restate the port model of a Gateway this chart renders. */ -}}
 {{- with $values.grpcWeb.envoyFilter.listenerPort -}}{{- if and $gateway.create $model.envoyFilter.enabled -}}
@@ -140,6 +218,9 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
 {{- /* gRPC-Web */ -}}
 {{- $cors := $values.grpcWeb.cors -}}
 {{- if $values.grpcWeb.enabled -}}
+  {{- with $cors.maxAge -}}{{- with include "grpc-ingress.durationProblem" (list "grpcWeb.cors.maxAge" .) -}}
+    {{- $errors = append $errors . -}}
+  {{- end -}}{{- end -}}
   {{- range $index, $origin := $cors.allowOrigins -}}
     {{- if kindIs "string" $origin -}}
       {{- if and (eq $origin "*") (not $cors.allowAnyOrigin) -}}
@@ -152,11 +233,38 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
         {{- $errors = append $errors (printf "grpcWeb.cors.allowOrigins[%d]: %s %s, so it lets every web site call these services; set grpcWeb.cors.allowAnyOrigin: true if that is really intended, or list the origins (exact, or a regex anchored to your domain such as https://[a-z0-9-]+\\.example\\.com)" $index (toJson $origin) .) -}}
       {{- end -}}
     {{- end -}}
+    {{- if kindIs "map" $origin -}}{{- with $origin.regex -}}{{- with include "grpc-ingress.regexProblem" . -}}
+      {{- $errors = append $errors (printf "grpcWeb.cors.allowOrigins[%d].regex: %s %s" $index (include "grpc-ingress.shorten" $origin.regex) .) -}}
+    {{- end -}}{{- end -}}{{- end -}}
   {{- end -}}
   {{- if not $cors.allowOrigins -}}
     {{- $errors = append $errors "grpcWeb.cors.allowOrigins: gRPC-Web is enabled but the list is empty, so no origin may call it; list the web origins (for example https://app.example.com)" -}}
   {{- end -}}
+  {{- /* Envoy's CORS filter answers any allowed origin by echoing it in
+         Access-Control-Allow-Origin (CorsFilter::encodeHeaders in Envoy's
+         source/extensions/filters/http/cors/cors_filter.cc), so with credentials every web
+         site could make calls carrying the user's cookies. */ -}}
+  {{- if and $cors.allowAnyOrigin $cors.allowCredentials -}}
+    {{- $errors = append $errors "grpcWeb.cors.allowCredentials: true together with allowAnyOrigin: true lets every web site call these services with the user's cookies and credentials (Envoy echoes the caller's origin); list the origins that may send credentials in allowOrigins and set allowAnyOrigin: false, or set allowCredentials: false" -}}
+  {{- end -}}
+  {{- /* An EnvoyFilter applies to the gateway pods of its own namespace, or from the mesh's
+         root namespace (istio-system by default) to all (PushContext.EnvoyFilters in
+         pilot/pkg/model/push_context.go); anywhere else it applies to nothing. */ -}}
+  {{- if $model.envoyFilter.enabled -}}{{- with $values.grpcWeb.envoyFilter.namespace -}}
+    {{- if not (has . (list $gateway.workloadNamespace "istio-system")) -}}
+      {{- $errors = append $errors (printf "grpcWeb.envoyFilter.namespace: %s is neither the gateway pods' namespace (gateway.workloadNamespace: %s) nor Istio's root namespace (istio-system), and Istio applies an EnvoyFilter only there, so gRPC-Web would not work; leave it empty (the gateway pods' namespace) or set one of those" . $gateway.workloadNamespace) -}}
+    {{- end -}}
+  {{- end -}}{{- end -}}
 {{- end -}}
+
+{{- /* streaming, retries, trafficPolicy: the chart-wide defaults routes inherit */ -}}
+{{- $errors = concat $errors (include "grpc-ingress.trafficPolicyProblems" (list "streaming" $values.streaming) | fromJsonArray) -}}
+{{- range $kind := list "unary" "streaming" -}}
+  {{- with index $values.retries $kind | default dict -}}{{- with .perTryTimeout -}}
+    {{- with include "grpc-ingress.durationProblem" (list (printf "retries.%s.perTryTimeout" $kind) .) -}}{{- $errors = append $errors . -}}{{- end -}}
+  {{- end -}}{{- end -}}
+{{- end -}}
+{{- $errors = concat $errors (include "grpc-ingress.trafficPolicyProblems" (list "trafficPolicy" $values.trafficPolicy) | fromJsonArray) -}}
 
 {{- /* routes: one pass, plus one over the routes that mix services and methods. */ -}}
 {{- $routeNames := dict -}}
@@ -164,9 +272,6 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
 {{- $methodOwner := dict -}}
 {{- $catchAll := "" -}}
 {{- range $index, $route := $values.routes -}}
-  {{- if hasKey $routeNames $route.name -}}
-    {{- $errors = append $errors (printf "routes[%d].name: %q is already the name of routes[%d]; route names must be unique" $index $route.name (get $routeNames $route.name)) -}}
-  {{- end -}}
   {{- $_ := set $routeNames $route.name $index -}}
   {{- range $route.services -}}
     {{- if hasKey $serviceOwner . -}}
@@ -226,22 +331,93 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
     {{- $errors = append $errors (printf "routes[%d].backend: route %q has no destination; set backend: {host, port} or backends: [{host, port, weight}]" $index $route.name) -}}
   {{- end -}}
   {{- /* A route timeout also ends streams, and Istio refuses 0s, so streams get none. */ -}}
-  {{- if $route.timeout -}}{{- if $route.streaming -}}
+  {{- if $route.timeout -}}
+    {{- if $route.streaming -}}
     {{- $errors = append $errors (printf "routes[%d].timeout: route %q is streaming, and an Istio route timeout also ends every stream after %s (0s is refused); remove timeout, or set streaming: false for a unary route" $index $route.name $route.timeout) -}}
-  {{- end -}}{{- end -}}
+    {{- end -}}
+    {{- if gt (len $route.timeout) 7 -}}{{- with include "grpc-ingress.durationProblem" (list (printf "routes[%d].timeout" $index) $route.timeout) -}}
+      {{- $errors = append $errors . -}}
+    {{- end -}}{{- end -}}
+  {{- end -}}
+  {{- if $route.trafficPolicy -}}
+    {{- $errors = concat $errors (include "grpc-ingress.trafficPolicyProblems" (list (printf "routes[%d].trafficPolicy" $index) $route.trafficPolicy) | fromJsonArray) -}}
+  {{- end -}}
   {{- /* Chart-wide retry defaults are merged by Helm, so attempts: 0 there arrives with the
          default retryOn and still means "off". On a route, the user wrote both: say so. */ -}}
   {{- with $route.retries -}}
+    {{- with .perTryTimeout -}}{{- if gt (len .) 7 -}}
+      {{- with include "grpc-ingress.durationProblem" (list (printf "routes[%d].retries.perTryTimeout" $index) .) -}}{{- $errors = append $errors . -}}{{- end -}}
+    {{- end -}}{{- end -}}
     {{- if .attempts -}}{{- else if or .perTryTimeout .retryOn -}}
       {{- $errors = append $errors (printf "routes[%d].retries: attempts: 0 turns retries off and cannot be combined with perTryTimeout or retryOn; remove them, or set attempts >= 1" $index) -}}
     {{- end -}}
   {{- end -}}
 {{- end -}}
-{{- /* A method of a route that also has services, whose service another route serves,
-       would be shadowed: both sit in the services rank, where the earlier route wins.
-       (A second pass: the owner may come later. No list of such routes: appending to a
-       list copies it, which makes a long route list quadratic.) */ -}}
+{{- /* Fewer names than routes: some name is used twice; find which. */ -}}
+{{- if lt (len $routeNames) (len $values.routes) -}}
+  {{- $seen := dict -}}
+  {{- range $index, $route := $values.routes -}}
+    {{- if hasKey $seen $route.name -}}
+      {{- $errors = append $errors (printf "routes[%d].name: %q is already the name of routes[%d]; route names must be unique" $index $route.name (get $seen $route.name)) -}}
+    {{- end -}}
+    {{- $_ := set $seen $route.name $index -}}
+  {{- end -}}
+{{- end -}}
+{{- /* A second pass, as the owners of services and methods may come later.
+       A method of a route that also has services, whose service another route serves,
+       would be shadowed: both sit in the services rank, where the earlier route wins (no
+       list of such routes: appending to a list copies it, which makes a long route list
+       quadratic; raw routes are few).
+       Raw prefix/regex routes come after methods and services and before the catch-all, in
+       the user's order, and Istio sends a call to the first entry that matches (Envoy's
+       route table). A raw route some earlier entry covers completely never matches, and one
+       that matches every path leaves the catch-all nothing: both are refused, as service and
+       method conflicts are. A regex is judged by the literal text all its matches start with
+       (grpc-ingress.regexLiteralPrefix). */ -}}
+{{- $earlierRaw := list -}}
 {{- range $index, $route := $values.routes -}}
+  {{- if or $route.prefix $route.regex -}}{{- if not (or $route.services $route.methods) -}}
+    {{- $field := ternary "prefix" "regex" (not (empty $route.prefix)) -}}
+    {{- $text := index $route $field -}}
+    {{- $start := $text -}}
+    {{- $exact := false -}}
+    {{- $valid := true -}}
+    {{- $all := eq $text "/" -}}
+    {{- if eq $field "regex" -}}
+      {{- with include "grpc-ingress.regexProblem" $text -}}
+        {{- $errors = append $errors (printf "routes[%d].regex: %s %s" $index (include "grpc-ingress.shorten" $text) .) -}}
+        {{- $valid = false -}}
+      {{- else -}}
+        {{- $info := include "grpc-ingress.regexLiteralPrefix" $text | fromJson -}}
+        {{- $start = $info.prefix -}}
+        {{- $exact = $info.literal -}}
+        {{- $all = has (trimSuffix "$" (trimPrefix "^" $text)) (list ".*" "/.*") -}}
+      {{- end -}}
+    {{- end -}}
+    {{- if $valid -}}
+      {{- $parts := splitList "/" $start -}}
+      {{- $service := "" -}}
+      {{- if gt (len $parts) 2 -}}{{- $service = index $parts 1 -}}{{- end -}}
+      {{- $shadow := dict -}}
+      {{- range $earlierRaw -}}{{- if not $shadow -}}
+        {{- if .all -}}{{- $shadow = . -}}
+        {{- else if eq .field "prefix" -}}{{- if hasPrefix .text $start -}}{{- $shadow = . -}}{{- end -}}
+        {{- else if eq .text $text -}}{{- $shadow = . -}}
+        {{- end -}}
+      {{- end -}}{{- end -}}
+      {{- if and $service (hasKey $serviceOwner $service) -}}
+        {{- $errors = append $errors (printf "routes[%d].%s: %s never matches: every call under /%s/ goes to route %q, which serves %s, and service routes are matched before prefix and regex routes; route single methods with methods: [%s/Method] in a route of their own, or take %s out of route %q" $index $field $text $service (get $serviceOwner $service) $service $service $service (get $serviceOwner $service)) -}}
+      {{- else if and $exact (hasKey $methodOwner (trimPrefix "/" $start)) -}}
+        {{- $errors = append $errors (printf "routes[%d].regex: %s only matches %s, which route %q routes by method, and methods are matched first; remove this route, or the method from route %q" $index $text $start (get $methodOwner (trimPrefix "/" $start)) (get $methodOwner (trimPrefix "/" $start))) -}}
+      {{- else if $shadow -}}
+        {{- $errors = append $errors (printf "routes[%d].%s: %s never matches: route %q (routes[%d], %s %s) comes first among prefix and regex routes and matches every path this one would; list this route before it, or remove one of them" $index $field $text $shadow.name (int $shadow.index) $shadow.field $shadow.text) -}}
+      {{- end -}}
+      {{- if and $all $catchAll -}}
+        {{- $errors = append $errors (printf "routes[%d].%s: %s matches every call, so the catch-all route %q is never reached; remove one of them" $index $field $text $catchAll) -}}
+      {{- end -}}
+      {{- $earlierRaw = append $earlierRaw (dict "name" $route.name "index" $index "field" $field "text" $text "all" $all) -}}
+    {{- end -}}
+  {{- end -}}{{- end -}}
   {{- if $route.prefix -}}{{- else if $route.regex -}}{{- else if $route.services -}}
   {{- range $method := $route.methods -}}
     {{- with get $serviceOwner (dir $method) -}}{{- if ne . $route.name -}}
@@ -259,18 +435,112 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
   {{- end -}}
   {{- $_ := set $serviceNames $service.name $index -}}
 {{- end -}}
+{{- /* A route to a Service this chart renders must use a port the Service has: Istio has no
+       cluster for another port and answers 503 (no healthy upstream). */ -}}
+{{- if $serviceNames -}}
+  {{- range $index, $route := $values.routes -}}
+    {{- $targets := $route.backends -}}
+    {{- if $route.backend -}}{{- $targets = list $route.backend -}}{{- end -}}
+    {{- range $target, $backend := $targets -}}
+      {{- $name := first (splitList "." $backend.host) -}}
+      {{- if hasKey $serviceNames $name -}}
+        {{- $svcIndex := get $serviceNames $name -}}
+        {{- $service := index $values.backendServices $svcIndex -}}
+        {{- if eq (include "grpc-ingress.serviceFqdn" (list $backend.host $root.Release.Namespace $values.clusterDomain)) (include "grpc-ingress.serviceFqdn" (list $name $root.Release.Namespace $values.clusterDomain)) -}}
+          {{- if ne (int $backend.port) (int $service.port) -}}
+            {{- $errors = append $errors (printf "routes[%d].%s.port: %d, but the Service %s this chart renders (backendServices[%d]) has port %d only, so Istio would have no upstream for the route (503); use port %d (the Service port, not its targetPort), or change backendServices[%d].port" $index (ternary "backend" (printf "backends[%d]" $target) (not (empty $route.backend))) (int $backend.port) $name (int $svcIndex) (int $service.port) (int $service.port) (int $svcIndex)) -}}
+          {{- end -}}
+        {{- end -}}
+      {{- end -}}
+    {{- end -}}
+  {{- end -}}
+{{- end -}}
 
 {{- /* tests */ -}}
 {{- if $values.tests.enabled -}}
   {{- $resources := $values.tests.resources -}}
+  {{- /* What the API server takes for a container (ValidateResourceRequirements in
+         k8s.io/kubernetes pkg/apis/core/validation): standard resource names, quantities,
+         requests at most the limits. The test Pod needs cpu, memory or ephemeral-storage. */ -}}
+  {{- $bad := dict -}}
+  {{- range $kind := list "requests" "limits" -}}
+    {{- range $name, $value := index $resources $kind | default dict -}}
+      {{- if not (has $name (list "cpu" "memory" "ephemeral-storage")) -}}
+        {{- $errors = append $errors (printf "tests.resources.%s.%s: %s is not a resource the test Pod's container can use (the API server takes standard names); use cpu, memory or ephemeral-storage" $kind $name $name) -}}
+        {{- $_ := set $bad $name true -}}
+      {{- else if not (include "grpc-ingress.isQuantity" $value) -}}
+        {{- $errors = append $errors (printf "tests.resources.%s.%s: %s is not a Kubernetes quantity, and the API server refuses the Pod; write a number with a suffix such as %s" $kind $name (toJson $value) (ternary "100m or 0.5 (CPU cores)" "64Mi or 1Gi (Ki, Mi, Gi are powers of 1024; k, M, G of 1000)" (eq $name "cpu"))) -}}
+        {{- $_ := set $bad $name true -}}
+      {{- end -}}
+    {{- end -}}
+  {{- end -}}
   {{- range $name, $request := $resources.requests -}}
     {{- $limit := get ($resources.limits | default dict) $name -}}
-    {{- if and $limit (gt (include "grpc-ingress.quantity" $request | float64) (include "grpc-ingress.quantity" $limit | float64)) -}}
+    {{- if hasKey $bad $name -}}
+    {{- else if and $limit (gt (include "grpc-ingress.quantity" $request | float64) (include "grpc-ingress.quantity" $limit | float64)) -}}
       {{- $errors = append $errors (printf "tests.resources.requests.%s: %v is above its limit %v; the API server refuses such a Pod; lower the request or raise tests.resources.limits.%s" $name $request $limit $name) -}}
     {{- end -}}
   {{- end -}}
 {{- end -}}
 {{- $_ := set $model "errors" (concat $model.errors $errors) -}}
+{{- end -}}
+
+{{/*
+The problem with a duration longer than Go can hold, or "": include "grpc-ingress.durationProblem" (list KEY VALUE)
+(grpc-ingress.durationOverflows: the API server, istiod and cert-manager parse with Go)
+*/}}
+{{- define "grpc-ingress.durationProblem" -}}
+{{- if include "grpc-ingress.durationOverflows" (index . 1) -}}
+{{- printf "%s: %s is longer than Go's longest duration (2562047h47m16.854775807s), and the API server, istiod and cert-manager all parse it with Go; use at most 2562047h, or leave it out for the default" (index . 0) (index . 1) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Problems with the numbers and durations of a traffic policy (the chart-wide one, a route's, or
+streaming's idleTimeout and tcpKeepalive), as a JSON list:
+include "grpc-ingress.trafficPolicyProblems" (list KEY POLICY) | fromJsonArray
+The bounds are those of the DestinationRule istiod decodes (istio.io/api networking/v1alpha3
+destination_rule.pb.go ConnectionPoolSettings: http2MaxRequests and maxRequestsPerConnection
+are int32, and the CRD says format: int32; tcpKeepalive.probes is a uint32, the CRD's maximum
+4294967295). istiod's webhook refuses larger numbers while decoding ("cannot unmarshal number
+... into Go value of type uint32", checked with the Istio harness).
+*/}}
+{{- define "grpc-ingress.trafficPolicyProblems" -}}
+{{- $key := index . 0 -}}
+{{- $policy := index . 1 | default dict -}}
+{{- $problems := list -}}
+{{- range $field := list "maxRequestsPerConnection" "http2MaxRequests" -}}
+  {{- with index $policy $field -}}
+    {{- if gt (float64 .) 2147483647.0 -}}
+      {{- $problems = append $problems (printf "%s.%s: %s is above 2147483647, the largest value of this int32 field of Istio's DestinationRule; use a smaller number" $key $field (toJson .)) -}}
+    {{- end -}}
+  {{- end -}}
+{{- end -}}
+{{- $durations := dict -}}
+{{- range $field := list "idleTimeout" "connectTimeout" -}}
+  {{- with index $policy $field -}}{{- $_ := set $durations $field . -}}{{- end -}}
+{{- end -}}
+{{- $keepalive := index $policy "tcpKeepalive" | default dict -}}
+{{- range $field := list "time" "interval" -}}
+  {{- with index $keepalive $field -}}{{- $_ := set $durations (print "tcpKeepalive." $field) . -}}{{- end -}}
+{{- end -}}
+{{- range $field, $value := $durations -}}
+  {{- with include "grpc-ingress.durationProblem" (list (printf "%s.%s" $key $field) $value) -}}{{- $problems = append $problems . -}}{{- end -}}
+{{- end -}}
+{{- with $keepalive.probes -}}
+  {{- if gt (float64 .) 4294967295.0 -}}
+    {{- $problems = append $problems (printf "%s.tcpKeepalive.probes: %s is above 4294967295, the maximum of this uint32 field in Istio's DestinationRule CRD; a handful (3 to 9) is usual" $key (toJson .)) -}}
+  {{- end -}}
+{{- end -}}
+{{- toJson $problems -}}
+{{- end -}}
+
+{{/*
+A value as a message shows it: as it is, or its first 60 characters and its length when it is
+longer than 100: include "grpc-ingress.shorten" TEXT
+*/}}
+{{- define "grpc-ingress.shorten" -}}
+{{- if gt (len .) 100 -}}{{- printf "%s... (%d characters)" (trunc 60 .) (len .) -}}{{- else -}}{{- . -}}{{- end -}}
 {{- end -}}
 
 {{/*

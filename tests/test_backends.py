@@ -34,6 +34,45 @@ def test_external_subsets_skip_the_destination_rule(helm):
     assert not r.has("DestinationRule")
 
 
+def test_a_routes_false_or_zero_wins_over_the_chart_default(helm):
+    r = helm.render({"trafficPolicy": {"h2Upgrade": True, "maxRequestsPerConnection": 5}, "routes": [
+        {"name": "own", "services": ["a.S"], "backend": {"host": "own", "port": 1},
+         "trafficPolicy": {"h2Upgrade": False, "maxRequestsPerConnection": 0}},
+        {"name": "rest", "backend": {"host": "rest", "port": 1}}]})
+    rules = {d["spec"]["host"]: d["spec"] for d in r.of_kind("DestinationRule")}
+    assert "own.default.svc.cluster.local" not in rules, \
+        "the route asked for Istio's defaults: no upgrade, unlimited requests per connection"
+    assert rules["rest.default.svc.cluster.local"]["trafficPolicy"]["connectionPool"]["http"] == {"h2UpgradePolicy": "UPGRADE", "maxRequestsPerConnection": 5}
+
+
+INT_EDGES = [("maxRequestsPerConnection", 2147483647), ("http2MaxRequests", 2147483647), ("tcpKeepalive.probes", 4294967295)]
+
+
+@pytest.mark.parametrize("field,largest", INT_EDGES, ids=[e[0] for e in INT_EDGES])
+def test_traffic_policy_numbers_up_to_istios_field_size_render_and_istio_refuses_one_more(helm, istio, field, largest):
+    """The bounds are the sizes of istio.io/api's fields (int32, uint32): the largest renders
+    and Istio accepts it, one more is what the chart refuses and what Istio would refuse."""
+    policy = {"tcpKeepalive": {"probes": largest}} if "." in field else {field: largest}
+    r = helm.render({"trafficPolicy": policy})
+    planted = r.stdout.replace(str(largest), str(largest + 1))
+    accepted, refused = istio.run([istio.case(r.stdout, analyze=False, simulate=False),
+                                   istio.case(planted, analyze=False, simulate=False)])
+    assert accepted.refused() == []
+    assert [v["kind"] for v in refused.refused()] == ["DestinationRule"]
+    policy = {"tcpKeepalive": {"probes": largest + 1}} if "." in field else {field: largest + 1}
+    helm.render_fails({"trafficPolicy": policy}, match=[re.escape("trafficPolicy." + field), str(largest + 1)])
+
+
+def test_routes_to_the_charts_services_on_their_port_render_and_others_are_not_theirs(helm):
+    r = helm.render({"backendServices": [{"name": "greeter", "selector": {"app": "g"}, "port": 50051, "targetPort": 9090}],
+                     "trafficPolicy": {"loadBalancer": "RANDOM"}, "routes": [
+                         {"name": "a", "services": ["a.S"], "backend": {"host": "greeter.default.svc.cluster.local", "port": 50051}},
+                         {"name": "b", "backend": {"host": "greeter.other.svc.cluster.local", "port": 9999}}]})
+    hosts = sorted(d["spec"]["host"] for d in r.of_kind("DestinationRule"))
+    assert hosts == ["greeter.default.svc.cluster.local", "greeter.other.svc.cluster.local"], \
+        "another namespace's greeter is another Service, with a rule of its own"
+
+
 def test_destination_rule_names_never_collide(helm):
     r = helm.render({"trafficPolicy": {"loadBalancer": "RANDOM"}, "routes": [
         {"name": "a", "services": ["a.S"], "backend": {"host": "a.b", "port": 1}},
@@ -202,6 +241,29 @@ BAD_VALUES = [
       r"subsetLabels"]),
     ("name-dot-namespace-host-not-a-service-name", routes({"name": "r", "backend": {"host": "1api.payments", "port": 1}}),
      [r"routes\.0\.backend\.host: 1api\.payments reads as Service 1api in namespace payments", r"starts with a letter"]),
+    ("route-port-not-on-the-charts-service", {"backendServices": [{"name": "greeter", "selector": {"app": "g"}, "port": 50051}],
+                                              **routes({"name": "r", "backend": {"host": "greeter", "port": 9999}})},
+     [r"routes\.0\.backend\.port", r"9999", r"backendServices\.0", r"50051"]),
+    ("route-port-not-on-the-charts-service-fqdn", {"backendServices": [{"name": "greeter", "selector": {"app": "g"}, "port": 50051}],
+                                                   **routes({"name": "r", "backends": [
+                                                       {"host": "greeter.default.svc.cluster.local", "port": 50051, "weight": 50},
+                                                       {"host": "greeter.default.svc", "port": 8080, "weight": 50}]})},
+     [r"routes\.0\.backends\.1\.port", r"8080"]),
+    ("one-service-two-spellings", routes(
+        {"name": "a", "services": ["a.S"], "backend": {"host": "svc", "port": 1}, "trafficPolicy": {"loadBalancer": "RANDOM"}},
+        {"name": "b", "services": ["b.S"], "backend": {"host": "svc.default.svc.cluster.local", "port": 1},
+         "trafficPolicy": {"loadBalancer": "LEAST_REQUEST"}}),
+     [r"routes\.1\.trafficPolicy\.loadBalancer", r"a DestinationRule is per host \(svc\.default\.svc\.cluster\.local\)"]),
+    # int32 and uint32 fields of Istio's DestinationRule
+    ("max-requests-per-connection-above-int32", {"trafficPolicy": {"maxRequestsPerConnection": 4294967296}},
+     [r"(?<!\.)trafficPolicy\.maxRequestsPerConnection", "4294967296", "2147483647"]),
+    ("http2-max-requests-above-int32", routes({"name": "r", "backend": B, "trafficPolicy": {"http2MaxRequests": 3000000000}}),
+     [r"routes\.0\.trafficPolicy\.http2MaxRequests", "3000000000"]),
+    ("keepalive-probes-above-uint32", {"trafficPolicy": {"tcpKeepalive": {"probes": 5000000000}}},
+     [r"trafficPolicy\.tcpKeepalive\.probes", "5000000000", "4294967295"]),
+    ("connect-timeout-beyond-go-duration", routes({"name": "r", "backend": B, "trafficPolicy": {"connectTimeout": "9223372036855ms"}}),
+     [r"routes\.0\.trafficPolicy\.connectTimeout", "9223372036855ms"]),
+    ("idle-timeout-beyond-go-duration", {"trafficPolicy": {"idleTimeout": "3000000h"}}, [r"(?<!\.)trafficPolicy\.idleTimeout", "3000000h"]),
 ]
 
 

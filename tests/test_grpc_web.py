@@ -7,7 +7,7 @@ import pytest
 from support.bad_input import assert_refused, bad_values
 from support.helm import get
 from support.injection import Field, string_keys
-from support.mutations import assert_edits_refused, edits, free_port, own_gateway, path_re
+from support.mutations import assert_edits_refused, edits, enable_tls, free_port, own_gateway, path_re
 from support.properties import for_every_valid_values_set
 from support.routing import route_for
 from support.scenarios import SCENARIOS, ci, load_ci, servers
@@ -107,6 +107,13 @@ def test_shared_gateway_patch_reaches_hosts_and_the_wildcards_that_cover_them(he
     values["grpcWeb"]["envoyFilter"]["serverNames"] = ["*.example.com"]
     snis = [get(p, "match.listener.filterChain.sni") for p in inserts(helm.render(values).one("EnvoyFilter"))]
     assert snis == ["*.example.com"]
+
+
+def test_envoy_filter_can_live_in_istios_root_namespace(helm):
+    """From the root namespace an EnvoyFilter applies to the gateway pods of every namespace."""
+    r = helm.render({"gateway": {"workloadNamespace": "gw"},
+                     "grpcWeb": {**WEB, "envoyFilter": {"namespace": "istio-system"}}})
+    assert r.one("EnvoyFilter")["metadata"]["namespace"] == "istio-system"
 
 
 def test_grpc_web_cors_is_on_the_route_the_preflight_reaches(helm):
@@ -264,6 +271,17 @@ BAD_VALUES = [
                           ("any-https-regex", {"regex": "https://.*"}), ("any-scheme-regex", {"regex": "[a-z]+://.+"}),
                           ("https-prefix", {"prefix": "https://"}), ("scheme-letter-prefix", {"prefix": "h"})]],
     ("envoy-filter-priority-zero", {"grpcWeb": {"envoyFilter": {"priority": 0}}}, [r"grpcWeb\.envoyFilter\.priority"]),
+    ("cors-credentials-any-origin", {"grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["*"], "allowAnyOrigin": True,
+                                                                          "allowCredentials": True}}},
+     [r"grpcWeb\.cors\.allowCredentials", r"allowAnyOrigin", r"every web site"]),
+    ("envoy-filter-namespace-elsewhere", {"grpcWeb": {**WEB, "envoyFilter": {"namespace": "apps"}}},
+     [r"grpcWeb\.envoyFilter\.namespace", r"apps", r"gateway\.workloadNamespace"]),
+    ("cors-origin-regex-not-re2", {"grpcWeb": {**WEB, "cors": {"allowOrigins": [{"regex": "https://(app"}]}}},
+     [r"grpcWeb\.cors\.allowOrigins\.0\.regex", r"https://\(app", r"RE2"]),
+    ("cors-origin-regex-over-1024", {"grpcWeb": {**WEB, "cors": {"allowOrigins": [{"regex": "https://" + "a" * 1020}]}}},
+     [r"grpcWeb\.cors\.allowOrigins\.0\.regex", r"1028 characters"]),
+    ("cors-max-age-beyond-go-duration", {"grpcWeb": {**WEB, "cors": {**WEB["cors"], "maxAge": "2562048h"}}},
+     [r"grpcWeb\.cors\.maxAge", "2562048h"]),
 ]
 
 
@@ -304,7 +322,27 @@ def m_star_origin_without_opt_in(v, rnd):
     return [path_re("grpcWeb", "cors", "allowOrigins", 1)]
 
 
+def m_credentials_for_any_origin(v, rnd):
+    web = v.setdefault("grpcWeb", {})
+    web["enabled"] = True
+    web["cors"] = {"allowOrigins": ["*"], "allowAnyOrigin": True, "allowCredentials": True}
+    if not v["tls"].get("enabled", True):
+        web["port"] = free_port(v)
+    return [path_re("grpcWeb", "cors", "allowCredentials")]
+
+
+def m_envoy_filter_where_istio_ignores_it(v, rnd):
+    own_gateway(v)
+    enable_tls(v)
+    web = v.setdefault("grpcWeb", {})
+    web.update(enabled=True, envoyFilter={"enabled": rnd.choice([True, "auto"]), "namespace": "elsewhere"})
+    web.setdefault("cors", {}).setdefault("allowOrigins", ["https://app.example.com"])
+    web["cors"]["allowAnyOrigin"] = "*" in web["cors"]["allowOrigins"]
+    return [path_re("grpcWeb", "envoyFilter", "namespace"), "elsewhere"]
+
+
 @pytest.mark.parametrize("mutation", edits(
-    m_grpc_web_port_clash, m_no_origins, m_star_origin_without_opt_in))
+    m_grpc_web_port_clash, m_no_origins, m_star_origin_without_opt_in, m_credentials_for_any_origin,
+    m_envoy_filter_where_istio_ignores_it))
 def test_bad_edits_of_valid_values_are_refused_naming_the_key(helm, mutation_bases, mutation):
     assert_edits_refused(helm, mutation, mutation_bases)

@@ -115,7 +115,25 @@ def test_notes_stay_short(helm, notes_chart):
 BAD_VALUES = [
     ("test-requests-above-limits", {"tests": {"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}}},
      [r"tests\.resources\.requests\.cpu"]),
-    ("test-image-digest-bad", {"tests": {"image": {"digest": "sha256:xyz"}}}, [r"tests\.image\.digest"]),]
+    ("test-image-digest-bad", {"tests": {"image": {"digest": "sha256:xyz"}}}, [r"tests\.image\.digest"]),
+    # the API server's resource names and quantity grammar
+    ("test-resource-name-unknown", {"tests": {"resources": {"requests": {"foo": "1"}}}},
+     [r"tests\.resources\.requests\.foo", r"cpu, memory or ephemeral-storage"]),
+    ("test-request-not-a-quantity", {"tests": {"resources": {"requests": {"cpu": "lots"}}}},
+     [r"tests\.resources\.requests\.cpu", r'"lots"', r"quantity"]),
+    ("test-limit-in-megabytes", {"tests": {"resources": {"limits": {"memory": "64MB"}}}},
+     [r"tests\.resources\.limits\.memory", r'"64MB"', r"64Mi"]),
+    ("test-limit-negative", {"tests": {"resources": {"limits": {"cpu": "-1"}}}}, [r"tests\.resources\.limits\.cpu"]),
+    ("test-request-above-limit-exponent", {"tests": {"resources": {"requests": {"cpu": "2e3"}, "limits": {"cpu": "1E3"}}}},
+     [r"tests\.resources\.requests\.cpu"]),
+]
+
+
+def test_quantities_in_every_form_the_api_server_takes_render(helm):
+    resources = {"requests": {"cpu": "+.5", "memory": "1e6", "ephemeral-storage": "1Ki"},
+                 "limits": {"cpu": 1, "memory": "1E", "ephemeral-storage": "2048"}}
+    pod = helm.render({"tests": {"resources": resources}}).one("Pod")
+    assert pod["spec"]["containers"][0]["resources"] == resources
 
 
 @pytest.mark.parametrize("values,match", bad_values(BAD_VALUES))

@@ -154,7 +154,7 @@ def test_servers_are_exactly_the_listeners_asked_for_each_on_every_host(case):
     if tls["enabled"]:
         expected.add((tls["port"], "HTTPS"))
         if tls.get("httpsRedirect"):
-            expected.add((tls["redirectPort"], "HTTP"))
+            expected.add((tls.get("redirectPort", 80), "HTTP"))  # values.yaml's default
     if h2c.get("enabled"):
         expected.add((h2c["port"], "HTTP2"))
     if web.get("enabled") and not tls["enabled"]:
@@ -213,6 +213,10 @@ BAD_VALUES = [
     ("host-ip-address", {"hosts": ["10.0.0.1"]}, [r"hosts\.0"]),
     ("h2c-and-redirect-same-port", {"h2c": {"enabled": True, "port": 80}, "tls": {"httpsRedirect": True}},
      [r"tls\.redirectPort: port 80 \(→8080\) binds gateway pod port 8080, which h2c\.port \(port 80\)"]),
+    ("https-redirect-tls-port-8443", {"tls": {"port": 8443, "httpsRedirect": True}},
+     [r"tls\.httpsRedirect", r"8443", r"tls\.port: 443"]),
+    ("https-redirect-from-port-8080", {"tls": {"redirectPort": 8080, "httpsRedirect": True}},
+     [r"tls\.httpsRedirect", r"8080", r"tls\.redirectPort: 80"]),
     ("redirect-without-tls", {"tls": {"enabled": False, "httpsRedirect": True}, "h2c": {"enabled": True, "port": 443}},
      [r"tls\.httpsRedirect"]),
     ("h2c-on-tls-port", {"h2c": {"enabled": True, "port": 443}}, [r"h2c\.port", r"tls\.port"]),
@@ -282,6 +286,16 @@ def m_redirect_port_clash(v, rnd):
     return [path_re("tls", "redirectPort")]
 
 
+def m_redirect_to_another_port(v, rnd):
+    own_gateway(v)
+    enable_tls(v)
+    if v.get("h2c", {}).get("enabled") and v["h2c"].get("port", 80) == 80:
+        v["h2c"]["port"] = free_port(v)
+    port = rnd.choice([8443, 9443, 18443])
+    v["tls"].update(port=port, httpsRedirect=True, redirectPort=80)
+    return [path_re("tls", "httpsRedirect"), str(port)]
+
+
 def m_redirect_without_tls(v, rnd):
     own_gateway(v)
     v["tls"].update(enabled=False, httpsRedirect=False)
@@ -312,6 +326,6 @@ def m_bad_gateway_ref(v, rnd):
 
 @pytest.mark.parametrize("mutation", edits(
     m_empty_hosts, m_bad_host, m_h2c_port_clash, m_redirect_port_clash,
-    m_redirect_without_tls, m_no_listener, m_no_gateway_ref, m_bad_gateway_ref))
+    m_redirect_to_another_port, m_redirect_without_tls, m_no_listener, m_no_gateway_ref, m_bad_gateway_ref))
 def test_bad_edits_of_valid_values_are_refused_naming_the_key(helm, mutation_bases, mutation):
     assert_edits_refused(helm, mutation, mutation_bases)

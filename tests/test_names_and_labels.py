@@ -11,7 +11,7 @@ from support.helm import ROOT
 from support.injection import Field, string_keys
 from support.mutations import assert_edits_refused, edits, path_re
 from support.properties import for_every_valid_values_set
-from support.values import CERT_MANAGER, PEM_CERT, PEM_KEY, WEB
+from support.values import CERT_MANAGER, PEM_CERT, PEM_KEY, WEB, routes
 
 
 def test_standard_labels_on_every_resource(helm):
@@ -166,13 +166,37 @@ def test_strings_in_label_and_annotation_keys_are_refused_naming_the_key_or_kept
 
 # --- bad input -----------------------------------------------------------------------------
 
+# A DNS subdomain of 254 characters: three labels of 63 and one of 62, joined by dots.
+PREFIX_254 = ".".join(["a" * 63] * 3) + "." + "a" * 62
+
 BAD_VALUES = [
     ("fullname-override-64", {"fullnameOverride": "a" * 64}, [r"fullnameOverride"]),
     ("name-override-64", {"nameOverride": "a" * 64}, [r"(?<![\w.])nameOverride"]),
     ("fullname-override-dots", {"fullnameOverride": "my.release"}, [r"fullnameOverride"]),
     ("common-label-value-too-long", {"commonLabels": {"team": "x" * 64}}, [r"commonLabels\.team"]),
     ("common-label-key-bad", {"commonLabels": {"bad key": "x"}}, [r"commonLabels"]),
+    # the API server's limits: a key prefix is a DNS subdomain (253), annotations 256 KiB in all
+    ("common-label-key-prefix-254", {"commonLabels": {PREFIX_254 + "/team": "x"}}, [r"commonLabels", r"254-character prefix", r"253"]),
+    ("selector-key-prefix-254", {"gateway": {"selector": {PREFIX_254 + "/app": "x"}}}, [r"gateway\.selector", r"254-character prefix"]),
+    ("annotation-key-prefix-254", {"commonAnnotations": {PREFIX_254 + "/note": "x"}}, [r"commonAnnotations", r"254-character prefix"]),
+    ("service-selector-key-prefix-254", {"backendServices": [{"name": "a", "selector": {PREFIX_254 + "/app": "a"}, "port": 1}]},
+     [r"backendServices\.0\.selector", r"254-character prefix"]),
+    ("subset-label-key-prefix-254", routes({"name": "r", "backend": {"host": "a", "port": 1, "subset": "v1",
+                                                                    "subsetLabels": {PREFIX_254 + "/v": "1"}}}),
+     [r"routes\.0\.backends", r"subsetLabels", r"254-character prefix"]),
+    ("annotations-300-kb", {"commonAnnotations": {"runbook": "x" * 300_000}}, [r"commonAnnotations", r"300084 bytes", r"262144"]),
 ]
+
+
+def test_keys_and_annotations_at_the_api_servers_limits_render(helm):
+    """A 253-character key prefix, and annotations of exactly 256 KiB on the helm test Pod,
+    which carries two hook annotations (77 bytes) besides commonAnnotations."""
+    prefix = PREFIX_254[:253]
+    big = "x" * (262144 - 77 - len("runbook"))
+    r = helm.render({"commonLabels": {prefix + "/team": "payments"}, "commonAnnotations": {"runbook": big}})
+    pod = r.one("Pod")
+    assert sum(len(k) + len(v) for k, v in pod["metadata"]["annotations"].items()) == 262144
+    assert all(d["metadata"]["labels"][prefix + "/team"] == "payments" for d in r.docs)
 
 
 @pytest.mark.parametrize("values,match", bad_values(BAD_VALUES))

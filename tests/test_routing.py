@@ -61,6 +61,66 @@ def test_raw_regex_escape_hatch(helm):
     assert route_for(vs, "/grpc.reflection.v2.ServerReflection/X") is None
 
 
+def test_raw_matches_that_can_match_render_beside_services_and_other_raw_routes(helm):
+    """Near misses of the shadowing rules: a prefix without the service's slash, a longer
+    prefix listed before the shorter one, a regex whose literal start differs."""
+    vs = helm.render({"routes": [
+        {"name": "svc", "services": ["a.v1.A"], "backend": {"host": "svc", "port": 1}},
+        {"name": "longer", "prefix": "/legacy/v2/", "backend": {"host": "v2", "port": 1}},
+        {"name": "shorter", "prefix": "/legacy/", "backend": {"host": "v1", "port": 1}},
+        {"name": "optional", "regex": "/a\\.v1\\.Ax?/.*", "backend": {"host": "opt", "port": 1}},
+        {"name": "neighbour", "prefix": "/a.v1.A", "backend": {"host": "nb", "port": 1}},
+        {"name": "all", "backend": {"host": "all", "port": 1}},
+    ]}).one("VirtualService")
+    assert route_for(vs, "/legacy/v2/Call")["name"] == "longer"
+    assert route_for(vs, "/legacy/v1/Call")["name"] == "shorter"
+    assert route_for(vs, "/a.v1.AB/Call")["name"] == "neighbour"
+    assert route_for(vs, "/a.v1.Ax/Call")["name"] == "optional"
+    assert route_for(vs, "/a.v1.A/Call")["name"] == "svc"
+
+
+# RE2 the chart must pass through, and 1,024 characters: Istio's webhook accepts them all.
+RE2_EDGES = {
+    "non-capturing-and-classes": "/pkg\\.v[0-9]+\\.(?:Users|Groups)/[A-Z][A-Za-z]*",
+    "flags-and-escapes": "/(?i)pkg\\.svc/\\w+",
+    "quoted-text": "/\\Qpkg.Quoted\\E/.*",
+    "named-group-and-repeat": "/(?P<svc>pkg\\.S){1,3}/.*",
+    "1024-characters": "/" + "x" * 1020 + "/.*",
+}
+
+
+def test_re2_features_and_1024_characters_render_and_istio_accepts_them(helm, istio):
+    r = helm.render({"routes": [{"name": "r%d" % i, "regex": rx, "backend": {"host": "a", "port": 1}}
+                                for i, rx in enumerate(RE2_EDGES.values())]})
+    matches = [m["uri"]["regex"] for e in r.one("VirtualService")["spec"]["http"] for m in e["match"]]
+    assert matches == list(RE2_EDGES.values())
+    assert istio.ask(r.stdout, analyze=False, simulate=False).refused() == []
+
+
+# Regexes Istio's webhook refuses (validateStringRegexp: Go's regexp, at most 1,024 characters).
+BAD_REGEXES = {
+    "unclosed-group": "/a\\.S/(",
+    "lookahead": "/a/(?=x).*",
+    "backreference": "/(a)\\1",
+    "possessive": "/a/.*+",
+    "1025-characters": "/" + "x" * 1021 + "/.*",
+    "1101-characters": "/" + "x" * 1100,
+}
+
+
+@pytest.mark.parametrize("regex", BAD_REGEXES.values(), ids=BAD_REGEXES.keys())
+def test_regexes_istio_refuses_are_refused_naming_the_route(helm, istio, regex):
+    placeholder = "/placeholder/.*"
+    good = helm.render({"routes": [{"name": "r", "regex": placeholder, "backend": {"host": "a", "port": 1}}]})
+    planted = good.stdout.replace("regex: " + placeholder, "regex: '%s'" % regex)
+    assert planted != good.stdout
+    (refused,) = istio.ask(planted, analyze=False, simulate=False).refused()
+    assert refused["kind"] == "VirtualService", "Istio's own webhook refuses it"
+    err = helm.render_fails({"routes": [{"name": "r", "regex": regex, "backend": {"host": "a", "port": 1}}]},
+                            match=[r"routes\.0\.regex", "RE2|1024"])
+    assert regex[:60] in err
+
+
 def test_canary_splits_by_weight_and_defines_the_subsets(helm):
     r = ci(helm, "canary-values.yaml")
     assert sorted(backends_for(r.one("VirtualService"), "/helloworld.Greeter/SayHello")) == [
@@ -71,14 +131,15 @@ def test_canary_splits_by_weight_and_defines_the_subsets(helm):
 
 # --- every generated values set ------------------------------------------------------------
 
-def probe_paths(route):
-    """Paths the route must serve (Probe is never a generated method name)."""
+def probe_paths(route, samples=None):
+    """Paths the route must serve (Probe is never a generated method name); a regex's path is
+    the generator's sample for it."""
     paths = ["/%s/Probe" % s for s in route.get("services", [])]
     paths += ["/" + m for m in route.get("methods", [])]
     if "prefix" in route:
         paths.append(route["prefix"] + "Probe")
     if "regex" in route:
-        paths.append(route["regex"].replace("\\.", ".").replace(".*", "Probe"))
+        paths.append((samples or {}).get(route["name"]) or route["regex"].replace("\\.", ".").replace(".*", "Probe"))
     return paths
 
 
@@ -111,7 +172,7 @@ def test_each_route_becomes_one_http_entry(case):
 @for_every_valid_values_set
 def test_every_service_method_and_raw_match_reaches_its_routes_backends_in_its_proportions(case):
     for r in case.values["routes"]:
-        for path in probe_paths(r):
+        for path in probe_paths(r, case.facts.get("regex_sample")):
             entry = route_for(case.vs, path)
             assert entry is not None and entry["name"] == r["name"], \
                 "%s reaches %s, not route %s" % (path, entry and entry["name"], r["name"])
@@ -195,6 +256,35 @@ BAD_VALUES = [
      [r"routes\.0\.backends", r"100"]),
     ("weight-over-100", routes({"name": "r", "backends": [{**B, "weight": 101}]}), [r"routes\.0\.backends\.0\.weight"]),
     ("routes-empty", {"routes": []}, [r"routes"]),
+    # raw matches another route hides, or that hide the catch-all
+    ("raw-prefix-behind-service", routes({"name": "svc", "services": ["a.v1.A"], "backend": B},
+                                         {"name": "raw", "prefix": "/a.v1.A/Special", "backend": B}),
+     [r"routes\.1\.prefix", r"/a\.v1\.A/Special", r"never matches", r'"svc"', r"methods: \[a\.v1\.A/"]),
+    ("raw-regex-behind-service", routes({"name": "svc", "services": ["a.v1.A"], "backend": B},
+                                        {"name": "raw", "regex": "/a\\.v1\\.A/Re.*", "backend": B}),
+     [r"routes\.1\.regex", r"never matches", r'"svc"']),
+    ("raw-prefix-equal-to-service-prefix", routes({"name": "raw", "prefix": "/a.v1.A/", "backend": B},
+                                                  {"name": "svc", "services": ["a.v1.A"], "backend": B}),
+     [r"routes\.0\.prefix", r'"svc"']),
+    ("raw-prefix-slash-beside-catch-all", routes({"name": "raw", "prefix": "/", "backend": B}, {"name": "all", "backend": B}),
+     [r"routes\.0\.prefix", r"every call", r'catch-all route "all"']),
+    ("raw-regex-everything-beside-catch-all", routes({"name": "all", "backend": B}, {"name": "raw", "regex": "/.*", "backend": B}),
+     [r"routes\.1\.regex", r'catch-all route "all"']),
+    ("raw-prefix-behind-shorter-prefix", routes({"name": "old", "prefix": "/legacy/", "backend": B},
+                                                {"name": "new", "prefix": "/legacy/v2/", "backend": B}),
+     [r"routes\.1\.prefix", r'route "old"', r"list this route before it"]),
+    ("raw-regex-behind-prefix", routes({"name": "old", "prefix": "/legacy/", "backend": B},
+                                       {"name": "new", "regex": "/legacy/v[0-9]+/.*", "backend": B}),
+     [r"routes\.1\.regex", r'route "old"']),
+    ("raw-regex-twice", routes({"name": "a", "regex": "/x/.*", "backend": B}, {"name": "b", "regex": "/x/.*", "backend": B}),
+     [r"routes\.1\.regex", r'route "a"']),
+    ("literal-regex-behind-method", routes({"name": "m", "methods": ["b.v1.B/Get"], "backend": B},
+                                           {"name": "raw", "regex": "/b\\.v1\\.B/Get", "backend": B}),
+     [r"routes\.1\.regex", r'route "m"', r"by method"]),
+    # regexes Istio's webhook cannot compile or takes as too long
+    ("regex-unclosed-group", route(regex="/a\\.S/("), [r"routes\.0\.regex", r"/a\\\.S/\(", r"RE2"]),
+    ("regex-lookahead", route(regex="/a/(?=x).*"), [r"routes\.0\.regex", r"RE2"]),
+    ("regex-1101-characters", route(regex="/" + "x" * 1100), [r"routes\.0\.regex", r"1101 characters", r"1024"]),
 ]
 
 

@@ -2,6 +2,8 @@
 and streaming backends get keepalives and an idle timeout."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from support.bad_input import assert_refused, bad_values
@@ -61,6 +63,33 @@ def test_chart_wide_retries_can_be_turned_off(helm):
     assert entry["retries"] == {"attempts": 0}
 
 
+# Go's longest duration in each unit, and one unit more.
+DURATION_EDGES = [("2562047h", "2562048h"), ("153722867m", "153722868m"), ("9223372036s", "9223372037s"),
+                  ("9223372036854ms", "9223372036855ms"), ("2562047h47m16s", "2562047h47m17s")]
+
+
+@pytest.mark.parametrize("longest,beyond", DURATION_EDGES, ids=[e[0] for e in DURATION_EDGES])
+def test_durations_up_to_gos_longest_render_and_istio_refuses_one_unit_more(helm, istio, longest, beyond):
+    """The bound is Go's (time.ParseDuration), which istiod's webhook decodes with: the longest
+    duration renders and Istio accepts it; one unit more is what the chart refuses, and what
+    Istio would have refused."""
+    values = {"streaming": {"idleTimeout": longest, "tcpKeepalive": {"time": longest, "interval": longest}},
+              "routes": [{"name": "r", "backend": {"host": "a", "port": 1}, "timeout": longest,
+                          "retries": {"attempts": 1, "perTryTimeout": longest}},
+                         {"name": "s", "services": ["a.S"], "streaming": True, "backend": {"host": "a", "port": 1}}]}
+    r = helm.render(values)
+    vs = r.one("VirtualService")["spec"]["http"]
+    assert {e.get("timeout") for e in vs} == {longest, None}
+    planted = r.stdout.replace(longest, beyond)
+    accepted, refused = istio.run([istio.case(r.stdout, analyze=False, simulate=False),
+                                   istio.case(planted, analyze=False, simulate=False)])
+    assert accepted.refused() == [], accepted.refused()
+    assert {v["kind"] for v in refused.refused()} == {"VirtualService", "DestinationRule"}
+    assert all("invalid duration" in v["message"] for v in refused.refused()), refused.refused()
+    values["routes"][0]["timeout"] = beyond
+    helm.render_fails(values, match=[r"routes\.0\.timeout", re.escape(beyond)])
+
+
 # --- every generated values set ------------------------------------------------------------
 
 @for_every_valid_values_set
@@ -112,6 +141,17 @@ BAD_VALUES = [
     ("attempts-0-with-retry-on", route(retries={"attempts": 0, "retryOn": "unavailable"}), [r"routes\.0\.retries"]),
     ("attempts-missing", route(retries={"retryOn": "unavailable"}), [r"routes\.0\.retries", r"attempts"]),
     ("default-retries-bad", {"retries": {"unary": {"attempts": 2, "retryOn": "5XX"}}}, [r"retries\.unary\.retryOn"]),
+    # Go's longest duration is 2562047h47m16.854775807s (math.MaxInt64 ns)
+    ("timeout-beyond-go-duration", route(timeout="3000000h"), [r"routes\.0\.timeout", "3000000h", "2562047h"]),
+    ("timeout-ms-beyond-go-duration", route(timeout="99999999999999999999ms"), [r"routes\.0\.timeout", "99999999999999999999ms"]),
+    ("timeout-one-ms-beyond-go-duration", route(timeout="9223372036855ms"), [r"routes\.0\.timeout", "9223372036855ms"]),
+    ("per-try-timeout-beyond-go-duration", route(retries={"attempts": 1, "perTryTimeout": "2562048h"}),
+     [r"routes\.0\.retries\.perTryTimeout", "2562048h"]),
+    ("default-per-try-timeout-beyond-go-duration", {"retries": {"streaming": {"attempts": 1, "perTryTimeout": "153722868m"}}},
+     [r"retries\.streaming\.perTryTimeout", "153722868m"]),
+    ("idle-timeout-beyond-go-duration", {"streaming": {"idleTimeout": "9223372037s"}}, [r"streaming\.idleTimeout", "9223372037s"]),
+    ("keepalive-interval-beyond-go-duration", {"streaming": {"tcpKeepalive": {"interval": "2562047h48m"}}},
+     [r"streaming\.tcpKeepalive\.interval", "2562047h48m"]),
 ]
 
 

@@ -80,6 +80,40 @@ def test_cert_manager_certificate_matches_the_gateway_secret(helm):
     assert cert["spec"]["duration"] == "2160h" and cert["spec"]["renewBefore"] == "360h"
 
 
+@pytest.mark.parametrize("key,expected", [
+    ({"algorithm": "RSA"}, {"algorithm": "RSA", "size": 2048}),
+    ({"algorithm": "ECDSA"}, {"algorithm": "ECDSA", "size": 256}),
+    ({"algorithm": "Ed25519"}, {"algorithm": "Ed25519"}),
+    ({"algorithm": "RSA", "size": 8192}, {"algorithm": "RSA", "size": 8192}),
+    ({"algorithm": "ECDSA", "size": 521}, {"algorithm": "ECDSA", "size": 521}),
+], ids=["rsa", "ecdsa", "ed25519", "rsa-8192", "ecdsa-521"])
+def test_a_key_algorithm_without_a_size_gets_that_algorithms_default(helm, key, expected):
+    """cert-manager's defaults (RSA 2048, ECDSA 256), never a size meant for another algorithm."""
+    cert = helm.render({"tls": {"certManager": {**CERT_MANAGER, "privateKey": key}}}).one("Certificate")
+    assert cert["spec"]["privateKey"] == {**expected, "rotationPolicy": "Always"}
+
+
+def test_every_https_server_of_a_mutual_gateway_gets_the_client_ca(helm):
+    """Istio's gateway reads the client CA of each server from <its credentialName>-cacert:
+    tls.hosts servers need one as much as the default server, whatever their certificate's
+    source (a secret the chart writes, cert-manager, or an existing secret)."""
+    base = {"hosts": ["a.example.com", "b.example.com", "c.example.com"],
+            "tls": {"mode": "MUTUAL", "hosts": [{"hosts": ["a.example.com"], "credentialName": "a-tls"},
+                                                {"hosts": ["b.example.com"], "credentialName": "b-tls"}],
+                    "secret": {"caCert": PEM_CA}}}
+    for source in ({"secret": {"create": True, "cert": PEM_CERT, "key": PEM_KEY, "caCert": PEM_CA}, "credentialName": ""},
+                   {"certManager": CERT_MANAGER, "credentialName": ""}, {}):
+        values = {**base, "tls": {**base["tls"], **source}}
+        r = helm.render(values)
+        credentials = {s["tls"]["credentialName"] for s in servers(r)}
+        assert len(credentials) == 3
+        cas = {d["metadata"]["name"]: d for d in r.of_kind("Secret") if d["type"] == "Opaque"}
+        assert set(cas) == {c + "-cacert" for c in credentials}, source
+        for ca in cas.values():
+            assert base64.b64decode(ca["data"]["ca.crt"]).decode() == PEM_CA
+            assert ca["metadata"]["namespace"] == "istio-system"
+
+
 def test_cert_manager_with_a_namespaced_issuer(helm):
     cert = helm.render({"tls": {"certManager": {"enabled": True, "issuerRef": {"name": "internal-ca", "kind": "Issuer"}}},
                         "gateway": {"workloadNamespace": "edge"}}).one("Certificate")
@@ -155,7 +189,28 @@ BAD_VALUES = [
     ("secret-create-empty-key", {"tls": {"secret": {"create": True, "cert": PEM_CERT, "key": ""}}}, [r"tls\.secret\.key"]),
     ("secret-create-empty-cert", {"tls": {"secret": {"create": True, "cert": "", "key": PEM_CERT}}}, [r"tls\.secret\.cert"]),
     ("secret-not-pem", {"tls": {"secret": {"create": True, "cert": "hello", "key": "world"}}}, [r"tls\.secret\.cert"]),
-    ("ca-cert-without-create", {"tls": {"secret": {"caCert": PEM_CERT}}}, [r"tls\.secret\.caCert"]),
+    ("ca-cert-with-simple-mode", {"tls": {"secret": {"caCert": PEM_CA}}}, [r"tls\.secret\.caCert", r"SIMPLE", r"MUTUAL"]),
+    ("ca-cert-and-external-ca", {"tls": {"mode": "MUTUAL", "externalCA": True, "secret": {"caCert": PEM_CA}}},
+     [r"tls\.externalCA", r"caCert"]),
+    ("subject-alt-names-with-simple-mode", {"tls": {"subjectAltNames": ["spiffe://example.com/client"]}},
+     [r"tls\.subjectAltNames", r"spiffe://example\.com/client", r"SIMPLE", r"MUTUAL"]),
+    # PEM the gateway could not load
+    ("pem-cert-and-key-swapped", {"tls": {"secret": {"create": True, "cert": PEM_KEY, "key": PEM_CERT}}},
+     [r"tls\.secret\.cert", r"tls\.secret\.key", r"swapped"]),
+    ("pem-cert-without-end", {"tls": {"secret": {"create": True, "cert": PEM_CERT.replace("-----END CERTIFICATE-----\n", ""),
+                                                 "key": PEM_KEY}}},
+     [r"tls\.secret\.cert", r"-----END CERTIFICATE-----", r"cut short"]),
+    ("pem-key-without-end", {"tls": {"secret": {"create": True, "cert": PEM_CERT, "key": PEM_KEY.split("-----END")[0]}}},
+     [r"tls\.secret\.key", r"-----END PRIVATE KEY-----"]),
+    ("pem-key-encrypted", {"tls": {"secret": {"create": True, "cert": PEM_CERT,
+                                              "key": PEM_KEY.replace("PRIVATE KEY", "ENCRYPTED PRIVATE KEY")}}},
+     [r"tls\.secret\.key", r"encrypted", r"passphrase"]),
+    ("pem-ca-cert-is-a-key", {"tls": {"mode": "MUTUAL", "secret": {"create": True, "cert": PEM_CERT, "key": PEM_KEY, "caCert": PEM_KEY}}},
+     [r"tls\.secret\.caCert", r"private key"]),
+    ("cert-and-key-without-create", {"tls": {"secret": {"cert": PEM_CERT, "key": PEM_KEY}}},
+     [r"tls\.secret\.cert", r"tls\.secret\.key", r"tls\.secret\.create: true", r"grpc-ingress-tls"]),
+    ("key-with-cert-manager", {"tls": {"certManager": CERT_MANAGER, "secret": {"key": PEM_KEY}}},
+     [r"tls\.secret\.key", r"tls\.secret\.create is false"]),
     ("cert-manager-without-issuer", {"tls": {"certManager": {"enabled": True}}}, [r"tls\.certManager\.issuerRef\.name"]),
     ("cert-manager-and-secret", {"tls": {"certManager": {"enabled": True, "issuerRef": {"name": "i"}},
                                          "secret": {"create": True, "cert": PEM_CERT, "key": PEM_CERT}}},
@@ -167,6 +222,19 @@ BAD_VALUES = [
     ("cert-manager-renew-not-before-expiry", {"tls": {"certManager": {"enabled": True, "issuerRef": {"name": "i"},
                                                                       "duration": "24h", "renewBefore": "1440m"}}},
      [r"tls\.certManager\.renewBefore", r"duration"]),
+    ("cert-manager-duration-beyond-go-duration", {"tls": {"certManager": {**CERT_MANAGER, "duration": "3000000h"}}},
+     [r"tls\.certManager\.duration", "3000000h", "2562047h"]),
+    ("cert-manager-renew-before-beyond-go-duration", {"tls": {"certManager": {**CERT_MANAGER, "renewBefore": "99999999999999999999m"}}},
+     [r"tls\.certManager\.renewBefore", "99999999999999999999m"]),
+    # cert-manager's webhook: RSA 2048 to 8192, ECDSA 256/384/521, Ed25519 has no size
+    ("cert-manager-rsa-256", {"tls": {"certManager": {**CERT_MANAGER, "privateKey": {"algorithm": "RSA", "size": 256}}}},
+     [r"tls\.certManager\.privateKey\.size", "256", "2048"]),
+    ("cert-manager-ecdsa-2048", {"tls": {"certManager": {**CERT_MANAGER, "privateKey": {"algorithm": "ECDSA", "size": 2048}}}},
+     [r"tls\.certManager\.privateKey\.size", "2048", "256, 384 or 521"]),
+    ("cert-manager-ed25519-with-size", {"tls": {"certManager": {**CERT_MANAGER, "privateKey": {"algorithm": "Ed25519", "size": 384}}}},
+     [r"tls\.certManager\.privateKey\.size", "384", "Ed25519"]),
+    ("cert-manager-rsa-above-8192", {"tls": {"certManager": {**CERT_MANAGER, "privateKey": {"algorithm": "RSA", "size": 8193}}}},
+     [r"tls\.certManager\.privateKey\.size"]),
     ("cert-manager-issuer-kind", {"tls": {"certManager": {"issuerRef": {"kind": "Issuers"}}}}, [r"tls\.certManager\.issuerRef\.kind"]),
     ("cert-manager-shared-secret", {"hosts": ["a.example.com", "b.example.com"],
                                     "tls": {"credentialName": "same", "hosts": [{"hosts": ["a.example.com"], "credentialName": "same"}],
@@ -190,11 +258,23 @@ def m_mutual_without_ca(v, rnd):
     return [path_re("tls", "mode")]
 
 
-def m_ca_without_secret(v, rnd):
+def m_ca_cert_with_simple_mode(v, rnd):
+    own_gateway(v)
+    enable_tls(v)
     tls = v["tls"]
-    tls["secret"] = {"create": False, "caCert": PEM_CA}
-    tls["credentialName"] = "mutation-tls"
-    return [path_re("tls", "secret", "caCert")]
+    tls.update(mode="SIMPLE", externalCA=False)
+    tls.pop("subjectAltNames", None)
+    tls.setdefault("secret", {})["caCert"] = PEM_CA
+    return [path_re("tls", "secret", "caCert"), "SIMPLE"]
+
+
+def m_pem_swapped_or_cut(v, rnd):
+    tls = v["tls"]
+    tls.pop("certManager", None)
+    cert, key = rnd.choice([(PEM_KEY, PEM_CERT), (PEM_CERT.split("-----END")[0], PEM_KEY), (PEM_CERT, PEM_KEY.split("-----END")[0])])
+    tls["secret"] = {"create": True, "cert": cert, "key": key}
+    keep_client_ca(v)
+    return [path_re("tls", "secret", "cert" if cert != PEM_CERT else "key")]
 
 
 def m_secret_without_key(v, rnd):
@@ -238,7 +318,7 @@ def m_tls_max_below_min(v, rnd):
 
 
 @pytest.mark.parametrize("mutation", edits(
-    m_mutual_without_ca, m_ca_without_secret, m_secret_without_key, m_cert_manager_without_issuer,
+    m_mutual_without_ca, m_ca_cert_with_simple_mode, m_pem_swapped_or_cut, m_secret_without_key, m_cert_manager_without_issuer,
     m_two_certificate_sources, m_tls_host_not_in_hosts, m_tls_max_below_min))
 def test_bad_edits_of_valid_values_are_refused_naming_the_key(helm, mutation_bases, mutation):
     assert_edits_refused(helm, mutation, mutation_bases)

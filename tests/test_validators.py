@@ -220,6 +220,7 @@ BAD = [
     # Istio VirtualService
     ("vs-timeout-0s", "VirtualService", _set("spec.http.0.timeout", "0s"), "spec.http[0].timeout: must be a valid duration greater than 1ms"),
     ("vs-timeout-unparsable", "VirtualService", _set("spec.http.0.timeout", "10 s"), "CEL rule failed to evaluate: invalid duration '10 s'"),
+    ("vs-timeout-beyond-go-duration", "VirtualService", _set("spec.http.0.timeout", "2562048h"), "CEL rule failed to evaluate: invalid duration '2562048h'"),
     ("vs-per-try-timeout-0", "VirtualService", _set("spec.http.0.retries.perTryTimeout", "0ms"), "retries.perTryTimeout: must be a valid duration greater than 1ms"),
     ("vs-per-try-timeout-precision", "VirtualService", _set("spec.http.0.retries.perTryTimeout", "1500us"), "only durations to ms precision"),
     ("vs-cors-max-age-0", "VirtualService", _set("spec.http.0.corsPolicy.maxAge", "0s"), "corsPolicy.maxAge: must be a valid duration greater than 1ms"),

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from support.helm import ROOT, normalize_paths
-from support.strategies import STOCK_SERVICE_PORTS, valid_cases
+from support.strategies import STOCK_SERVICE_PORTS, valid_cases, without_nulls
 from support.summary import count
 
 SCHEMA = json.loads((ROOT / "values.schema.json").read_text())
@@ -200,7 +200,8 @@ def draw_bases(helm, n: int = POOL) -> list[tuple]:
     @seed(20260802)
     @given(case=valid_cases(max_routes=4))
     def collect(case):
-        drawn.append(case)
+        values, release, namespace, facts = case
+        drawn.append((without_nulls(values), release, namespace, facts))  # edits need the maps as dicts
 
     collect()
     with ThreadPoolExecutor(max_workers=2) as pool:

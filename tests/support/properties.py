@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, note, reject, seed, settings
 
 from support.helm import Helm, Render, RenderError
-from support.strategies import valid_cases
+from support.strategies import valid_cases, without_nulls
 from support.summary import count
 
 EXAMPLES = int(os.environ.get("HYPOTHESIS_EXAMPLES", "200"))
@@ -37,12 +37,15 @@ SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
 
 @dataclass
 class Case:
-    """One drawn values set and its render. facts: what the generator knows beyond the values
-    (facts["host_namespace"][host]: the namespace a backend host names, None for a short name)."""
+    """One drawn values set and its render. values: as the chart means them (null and {} for an
+    optional map left out); raw_values: as rendered, nulls and all. facts: what the generator
+    knows beyond the values (facts["host_namespace"][host]: the namespace a backend host names,
+    None for a short name; facts["regex_sample"][route name]: a path the route's regex matches)."""
     values: dict
     release: str
     namespace: str
     facts: dict
+    raw_values: dict | None = None
     render: Render | None = None
     error: str | None = None
 
@@ -61,7 +64,7 @@ class Case:
 
 def render_case(helm: Helm, drawn) -> Case:
     values, release, namespace, facts = drawn
-    case = Case(values, release, namespace, facts)
+    case = Case(without_nulls(values), release, namespace, facts, raw_values=values)
     try:
         case.render = helm.render(values, release=release, namespace=namespace)
     except (RenderError, AssertionError) as e:
@@ -118,14 +121,14 @@ class Generated:
             if RENDERS in self.failures:
                 case, error = self.failures[RENDERS]
                 raise AssertionError(f"a valid values set does not render:\n{error}\nvalues:\n"
-                                     f"{json.dumps(case.values, indent=1)}")
+                                     f"{json.dumps(case.raw_values, indent=1)}")
             return
         if key not in self.failures:
             return
         case, tb = self.failures[key]
         if not SHRINK:
             raise AssertionError(f"{tb}\nfailing values set (release {case.release}, namespace {case.namespace}; "
-                                 f"HYPOTHESIS_SHRINK=1 shrinks it):\n{json.dumps(case.values, indent=1)}")
+                                 f"HYPOTHESIS_SHRINK=1 shrinks it):\n{json.dumps(case.raw_values, indent=1)}")
         check, helm = _PROPERTIES[key], self.helm
 
         @SETTINGS

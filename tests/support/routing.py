@@ -5,6 +5,20 @@ from __future__ import annotations
 
 import re
 
+from support.validators.rules import re2_to_python
+
+_INLINE_FLAGS = re.compile(r"\(\?([ims]+)\)")
+
+
+def _python_regex(pattern: str) -> str:
+    """An RE2 route regex for Python's re, meaning kept: flags set mid-pattern ((?i) in RE2
+    applies from there on) become a scoped group to the end (top-level flags only, which is
+    what the chart's tests write); \\Q..\\E, (?<name> and \\z as rules.re2_to_python spells them."""
+    m = _INLINE_FLAGS.search(pattern)
+    if m and m.start() > 0:
+        pattern = pattern[:m.start()] + "(?%s:" % m.group(1) + pattern[m.end():] + ")"
+    return re2_to_python(pattern)
+
 
 def _uri_matches(uri: dict, path: str) -> bool:
     if "exact" in uri:
@@ -12,7 +26,7 @@ def _uri_matches(uri: dict, path: str) -> bool:
     if "prefix" in uri:
         return path.startswith(uri["prefix"])
     if "regex" in uri:
-        return re.fullmatch(uri["regex"], path) is not None  # Envoy regexes match the whole path
+        return re.fullmatch(_python_regex(uri["regex"]), path) is not None  # Envoy regexes match the whole path
     raise AssertionError(f"unknown uri match {uri}")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from hypothesis import assume
 from hypothesis import strategies as st
 
 from support.values import PEM_CA, PEM_CERT, PEM_KEY
@@ -39,7 +40,11 @@ def dns_label(min_size=1, max_size=20, first=ALNUM):
 
 
 _QUALIFIED = st.text(MIXED + "-_.", min_size=1, max_size=12).map(lambda s: _ends(s, MIXED, MIXED, "K", "k"))
-_PREFIX = st.builds("{}.{}/".format, dns_label(1, 8, LOWER), dns_label(2, 6, LOWER))
+_PREFIX = st.one_of(
+    st.builds("{}.{}/".format, dns_label(1, 8, LOWER), dns_label(2, 6, LOWER)),
+    # the longest prefix the API server takes: a 253-character DNS subdomain
+    st.just(".".join(["p" * 63] * 3) + "." + "q" * 61 + "/"),
+)
 LABEL_KEY = st.builds("{}{}".format, st.one_of(st.just(""), _PREFIX), _QUALIFIED)
 LABEL_VALUE = st.text(MIXED + "-_.", max_size=12).map(lambda s: s and _ends(s, MIXED, MIXED, "V", "v"))
 LABELS_0_2 = st.dictionaries(LABEL_KEY, LABEL_VALUE, max_size=2)
@@ -55,15 +60,20 @@ ANNOTATION_TEXT = st.text(
 )
 ANNOTATIONS = st.dictionaries(LABEL_KEY, ANNOTATION_TEXT, min_size=1, max_size=2)
 
+# Go's longest duration in each unit (time.ParseDuration: math.MaxInt64 ns), which every
+# reader of these values parses with; one unit more is refused.
+LONGEST_DURATIONS = ["2562047h", "153722867m", "9223372036s", "9223372036854ms", "2562047h47m16s"]
 DURATION = st.one_of(
-    st.sampled_from(["250ms", "5s", "1m", "2h", "1h30m", "90s", "100ms", "30s"]),
+    st.sampled_from(["250ms", "5s", "1m", "2h", "1h30m", "90s", "100ms", "30s", "1ms"]),
     st.builds("{}{}".format, st.integers(1, 999), st.sampled_from(["ms", "s", "m", "h"])),
+    st.sampled_from(LONGEST_DURATIONS),
 )
 # corsPolicy.maxAge: whole seconds (istiod validateCORSPolicy).
 WHOLE_SECONDS = st.one_of(
-    st.sampled_from(["1h", "10m", "600s", "24h"]),
+    st.sampled_from(["1h", "10m", "600s", "24h", "1s", "2562047h", "9223372036s"]),
     st.builds("{}{}".format, st.integers(1, 999), st.sampled_from(["s", "m", "h"])),
 )
+INT32_MAX, UINT32_MAX = 2**31 - 1, 2**32 - 1  # istio.io/api field sizes
 
 PORT = st.one_of(st.sampled_from([50051, 8080, 9090, 443, 80, 1, 65535]), st.integers(1, 65535))
 
@@ -91,16 +101,24 @@ class Ports:
         self.service_ports: dict[int, int] = {}
         self.binds: set[int] = set()
 
-    def take(self, prefer=None):
+    def take(self, prefer=None, exact=False):
+        """A port (prefer when its pod port is free; with exact, prefer or None)."""
         if self.install in STOCK_SERVICE_PORTS:
             stock = STOCK_SERVICE_PORTS[self.install]
             free = [p for p in stock if stock[p] not in self.binds]
+            if exact:
+                free = [p for p in free if p == prefer]
             if not free:
                 return None
             port = prefer if prefer in free else choice(self.draw, free)
             self.binds.add(stock[port])
             return port
-        port = draw_free_port(self.draw, set(self.service_ports))
+        if prefer is not None and prefer not in self.service_ports and (exact or self.draw(BOOL)):
+            port = prefer
+        elif exact:
+            return None
+        else:
+            port = draw_free_port(self.draw, set(self.service_ports))
         target = port if self.draw(BOOL) else self.draw(PORT)
         while target in self.binds:
             target = target % 65535 + 1
@@ -137,12 +155,13 @@ RETRIES = st.one_of(st.just({"attempts": 0}), RETRY_POLICY)
 
 TP_FIELDS = {
     "h2Upgrade": BOOL,
-    "maxRequestsPerConnection": st.integers(0, 100000),
-    "http2MaxRequests": st.integers(1, 100000),
+    "maxRequestsPerConnection": st.one_of(st.integers(0, 100000), st.just(INT32_MAX)),
+    "http2MaxRequests": st.one_of(st.integers(1, 100000), st.just(INT32_MAX)),
     "idleTimeout": DURATION,
     "connectTimeout": DURATION,
     "tcpKeepalive": st.fixed_dictionaries(
-        {}, optional={"time": DURATION, "interval": DURATION, "probes": st.integers(1, 9)}).filter(bool),
+        {}, optional={"time": DURATION, "interval": DURATION,
+                      "probes": st.one_of(st.integers(1, 9), st.just(UINT32_MAX))}).filter(bool),
     "loadBalancer": st.sampled_from(["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "PASSTHROUGH"]),
 }
 TP_KEYS = sorted(TP_FIELDS)
@@ -158,10 +177,22 @@ ORIGINS = st.lists(st.one_of(
     st.builds(lambda h: {"exact": "https://" + h}, _ORIGIN_HOST),
     st.builds(lambda h: {"prefix": "https://" + h}, dns_label(1, 10)),
     st.just({"regex": "https://[a-z0-9-]+\\.example\\.com"}),
+    st.just({"regex": "https://(?:app|admin)\\.example\\.com(:[0-9]{2,5})?"}),
 ), min_size=1, max_size=3)
 CIPHERS = ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384"]
 
 ROUTE_KINDS = st.sampled_from(["services", "services", "methods", "mixed", "prefix", "regex", "catchall"])
+# Raw regexes with RE2 syntax Python and Go spell alike or not ((?i) mid-pattern, \Q..\E,
+# named groups, repeats, anchors) and the 1,024 characters Istio allows, each with a path it
+# matches. {i} keeps each route's literal start its own, so no raw route hides another.
+REGEXES = [
+    ("/re{i}\\.Svc/.*", "/re{i}.Svc/Probe"),
+    ("^/re{i}\\.Svc/(?:Get|List)[A-Z]\\w*$", "/re{i}.Svc/GetProbe"),
+    ("/re{i}\\.Svc/(?i)probe", "/re{i}.Svc/PROBE"),
+    ("/re{i}\\.Svc/\\QQuoted.Name\\E", "/re{i}.Svc/Quoted.Name"),
+    ("/re{i}\\.Svc/(?P<m>[A-Z][a-z]{{1,9}})", "/re{i}.Svc/Probe"),
+    ("/re{i}\\.Svc/{pad}.*", "/re{i}.Svc/{pad}Probe"),
+]
 SUBSETS = [None, "v1", "v2", "canary"]
 
 
@@ -209,6 +240,7 @@ def routes_and_backends(draw, max_routes):
     served = [s for r in routes for s in r.get("services", [])]
     unserved = pool
     used_methods = set()
+    samples = {}  # route name -> a path its regex matches
     for i, (r, kind) in enumerate(zip(routes, kinds)):
         if kind == "methods":
             candidates = ["%s/M%d" % (s, m) for s in served + unserved for m in range(1, 4)]
@@ -219,7 +251,9 @@ def routes_and_backends(draw, max_routes):
         elif kind == "prefix":
             r["prefix"] = "/legacy%d/" % i
         elif kind == "regex":
-            r["regex"] = "/re%d\\.Svc/.*" % i
+            pattern, sample = REGEXES[draw(st.integers(0, len(REGEXES) - 1))]
+            pad = "x" * (1024 - len(pattern.format(i=i, pad="")))  # the longest regex Istio takes
+            r["regex"], samples[r["name"]] = pattern.format(i=i, pad=pad), sample.format(i=i, pad=pad)
         used_methods.update(r.get("methods", []))
 
     # Destinations.
@@ -305,7 +339,7 @@ def routes_and_backends(draw, max_routes):
         for (host, subset), ts in occurrences.items():
             if host in ruled and not any("subsetLabels" in t for t in ts):
                 ts[0]["subsetLabels"] = subset_labels[host, subset]
-    return routes, extra, {"host_namespace": host_namespaces}
+    return routes, extra, {"host_namespace": host_namespaces, "regex_sample": samples}
 
 
 @st.composite
@@ -331,9 +365,11 @@ def tls_section(draw, hosts, tls_on, port, ports):
         lifetime = choice(draw, [None, ("2160h", "360h"), ("24h", "1h"), ("1h", "5m")])
         if lifetime:
             cm["duration"], cm["renewBefore"] = lifetime
-        algorithm, size = choice(draw, [("RSA", 2048), ("RSA", 4096), ("ECDSA", 256), ("ECDSA", 384), ("ECDSA", 521),
-                                        ("Ed25519", 0), ("RSA", 0)])
-        cm["privateKey"] = {"algorithm": algorithm, "size": size, "rotationPolicy": choice(draw, ["Always", "Never"])}
+        algorithm, size = choice(draw, [("RSA", 2048), ("RSA", 4096), ("RSA", 8192), ("ECDSA", 256), ("ECDSA", 384),
+                                        ("ECDSA", 521), ("Ed25519", 0), ("RSA", 0), ("RSA", None), ("Ed25519", None)])
+        cm["privateKey"] = {"algorithm": algorithm, "rotationPolicy": choice(draw, ["Always", "Never"])}
+        if size is not None:
+            cm["privateKey"]["size"] = size
         tls["certManager"] = cm
     if mode != "SIMPLE" and "caCert" not in tls.get("secret", {}):
         tls["externalCA"] = True
@@ -359,11 +395,14 @@ def tls_section(draw, hosts, tls_on, port, ports):
             pool = ["shared.tls", "other.tls"] + ([cred] if cred else [])
             names = [choice(draw, pool) for _ in groups]
         tls["hosts"] = [{"hosts": g, "credentialName": n} for g, n in zip(groups, names)]
-    if draw(BOOL):
-        redirect = ports.take(prefer=80)
+    # The redirect sends clients to https://<their Host header>: it only reaches HTTPS from
+    # port 80 to 443 (the chart refuses the rest: https-redirect-tls-port-8443).
+    if port == 443 and draw(BOOL):
+        redirect = ports.take(prefer=80, exact=True)
         if redirect is not None:
             tls["httpsRedirect"] = True
-            tls["redirectPort"] = redirect
+            if draw(BOOL):
+                tls["redirectPort"] = 80
     return tls
 
 
@@ -424,8 +463,8 @@ def valid_cases(draw, max_routes=8):
         cors = {"allowOrigins": origins}
         if one_in(draw, 5):
             cors.update(allowOrigins=origins + ["*"], allowAnyOrigin=True)
-        if draw(BOOL):
-            cors["allowCredentials"] = draw(BOOL)
+        if draw(BOOL):  # never with allowAnyOrigin (cors-credentials-any-origin)
+            cors["allowCredentials"] = draw(BOOL) and not cors.get("allowAnyOrigin")
         if draw(BOOL):
             cors["maxAge"] = draw(WHOLE_SECONDS)
         if draw(BOOL):
@@ -440,8 +479,8 @@ def valid_cases(draw, max_routes=8):
             if draw(BOOL):
                 # Deprecated: a Gateway this chart renders only takes the bind port it has.
                 ef["listenerPort"] = draw(st.one_of(st.sampled_from([0, 443, 8443]), PORT)) if not gw["create"] else 0
-            if draw(BOOL):
-                ef["namespace"] = draw(dns_label(1, 20))
+            if draw(BOOL):  # where Istio applies it: the gateway pods' or the root namespace
+                ef["namespace"] = choice(draw, ["", gw.get("workloadNamespace", "istio-system"), "istio-system"])
             if draw(BOOL):
                 ef["priority"] = draw(st.integers(-1000, 1000).filter(bool))
             if not gw["create"] and draw(BOOL):
@@ -479,4 +518,48 @@ def valid_cases(draw, max_routes=8):
             v["tests"] = {"clientSecret": draw(dns_label(1, 20))}
         if install == "custom" or one_in(draw, 6):
             v.setdefault("tests", {})["gatewayAddress"] = "%s.%s.svc" % (draw(dns_label(1, 20)), draw(dns_label(1, 20)))
+
+    # One Service spelled two ways, or a chart-rendered Service a route reaches on another
+    # port, is refused (one-service-two-spellings, route-port-not-on-the-charts-service):
+    # the random names rarely meet, and such draws are discarded.
+    services = {h: (h.split(".")[0], ns or namespace) for h, ns in facts["host_namespace"].items()
+                if "." not in h or ns is not None}
+    assume(len(set(services.values())) == len(services))
+    rendered = {(s["name"], namespace) for s in v.get("backendServices", [])}
+    assume(not rendered & set(services.values()))
+
+    add_nulls(draw, v)
     return v, release, namespace, facts
+
+
+# Optional maps a user may write as null or {}, both meaning the default: paths into the
+# values, and the route-level ones.
+OPTIONAL_MAPS = [("commonLabels",), ("commonAnnotations",), ("h2c",), ("grpcWeb",), ("grpcWeb", "cors"),
+                 ("grpcWeb", "envoyFilter"), ("streaming",), ("streaming", "tcpKeepalive"), ("retries",),
+                 ("retries", "unary"), ("trafficPolicy",), ("tests",), ("tests", "image"), ("tests", "resources"),
+                 ("tls", "secret"), ("tls", "certManager"), ("gateway", "selector")]
+ROUTE_MAPS = ["retries", "trafficPolicy"]
+
+
+def add_nulls(draw, v):
+    """Now and then write an optional map the values leave out as null or {}: the chart must
+    read both as the default (Helm deletes a null key; the chart puts the default back)."""
+    for path in OPTIONAL_MAPS:
+        parent = v
+        for key in path[:-1]:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        if isinstance(parent, dict) and path[-1] not in parent and one_in(draw, 4):
+            parent[path[-1]] = choice(draw, [None, {}])
+    for r in v["routes"]:
+        for key in ROUTE_MAPS:
+            if key not in r and one_in(draw, 6):
+                r[key] = choice(draw, [None, {}])
+
+
+def without_nulls(values):
+    """The values as the chart means them: null and {} for an optional map are left out."""
+    if isinstance(values, dict):
+        return {k: without_nulls(v) for k, v in values.items() if v is not None and v != {}}
+    if isinstance(values, list):
+        return [without_nulls(v) for v in values]
+    return values

@@ -15,13 +15,16 @@ import re
 
 # --- helpers ---------------------------------------------------------------------------
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_DURATION_PART = re.compile(r"(\d*)(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)")
 _NANOS = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
 MILLISECOND = 10**6
+_MAX_DURATION = 2**63 - 1  # Go's time.Duration is an int64 of nanoseconds
 
 
 def go_duration(text):
-    """Nanoseconds of a Go time.ParseDuration string (what CEL duration() accepts), else ValueError."""
+    """Nanoseconds of a Go time.ParseDuration string (what CEL duration() accepts), else
+    ValueError. Integer parts are exact (as in Go), fractions go through a float as Go's
+    do, and more than math.MaxInt64 ns is refused ("time: invalid duration")."""
     if not isinstance(text, str):
         raise ValueError("duration must be a string, got %r" % (text,))
     s = text
@@ -34,10 +37,15 @@ def go_duration(text):
     pos, total = 0, 0
     while pos < len(s):
         m = _DURATION_PART.match(s, pos)
-        if not m:
+        if not m or not (m.group(1) or m.group(2)):
             raise ValueError("invalid duration %r" % text)
-        total += round(float(m.group(1)) * _NANOS[m.group(2)])
+        unit = _NANOS[m.group(3)]
+        total += int(m.group(1) or "0") * unit
+        if m.group(2):
+            total += int(float(int(m.group(2))) * (unit / 10 ** len(m.group(2))))
         pos = m.end()
+    if total > _MAX_DURATION:
+        raise ValueError("invalid duration %r (longer than Go's longest, 2562047h47m16.854775807s)" % text)
     return sign * total
 
 
