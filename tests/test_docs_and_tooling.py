@@ -348,3 +348,23 @@ def test_bench_quick_writes_well_formed_json(tmp_path):
         assert isinstance(v["findings"], int)
     else:
         assert isinstance(v["reason"], str) and v["reason"]
+
+
+# --- README tells the truth about streams ---------------------------------------------------
+
+def _blocks(text):
+    """README's paragraphs, list items and table rows."""
+    return [b for b in re.split(r"\n\s*\n|\n(?=[|-] )", text) if b.strip()]
+
+
+def test_readme_never_says_a_connection_idle_timeout_keeps_streams_alive():
+    """A connection idle timeout (streaming.idleTimeout) closes only connections with no open
+    stream: wherever README names it, it says so, and no fix for cut streams relies on it alone."""
+    text = README.read_text()
+    mentions = [b for b in _blocks(text) if "streaming.idleTimeout" in b]
+    assert mentions, "README documents streaming.idleTimeout"
+    for b in mentions:
+        assert re.search(r"no (open )?stream|no stream is open", b), b
+    for row in (b for b in _blocks(text) if b.startswith("|") and re.search(r"stream.*(cut|dropped|die)", b)):
+        fix = row.strip().strip("|").split("|")[-1]
+        assert "streaming.idleTimeout" not in fix, row

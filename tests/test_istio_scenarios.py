@@ -385,3 +385,12 @@ def test_grpc_web_is_on_each_chain_exactly_once(double_insert, case, calls):
         filters = double_insert[case].call(call)["http_filters"]
         assert filters.count("envoy.filters.http.grpc_web") == 1, filters
         assert filters.index("envoy.filters.http.grpc_web") < filters.index("envoy.filters.http.grpc_stats"), filters
+
+
+@pytest.mark.parametrize("install", INSTALL_NAMES)
+def test_streams_are_retried_only_when_the_call_never_reached_the_application(answers, install):
+    """Envoy buffers a request body for retries and retries until response headers arrive, so a
+    stream the backend answers UNAVAILABLE before its headers would be replayed, messages and all."""
+    for name, call in [("streaming", "subscribe"), ("grpc-web-tls", "web-stream"), ("argocd-example", "watch")]:
+        policy = answers[name, install].call(call)["retry_policy"]
+        assert sorted(policy["retryOn"].split(",")) == ["connect-failure", "refused-stream"], (name, policy)

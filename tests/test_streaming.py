@@ -32,6 +32,59 @@ def test_default_unary_retries_are_safe_to_repeat(default_render):
     assert "timeout" not in entry, "Istio sets no route timeout by default; neither do we"
 
 
+# Retry conditions under which a stream never reached the application: Envoy buffers the request
+# body for retries and retries until response headers arrive, so a client or bidi stream the
+# backend answers (UNAVAILABLE, a reset) before its headers would be replayed, messages included.
+NEVER_REACHED = {"connect-failure", "refused-stream"}
+
+
+def test_streaming_routes_retry_only_calls_that_never_reached_the_application(helm):
+    r = helm.render({"routes": [{"name": "s", "methods": ["chat.v1.Chat/Subscribe"], "streaming": True,
+                                 "backend": {"host": "chat", "port": 50051}}]})
+    (entry,) = r.one("VirtualService")["spec"]["http"]
+    assert entry["retries"] == {"attempts": 1, "retryOn": "connect-failure,refused-stream"}
+
+
+def _streaming_retry_policies():
+    """(where, retryOn) of every streaming retry policy values.yaml, examples/, ci/ and README's
+    YAML blocks write."""
+    import yaml
+    from support.helm import ROOT
+    out = []
+
+    def visit(where, values):
+        if not isinstance(values, dict):
+            return
+        on = ((values.get("retries") or {}).get("streaming") or {}).get("retryOn")
+        if on:
+            out.append((where + ": retries.streaming", on))
+        for i, r in enumerate(values.get("routes") or []):
+            if isinstance(r, dict) and r.get("streaming") and (r.get("retries") or {}).get("retryOn"):
+                out.append((f"{where}: routes[{i}]", r["retries"]["retryOn"]))
+
+    visit("values.yaml", yaml.safe_load((ROOT / "values.yaml").read_text()))
+    for path in sorted((ROOT / "ci").glob("*.yaml")):
+        visit(path.name, yaml.safe_load(path.read_text()))
+    for path in sorted((ROOT / "examples").glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            visit(path.name, (((doc or {}).get("spec") or {}).get("source") or {}).get("helm", {}).get("valuesObject"))
+    for i, block in enumerate(re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), re.S)):
+        try:
+            visit(f"README.md yaml block {i}", yaml.safe_load(block))
+        except yaml.YAMLError:
+            pass
+    return out
+
+
+def test_streaming_retry_policies_everywhere_keep_to_calls_that_never_reached_the_application():
+    policies = _streaming_retry_policies()
+    assert any(where.startswith("values.yaml") for where, _ in policies)
+    assert any(where.startswith("README.md") for where, _ in policies), "README shows a streaming retry policy"
+    for where, on in policies:
+        tokens = set(on.split(","))
+        assert NEVER_REACHED <= tokens and not tokens & {"unavailable", "reset", "5xx", "gateway-error"}, (where, on)
+
+
 def test_streaming_routes_carry_no_timeout_and_unary_ones_keep_theirs(helm):
     r = ci(helm, "streaming-values.yaml")
     vs = r.one("VirtualService")
