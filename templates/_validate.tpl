@@ -133,7 +133,7 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
          default duration is 90 days. A duration Go cannot hold is not compared. */ -}}
   {{- $duration := 7776000000 -}}
   {{- with $certManager.duration -}}
-    {{- with include "grpc-ingress.durationProblem" (list "tls.certManager.duration" .) -}}
+    {{- with include "grpc-ingress.durationProblem" (list "tls.certManager.duration" . "any") -}}
       {{- $errors = append $errors . -}}
       {{- $duration = 0 -}}
     {{- else -}}
@@ -144,7 +144,7 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
     {{- end -}}
   {{- end -}}
   {{- with $certManager.renewBefore -}}
-    {{- with include "grpc-ingress.durationProblem" (list "tls.certManager.renewBefore" .) -}}
+    {{- with include "grpc-ingress.durationProblem" (list "tls.certManager.renewBefore" . "any") -}}
       {{- $errors = append $errors . -}}
     {{- else -}}
       {{- $renewBefore := include "grpc-ingress.durationMs" . | atoi -}}
@@ -217,10 +217,10 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
 
 {{- /* gRPC-Web */ -}}
 {{- $cors := $values.grpcWeb.cors -}}
+{{- with $cors.maxAge -}}{{- with include "grpc-ingress.durationProblem" (list "grpcWeb.cors.maxAge" . "s") -}}
+  {{- $errors = append $errors . -}}
+{{- end -}}{{- end -}}
 {{- if $values.grpcWeb.enabled -}}
-  {{- with $cors.maxAge -}}{{- with include "grpc-ingress.durationProblem" (list "grpcWeb.cors.maxAge" .) -}}
-    {{- $errors = append $errors . -}}
-  {{- end -}}{{- end -}}
   {{- range $index, $origin := $cors.allowOrigins -}}
     {{- if kindIs "string" $origin -}}
       {{- if and (eq $origin "*") (not $cors.allowAnyOrigin) -}}
@@ -335,7 +335,9 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
     {{- if $route.streaming -}}
     {{- $errors = append $errors (printf "routes[%d].timeout: route %q is streaming, and an Istio route timeout also ends every stream after %s (0s is refused); remove timeout, or set streaming: false for a unary route" $index $route.name $route.timeout) -}}
     {{- end -}}
-    {{- if gt (len $route.timeout) 7 -}}{{- with include "grpc-ingress.durationProblem" (list (printf "routes[%d].timeout" $index) $route.timeout) -}}
+    {{- /* Only what may be refused costs a call: a non-zero duration of whole h/m/s/ms of
+           at most seven characters is at least 1ms, to the millisecond, and fits Go. */ -}}
+    {{- if regexMatch "^[-+0.]|[.nuµμ]|^.{8}" $route.timeout -}}{{- with include "grpc-ingress.durationProblem" (list (printf "routes[%d].timeout" $index) $route.timeout) -}}
       {{- $errors = append $errors . -}}
     {{- end -}}{{- end -}}
   {{- end -}}
@@ -345,7 +347,7 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
   {{- /* Chart-wide retry defaults are merged by Helm, so attempts: 0 there arrives with the
          default retryOn and still means "off". On a route, the user wrote both: say so. */ -}}
   {{- with $route.retries -}}
-    {{- with .perTryTimeout -}}{{- if gt (len .) 7 -}}
+    {{- with .perTryTimeout -}}{{- if regexMatch "^[-+0.]|[.nuµμ]|^.{8}" . -}}
       {{- with include "grpc-ingress.durationProblem" (list (printf "routes[%d].retries.perTryTimeout" $index) .) -}}{{- $errors = append $errors . -}}{{- end -}}
     {{- end -}}{{- end -}}
     {{- if .attempts -}}{{- else if or .perTryTimeout .retryOn -}}
@@ -486,12 +488,33 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
 {{- end -}}
 
 {{/*
-The problem with a duration longer than Go can hold, or "": include "grpc-ingress.durationProblem" (list KEY VALUE)
-(grpc-ingress.durationOverflows: the API server, istiod and cert-manager parse with Go)
+The problem with a duration, or "": include "grpc-ingress.durationProblem" (list KEY VALUE [GRAIN])
+Every reader parses durations with Go's time.ParseDuration (the schema takes its whole syntax:
+1h30m, 1.5s, .5ms, 250000us, a sign): the API server's CEL rules, istiod's webhook (golang/protobuf
+jsonpb reads a Duration with time.ParseDuration) and cert-manager. Refused here as they refuse:
+longer than Go can hold (grpc-ingress.durationOverflows); and for Istio's fields (GRAIN "ms", the
+default) under 1ms, or with a part below a millisecond (ValidateDuration in
+pkg/config/validation/agent/validation.go: "duration must be greater than 1ms", "only durations
+to ms precision are supported"); GRAIN "s": also whole seconds (CORS maxAge:
+"max_age duration is accurate only to seconds precision", validateCORSPolicy); GRAIN "any"
+(cert-manager's fields): only the overflow.
 */}}
 {{- define "grpc-ingress.durationProblem" -}}
-{{- if include "grpc-ingress.durationOverflows" (index . 1) -}}
-{{- printf "%s: %s is longer than Go's longest duration (2562047h47m16.854775807s), and the API server, istiod and cert-manager all parse it with Go; use at most 2562047h, or leave it out for the default" (index . 0) (index . 1) -}}
+{{- $key := index . 0 -}}
+{{- $value := index . 1 -}}
+{{- $grain := "ms" -}}
+{{- if gt (len .) 2 -}}{{- $grain = index . 2 -}}{{- end -}}
+{{- if include "grpc-ingress.durationOverflows" $value -}}
+{{- printf "%s: %s is longer than Go's longest duration (2562047h47m16.854775807s), and the API server, istiod and cert-manager all parse it with Go; use at most 2562047h, or leave it out for the default" $key $value -}}
+{{- else if ne $grain "any" -}}
+{{- $ns := include "grpc-ingress.durationNs" $value | atoi -}}
+{{- if lt $ns 1000000 -}}
+{{- printf "%s: %s is %s, and Istio refuses a duration under 1ms (its CRD rule duration(self) >= duration('1ms') and its webhook); use 1ms or more (500ms, 1.5s, 1h30m all work)" $key $value (ternary "negative" (ternary "zero" (printf "%dns" $ns) (eq $ns 0)) (lt $ns 0)) -}}
+{{- else if and (eq $grain "s") (mod $ns 1000000000) -}}
+{{- printf "%s: %s is not a whole number of seconds, and Istio takes CORS maxAge to the second only (max_age duration is accurate only to seconds precision); round it to whole seconds (%ds)" $key $value (div $ns 1000000000 | max 1) -}}
+{{- else if mod $ns 1000000 -}}
+{{- printf "%s: %s has a part below a millisecond, and Istio takes durations to the millisecond only (only durations to ms precision are supported); round it to %dms or %dms" $key $value (div $ns 1000000) (add1 (div $ns 1000000)) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 

@@ -251,7 +251,7 @@ def m_attempts_out_of_range(v, rnd):
 
 
 def m_bad_duration(v, rnd):
-    bad = rnd.choice(["5 s", "1.5s", "5", "s", "-5s", "1d", "5S", "1h 30m", "PT5S", "5sec"])
+    bad = rnd.choice(["5 s", "1.5us", "5", "s", "-5s", "1d", "5S", "1h 30m", "PT5S", "5sec", "0.5ms", "0s"])
     i = rnd.randrange(len(v["routes"]))
     where = rnd.choice([("routes", i, "timeout"), ("routes", i, "retries", "perTryTimeout"),
                         ("routes", i, "trafficPolicy", "connectTimeout"), ("trafficPolicy", "idleTimeout"),
@@ -270,3 +270,74 @@ def m_bad_duration(v, rnd):
     m_attempts_out_of_range, m_bad_duration))
 def test_bad_edits_of_valid_values_are_refused_naming_the_key(helm, mutation_bases, mutation):
     assert_edits_refused(helm, mutation, mutation_bases)
+
+
+# --- durations as Istio reads them ---------------------------------------------------------
+
+# Istio's verdict on each duration (time.ParseDuration, then >= 1ms to the millisecond; CORS
+# maxAge also to the second), written out here and checked against Istio's webhook below.
+ROUTE_TIMEOUTS = {
+    "1.5s": True, "500ms": True, "1h30m": True, ".5s": True, "5.s": True, "1s1h": True, "+2s": True,
+    "2000000us": True, "1.5h": True, "0.001s": True, "90s": True,
+    "1500us": False, "1.0005s": False, "0.5ms": False, "100us": False, "0.0001s": False, "1µs1ms": False,
+    "0": False, "0s": False, "0.0s": False, "-1s": False, "1e3s": False, "1 s": False, "10": False, "1d": False,
+}
+MAX_AGES = {"1.5m": True, "2s": True, "24h": True, "1500ms": False, "0.5s": False, "1.0001h": False}
+
+
+@pytest.fixture(scope="module")
+def webhook_on_durations(helm, istio):
+    """Istio's webhook on a VirtualService whose route timeout (and CORS maxAge) is each value."""
+    import copy
+    import yaml
+    base = helm.render({"grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["https://app.example.com"], "maxAge": "1h"}},
+                        "routes": [{"name": "r", "services": ["a.S"], "backend": {"host": "a", "port": 1}, "timeout": "1s"}]})
+    cases, keys = [], []
+    for field, table in (("timeout", ROUTE_TIMEOUTS), ("maxAge", MAX_AGES)):
+        for value in table:
+            docs = [copy.deepcopy(d) for d in base.docs if d["kind"] == "VirtualService"]
+            entry = docs[0]["spec"]["http"][0]
+            if field == "timeout":
+                entry["timeout"] = value
+            else:
+                entry["corsPolicy"] = {**entry["corsPolicy"], "maxAge": value}
+            cases.append(istio.case(yaml.safe_dump_all(docs), analyze=False, simulate=False))
+            keys.append((field, value))
+    return {k: not r.refused() for k, r in zip(keys, istio.run(cases))}
+
+
+@pytest.mark.parametrize("value", list(ROUTE_TIMEOUTS))
+def test_route_timeouts_are_taken_exactly_when_istio_takes_them(helm, webhook_on_durations, value):
+    assert webhook_on_durations["timeout", value] == ROUTE_TIMEOUTS[value], "Istio's webhook disagrees with the table"
+    for values in ({"routes": [{"name": "r", "services": ["a.S"], "backend": {"host": "a", "port": 1}, "timeout": value}]},
+                   {"routes": [{"name": "r", "backend": {"host": "a", "port": 1}, "trafficPolicy": {"idleTimeout": value}}]},
+                   {"retries": {"unary": {"attempts": 1, "perTryTimeout": value}}}):
+        rc, _, err, _, _ = helm.template(values)
+        assert (rc == 0) == ROUTE_TIMEOUTS[value], err
+
+
+@pytest.mark.parametrize("value", list(MAX_AGES))
+def test_cors_max_age_is_taken_exactly_when_istio_takes_it(helm, webhook_on_durations, value):
+    assert webhook_on_durations["maxAge", value] == MAX_AGES[value], "Istio's webhook disagrees with the table"
+    rc, _, err, _, _ = helm.template({"grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["https://app.example.com"],
+                                                                           "maxAge": value}}})
+    assert (rc == 0) == MAX_AGES[value], err
+
+
+def test_duration_refusals_say_why_and_how_to_fix(helm):
+    def fails(timeout):
+        return helm.render_fails({"routes": [{"name": "r", "services": ["a.S"], "backend": {"host": "a", "port": 1},
+                                              "timeout": timeout}]})
+    assert "round it to 1ms or 2ms" in fails("1500us")
+    assert "under 1ms" in fails("0.5ms") and "use 1ms or more" in fails("0s")
+    assert "round it to whole seconds (90s)" in helm.render_fails(
+        {"grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["https://app.example.com"], "maxAge": "90.5s"}}})
+
+
+def test_cert_manager_durations_take_fractions(helm):
+    r = helm.render({"tls": {"credentialName": "", "certManager": {"enabled": True, "issuerRef": {"name": "ca"},
+                                                                   "duration": "1.5h", "renewBefore": "30.5m"}}})
+    assert r.one("Certificate")["spec"]["duration"] == "1.5h"
+    helm.render_fails({"tls": {"credentialName": "", "certManager": {"enabled": True, "issuerRef": {"name": "ca"},
+                                                                     "duration": "0.5h"}}},
+                      match=[r"tls\.certManager\.duration: 0\.5h is shorter than cert-manager's minimum of 1h"])

@@ -65,12 +65,14 @@ ANNOTATIONS = st.dictionaries(LABEL_KEY, ANNOTATION_TEXT, min_size=1, max_size=2
 LONGEST_DURATIONS = ["2562047h", "153722867m", "9223372036s", "9223372036854ms", "2562047h47m16s"]
 DURATION = st.one_of(
     st.sampled_from(["250ms", "5s", "1m", "2h", "1h30m", "90s", "100ms", "30s", "1ms"]),
+    # Go's syntax as Istio reads it: fractions, any unit order, us/ns in whole milliseconds.
+    st.sampled_from(["1.5s", ".25s", "2.s", "0.001s", "2000us", "1s1m", "1.5h", "+3s", "5000000ns"]),
     st.builds("{}{}".format, st.integers(1, 999), st.sampled_from(["ms", "s", "m", "h"])),
     st.sampled_from(LONGEST_DURATIONS),
 )
 # corsPolicy.maxAge: whole seconds (istiod validateCORSPolicy).
 WHOLE_SECONDS = st.one_of(
-    st.sampled_from(["1h", "10m", "600s", "24h", "1s", "2562047h", "9223372036s"]),
+    st.sampled_from(["1h", "10m", "600s", "24h", "1s", "2562047h", "9223372036s", "1.5m", "0.5h", "2000ms"]),
     st.builds("{}{}".format, st.integers(1, 999), st.sampled_from(["s", "m", "h"])),
 )
 INT32_MAX, UINT32_MAX = 2**31 - 1, 2**32 - 1  # istio.io/api field sizes
