@@ -76,3 +76,10 @@ read too. Seven characters cannot overflow (999999h is the most), so short ones 
 {{- if gt $ms 9223372036854.775807 -}}true{{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/* A duration as protobuf JSON writes one, whole or fractional seconds ("5400s", "0.250s"),
+     the only form Envoy's config (EnvoyFilter patch values) accepts: include "grpc-ingress.protoDuration" "1h30m" */}}
+{{- define "grpc-ingress.protoDuration" -}}
+{{- $ms := include "grpc-ingress.durationMs" . | atoi -}}
+{{- if mod $ms 1000 -}}{{- printf "%d.%03ds" (div $ms 1000) (mod $ms 1000) -}}{{- else -}}{{- printf "%ds" (div $ms 1000) -}}{{- end -}}
+{{- end -}}

@@ -4,8 +4,9 @@ secrets they present, the gRPC-Web patch for TLS listeners and the helm test che
 */}}
 
 {{/*
-Fill model.tls, model.listeners, model.ports, model.defaultTlsHosts,
-model.certificates, model.secrets, model.envoyFilter and model.healthCheck:
+Fill model.tls, model.listeners, model.ports, model.defaultTlsHosts, model.certificates,
+model.secrets, model.envoyFilter and model.healthCheck (enabled, flags, address, clientSecret,
+reason it is off; _passthrough.tpl adds the call):
 include "grpc-ingress.model.listeners" (list $ $model)   (after gateway and names)
 */}}
 {{- define "grpc-ingress.model.listeners" -}}
@@ -110,7 +111,8 @@ this chart owns the Gateway.
   server names are the server's hosts, namespace prefix stripped, de-duplicated and SORTED
   (GetSNIHostsForServer in pilot/pkg/model/gateway.go), and filterChain.sni must EQUAL one
   of them (filterChainMatch: a string compare, so *.example.com matches only the literal
-  *.example.com). Own Gateway: the first sorted host of each HTTPS listener, one chain each.
+  *.example.com). Own Gateway: the first host of each HTTPS listener as written (any host of
+  a server names its chain), one chain each.
   Shared Gateway: grpcWeb.envoyFilter.serverNames, else each of hosts and the wildcards that
   cover it (*.example.com for api.example.com), since the owner's server may list either.
   Each sni gets a REMOVE of grpc_web then the INSERT (envoyfilter.yaml): patches apply in
@@ -120,8 +122,8 @@ this chart owns the Gateway.
 {{- $mode := $web.envoyFilter.enabled | toString -}}
 {{- $snis := list -}}
 {{- if $values.gateway.create -}}
-  {{- range $tls.hosts -}}{{- $snis = append $snis (first (sortAlpha .hosts)) -}}{{- end -}}
-  {{- with $defaultTlsHosts -}}{{- $snis = append $snis (first (sortAlpha .)) -}}{{- end -}}
+  {{- range $tls.hosts -}}{{- $snis = append $snis (first .hosts) -}}{{- end -}}
+  {{- with $defaultTlsHosts -}}{{- $snis = append $snis (first .) -}}{{- end -}}
 {{- else if $web.envoyFilter.serverNames -}}
   {{- $snis = $web.envoyFilter.serverNames -}}
 {{- else -}}
@@ -143,8 +145,8 @@ this chart owns the Gateway.
   "priority" (int $web.envoyFilter.priority)
   "snis" $snis -}}
 
-{{- /* The helm test Pod calls grpc.health.v1.Health/Check through the first listener a
-       client would use. MUTUAL needs a client certificate the Pod only has when
+{{- /* The helm test Pod calls through the first listener a client would use (what it
+       calls: _passthrough.tpl). MUTUAL needs a client certificate the Pod only has when
        tests.clientSecret names one, so without it there is no Pod. */ -}}
 {{- $test := $values.tests -}}
 {{- $port := $tls.port -}}
@@ -156,8 +158,6 @@ this chart owns the Gateway.
   {{- $port = ternary $values.h2c.port $web.port $values.h2c.enabled -}}
   {{- $args = append $args "-plaintext" -}}
 {{- end -}}
-{{- with $test.healthService -}}{{- $args = concat $args (list "-d" (toJson (dict "service" .))) -}}{{- end -}}
-{{- $args = concat $args (list (printf "%s:%d" $model.gateway.testAddress (int $port)) "grpc.health.v1.Health/Check") -}}
 {{- $mutual := and $tls.enabled (eq $tls.mode "MUTUAL") -}}
 
 {{- $_ := set $model "tls" (dict "enabled" $tls.enabled "settings" $tlsSettings) -}}
@@ -167,7 +167,11 @@ this chart owns the Gateway.
 {{- $_ := set $model "certificates" $certificates -}}
 {{- $_ := set $model "secrets" $secrets -}}
 {{- $_ := set $model "envoyFilter" $envoyFilter -}}
-{{- $_ := set $model "healthCheck" (dict "enabled" (and $test.enabled (or (not $mutual) $test.clientSecret)) "args" $args "clientSecret" $test.clientSecret) -}}
+{{- $testOff := "" -}}
+{{- if not $test.enabled -}}{{- $testOff = "tests.enabled is false" -}}
+{{- else if and $mutual (not $test.clientSecret) -}}{{- $testOff = "tls.mode is MUTUAL and tests.clientSecret names no client certificate for it" -}}
+{{- end -}}
+{{- $_ := set $model "healthCheck" (dict "enabled" (not $testOff) "reason" $testOff "flags" $args "address" (printf "%s:%d" $model.gateway.testAddress (int $port)) "clientSecret" $test.clientSecret) -}}
 {{- end -}}
 
 {{/*

@@ -39,7 +39,13 @@ its rule in _validate.tpl, its fields here, then print them in each renderer.
   secrets            Secrets to create: {name, type, data (plain text; printers encode)}
   envoyFilter        gRPC-Web on TLS listeners: {enabled, port (the HTTPS server's bind port),
                      priority, snis (one per filter chain to patch)}     (_listeners.tpl)
-  healthCheck        the helm test Pod: {enabled, args, clientSecret}
+  connection         client connection settings on this chart's chains: {enabled, name,
+                     namespace, priority, chains [{port, sni}], hcm, listenerPorts,
+                     listener}                                              (_connection.tpl)
+  healthCheck        the helm test Pod: {enabled, reason (why not), args, clientSecret}
+  passThrough        {routes}: the reflection and health routes, also in model.routes
+  checks             {health, reflection, call}: what a route serves, what checks call
+                                                                           (_passthrough.tpl)
   routes             map "r<rank>-<index>" -> {route (the routes[] entry as given: name,
                      services, methods, prefix, regex, timeout, streaming...), catchAll,
                      backends, weighted, retries (effective policy)}; range it for
@@ -54,8 +60,9 @@ output does not depend on how values were written.
 
 For a Gateway API renderer: an HTTPS listener becomes a Gateway listener (protocol HTTPS,
 tls.certificateRefs: its credentialName), HTTP2 an HTTP listener, a redirect listener an
-HTTPRoute with a RequestRedirect filter; GRPC-WEB and envoyFilter have no Gateway API
-counterpart. A route becomes a GRPCRoute rule (services and methods map to method matches)
+HTTPRoute with a RequestRedirect filter; GRPC-WEB, envoyFilter and connection have no Gateway
+API counterpart (implementations have their own, such as Envoy Gateway's ClientTrafficPolicy);
+passThrough routes are routes like the others. A route becomes a GRPCRoute rule (services and methods map to method matches)
 or, when it needs timeout, retries or cors (GRPCRoute has none) or raw prefix/regex, an
 HTTPRoute rule; both need hostnames (.Values.hosts). destinationPolicies map to
 BackendTLSPolicy/backend settings where the implementation has them. Rules that only one
@@ -78,7 +85,9 @@ then read it as $.grpcIngressModel.
 {{- include "grpc-ingress.model.gateway" (list . $model) -}}
 {{- include "grpc-ingress.model.names" (list . $model) -}}
 {{- include "grpc-ingress.model.listeners" (list . $model) -}}
+{{- include "grpc-ingress.model.connection" (list . $model) -}}
 {{- include "grpc-ingress.model.routes" (list . $model) -}}
+{{- include "grpc-ingress.model.passThrough" (list . $model) -}}
 {{- include "grpc-ingress.validate" (list . $model) -}}
 {{- include "grpc-ingress.model.policies" (list . $model) -}}
 {{- with $model.errors -}}

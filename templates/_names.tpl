@@ -107,3 +107,17 @@ three or more labels) are kept.
 {{- $host -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+Why a dotted backend host cannot be the Service it reads as, or "":
+include "grpc-ingress.serviceHostProblem" (list KEY HOST CLUSTER_DOMAIN)
+name.ns and name.ns.svc are read as Service `name` in namespace ns (grpc-ingress.serviceFqdn);
+a Service name is a DNS-1035 label, so it starts with a letter.
+*/}}
+{{- define "grpc-ingress.serviceHostProblem" -}}
+{{- $host := index . 1 -}}
+{{- $labels := splitList "." $host -}}
+{{- if or (eq (len $labels) 2) (and (eq (len $labels) 3) (eq (last $labels) "svc")) -}}{{- if not (regexMatch "^[a-z]" $host) -}}
+{{- printf "%s: %s reads as Service %s in namespace %s (Istio takes a dotted host literally, so the chart writes it %s.%s.svc.%s), but a Service name starts with a letter; name the Service as <name>.<namespace>, or give the full host of a ServiceEntry" (index . 0) $host (first $labels) (index $labels 1) (first $labels) (index $labels 1) (index . 2) -}}
+{{- end -}}{{- end -}}
+{{- end -}}

@@ -17,15 +17,20 @@ pods' namespace with exportTo ["."] and an FQDN host:
 Fill model.destinationPolicies: include "grpc-ingress.model.policies" (list $ $model)   (after names)
   map FQDN host -> {name, namespace, subsets, policy, owner}   (policy and owner only when a
   route gives the host settings)
-  policy: merged settings for the host: the route's trafficPolicy over the chart default,
-          plus the streaming keepalives for streaming routes (keys h2Upgrade,
+  policy: merged settings for the host: the route's trafficPolicy over the chart default
+          (key by key, maps field by field, loadBalancer whole), plus the streaming
+          keepalives for streaming routes (keys h2Upgrade,
           maxRequestsPerConnection, http2MaxRequests, idleTimeout, connectTimeout,
-          tcpKeepalive, loadBalancer); owner: key -> the route that set it.
+          tcpKeepalive, http2KeepAlive, outlierDetection, loadBalancer); owner: key -> the
+          route that set it. loadBalancer is always a map ({simple} or {consistentHash});
+          outlierDetection always carries consecutive5xxErrors (0 unless given).
   subsets: map subset name -> pod labels.
   name: the resource name (<fullname>-<name>-<namespace> of the Service, or the host with
         dots as dashes), namespace: the gateway pods' namespace.
 Hosts are keyed as Istio resolves them (grpc-ingress.serviceFqdn): `greeter` from release
 namespace apps, greeter.apps and greeter.apps.svc.cluster.local are one host and one rule.
+The pass-through routes (reflection, health; _passthrough.tpl) count as streaming routes
+and come first, so a conflict is always reported at the user's route.
 A host is listed when a route gives it settings or subset labels; a renderer prints a
 resource only when policy or subsets hold something it can express. Rules that need this
 merged view (two routes giving one host different settings or subset labels, a subset
@@ -45,12 +50,18 @@ here, while merging, and reported with the others.
 {{- $namespace := $model.names.workloadNamespace -}}
 {{- $anySubset := false -}}
 {{- $chartPolicy := $values.trafficPolicy | default dict -}}
+{{- /* A load balancer name is {simple: NAME} to Istio; one spelling lets routes compare. */ -}}
+{{- with $chartPolicy.loadBalancer -}}{{- if kindIs "string" . -}}
+  {{- $chartPolicy = merge (dict "loadBalancer" (dict "simple" .)) $chartPolicy -}}
+{{- end -}}{{- end -}}
 {{- $streamPolicy := dict -}}
 {{- with $values.streaming.idleTimeout -}}{{- $_ := set $streamPolicy "idleTimeout" . -}}{{- end -}}
 {{- with $values.streaming.tcpKeepalive -}}{{- $_ := set $streamPolicy "tcpKeepalive" . -}}{{- end -}}
 {{- /* The loop is written for few template calls per backend: a call costs more than the
        work it does, and this runs once per backend of every route. */ -}}
-{{- range $index, $route := $values.routes -}}
+{{- $passThrough := $model.passThrough.routes -}}
+{{- range $position, $route := concat $passThrough $values.routes -}}
+  {{- $index := sub $position (len $passThrough) -}}
   {{- $targets := $route.backends -}}
   {{- if $route.backend -}}{{- $targets = list $route.backend -}}{{- end -}}
   {{- range $targets -}}
@@ -59,15 +70,24 @@ here, while merging, and reported with the others.
       {{- if .subsetLabels -}}{{- else -}}{{- $_ := set $labelledElsewhere (print (include "grpc-ingress.serviceFqdn" (list .host $releaseNamespace $clusterDomain)) "/" .subset) $index -}}{{- end -}}
     {{- end -}}
   {{- end -}}
-  {{- /* The route's settings over the chart default, plus streaming keepalives. Key by key, so that a route's false or 0 wins over the chart default (sprig's merge
-         would take the default: mergo counts false and 0 as unset), and null or {} means
-         the default. A map (tcpKeepalive) is merged field by field, none of which can be 0. */ -}}
+  {{- /* The route's settings over the chart default, plus streaming keepalives. Key by
+         key, so that a route's false or 0 wins over the chart default (sprig's merge would
+         take the default: mergo counts false and 0 as unset), and null or {} means the
+         default. A map (tcpKeepalive, outlierDetection, http2KeepAlive) is merged field by
+         field the same way; a load balancer is replaced whole. */ -}}
   {{- $policy := $chartPolicy -}}
   {{- if $route.trafficPolicy -}}
     {{- $policy = deepCopy $chartPolicy -}}
     {{- range $key, $value := $route.trafficPolicy -}}
-      {{- if kindIs "map" $value -}}{{- if $value -}}
-        {{- $_ := set $policy $key (merge (deepCopy $value) (index $policy $key | default dict)) -}}
+      {{- if eq $key "loadBalancer" -}}
+        {{- /* One kind of load balancer: the route's replaces the default's whole ({simple}
+               merged into {consistentHash} would be both, which Istio refuses). */ -}}
+        {{- if $value -}}{{- $_ := set $policy $key (ternary (dict "simple" $value) $value (kindIs "string" $value)) -}}{{- end -}}
+      {{- else if kindIs "map" $value -}}{{- if $value -}}
+        {{- /* Field by field, the same way: outlierDetection's 0 counts must win too. */ -}}
+        {{- $merged := deepCopy (index $policy $key | default dict) -}}
+        {{- range $field, $setting := $value -}}{{- if not (kindIs "invalid" $setting) -}}{{- $_ := set $merged $field $setting -}}{{- end -}}{{- end -}}
+        {{- $_ := set $policy $key $merged -}}
       {{- end -}}{{- else if not (kindIs "invalid" $value) -}}
         {{- $_ := set $policy $key $value -}}
       {{- end -}}
@@ -142,6 +162,13 @@ here, while merging, and reported with the others.
 {{- $slugs := dict -}}
 {{- $suffix := printf ".svc.%s" $clusterDomain -}}
 {{- range $host, $entry := $policies -}}
+  {{- /* Outlier detection without consecutive5xxErrors would still eject after Envoy's
+         default 5 x 5xx (enforcing 100%), application errors such as INTERNAL included, so
+         it is 0 (off) unless given, and only gateway errors eject (applyOutlierDetection in
+         pilot/pkg/networking/core/cluster_traffic_policy.go copies what is set). */ -}}
+  {{- with $entry.policy -}}{{- with .outlierDetection -}}
+    {{- $_ := set $entry.policy "outlierDetection" (merge (deepCopy .) (dict "consecutive5xxErrors" 0)) -}}
+  {{- end -}}{{- end -}}
   {{- $slug := trimSuffix $suffix $host | replace "." "-" -}}
   {{- if hasKey $slugs $slug -}}{{- $slug = printf "%s-%s" $slug (sha256sum $host | trunc 8) -}}{{- end -}}
   {{- $_ := set $slugs $slug true -}}

@@ -264,7 +264,7 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
     {{- with include "grpc-ingress.durationProblem" (list (printf "retries.%s.perTryTimeout" $kind) .) -}}{{- $errors = append $errors . -}}{{- end -}}
   {{- end -}}{{- end -}}
 {{- end -}}
-{{- $errors = concat $errors (include "grpc-ingress.trafficPolicyProblems" (list "trafficPolicy" $values.trafficPolicy) | fromJsonArray) -}}
+{{- $errors = concat $errors (include "grpc-ingress.trafficPolicyProblems" (list "trafficPolicy" $values.trafficPolicy $values.istio.version) | fromJsonArray) -}}
 
 {{- /* routes: one pass, plus one over the routes that mix services and methods. */ -}}
 {{- $routeNames := dict -}}
@@ -306,12 +306,9 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
   {{- if $route.backend -}}{{- $targets = list $route.backend -}}{{- end -}}
   {{- range $position, $target := $targets -}}
     {{- if contains "." $target.host -}}
-      {{- $labels := splitList "." $target.host -}}
-      {{- if or (eq (len $labels) 2) (and (eq (len $labels) 3) (eq (last $labels) "svc")) -}}{{- if not (regexMatch "^[a-z]" $target.host) -}}
-        {{- $key := printf "routes[%d].backends[%d].host" $index $position -}}
-        {{- if $route.backend -}}{{- $key = printf "routes[%d].backend.host" $index -}}{{- end -}}
-        {{- $errors = append $errors (printf "%s: %s reads as Service %s in namespace %s (Istio takes a dotted host literally, so the chart writes it %s.svc.%s), but a Service name starts with a letter; name the Service as <name>.<namespace>, or give the full host of a ServiceEntry" $key $target.host (first $labels) (index $labels 1) (join "." (list (first $labels) (index $labels 1))) $values.clusterDomain) -}}
-      {{- end -}}{{- end -}}
+      {{- $key := printf "routes[%d].backends[%d].host" $index $position -}}
+      {{- if $route.backend -}}{{- $key = printf "routes[%d].backend.host" $index -}}{{- end -}}
+      {{- with include "grpc-ingress.serviceHostProblem" (list $key $target.host $values.clusterDomain) -}}{{- $errors = append $errors . -}}{{- end -}}
     {{- end -}}
   {{- end -}}
   {{- if $route.backend -}}
@@ -342,7 +339,7 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
     {{- end -}}{{- end -}}
   {{- end -}}
   {{- if $route.trafficPolicy -}}
-    {{- $errors = concat $errors (include "grpc-ingress.trafficPolicyProblems" (list (printf "routes[%d].trafficPolicy" $index) $route.trafficPolicy) | fromJsonArray) -}}
+    {{- $errors = concat $errors (include "grpc-ingress.trafficPolicyProblems" (list (printf "routes[%d].trafficPolicy" $index) $route.trafficPolicy $values.istio.version $values.trafficPolicy) | fromJsonArray) -}}
   {{- end -}}
   {{- /* Chart-wide retry defaults are merged by Helm, so attempts: 0 there arrives with the
          default retryOn and still means "off". On a route, the user wrote both: say so. */ -}}
@@ -490,14 +487,18 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
 {{/*
 The problem with a duration, or "": include "grpc-ingress.durationProblem" (list KEY VALUE [GRAIN])
 Every reader parses durations with Go's time.ParseDuration (the schema takes its whole syntax:
-1h30m, 1.5s, .5ms, 250000us, a sign): the API server's CEL rules, istiod's webhook (golang/protobuf
-jsonpb reads a Duration with time.ParseDuration) and cert-manager. Refused here as they refuse:
-longer than Go can hold (grpc-ingress.durationOverflows); and for Istio's fields (GRAIN "ms", the
-default) under 1ms, or with a part below a millisecond (ValidateDuration in
-pkg/config/validation/agent/validation.go: "duration must be greater than 1ms", "only durations
-to ms precision are supported"); GRAIN "s": also whole seconds (CORS maxAge:
-"max_age duration is accurate only to seconds precision", validateCORSPolicy); GRAIN "any"
-(cert-manager's fields): only the overflow.
+1h30m, 1.5s, .5s, 250000us, a sign): the API server's CEL rules, istiod's webhook (golang/protobuf
+jsonpb reads a Duration with time.ParseDuration) and cert-manager. Refused as they refuse:
+longer than Go can hold (grpc-ingress.durationOverflows), and by GRAIN:
+  "ms" (default, Istio's fields): under 1ms, or a part below a millisecond (ValidateDuration in
+       pkg/config/validation/agent/validation.go: "duration must be greater than 1ms", "only
+       durations to ms precision are supported");
+  "s"  (CORS maxAge): also not whole seconds ("max_age duration is accurate only to seconds
+       precision", validateCORSPolicy in pkg/config/validation/validation.go);
+  "envoy", "off" (Envoy's own settings in the chart's EnvoyFilters, written to the millisecond
+       by grpc-ingress.protoDuration): negative, or a part below a millisecond; "envoy" also
+       under 1ms, "off" takes 0s (Envoy's "no timeout");
+  "any" (cert-manager's fields): nothing more.
 */}}
 {{- define "grpc-ingress.durationProblem" -}}
 {{- $key := index . 0 -}}
@@ -508,20 +509,27 @@ to ms precision are supported"); GRAIN "s": also whole seconds (CORS maxAge:
 {{- printf "%s: %s is longer than Go's longest duration (2562047h47m16.854775807s), and the API server, istiod and cert-manager all parse it with Go; use at most 2562047h, or leave it out for the default" $key $value -}}
 {{- else if ne $grain "any" -}}
 {{- $ns := include "grpc-ingress.durationNs" $value | atoi -}}
-{{- if lt $ns 1000000 -}}
-{{- printf "%s: %s is %s, and Istio refuses a duration under 1ms (its CRD rule duration(self) >= duration('1ms') and its webhook); use 1ms or more (500ms, 1.5s, 1h30m all work)" $key $value (ternary "negative" (ternary "zero" (printf "%dns" $ns) (eq $ns 0)) (lt $ns 0)) -}}
+{{- $istio := has $grain (list "ms" "s") -}}
+{{- $what := ternary "negative" (ternary "zero" (printf "%dns" $ns) (eq $ns 0)) (lt $ns 0) -}}
+{{- if and $istio (lt $ns 1000000) -}}
+{{- printf "%s: %s is %s, and Istio refuses a duration under 1ms (its CRD rule duration(self) >= duration('1ms') and its webhook); use 1ms or more (500ms, 1.5s, 1h30m all work)" $key $value $what -}}
+{{- else if lt $ns 0 -}}
+{{- printf "%s: %s is negative; use a positive duration%s" $key $value (ternary ", or 0s to turn it off" "" (eq $grain "off")) -}}
+{{- else if and (eq $grain "envoy") (lt $ns 1000000) -}}
+{{- printf "%s: %s is %s; use 1ms or more, or leave it empty" $key $value $what -}}
 {{- else if and (eq $grain "s") (mod $ns 1000000000) -}}
 {{- printf "%s: %s is not a whole number of seconds, and Istio takes CORS maxAge to the second only (max_age duration is accurate only to seconds precision); round it to whole seconds (%ds)" $key $value (div $ns 1000000000 | max 1) -}}
 {{- else if mod $ns 1000000 -}}
-{{- printf "%s: %s has a part below a millisecond, and Istio takes durations to the millisecond only (only durations to ms precision are supported); round it to %dms or %dms" $key $value (div $ns 1000000) (add1 (div $ns 1000000)) -}}
+{{- printf "%s: %s has a part below a millisecond, and %s to the millisecond only; round it to %dms or %dms" $key $value (ternary "Istio takes durations (only durations to ms precision are supported)" "the chart writes Envoy's settings" $istio) (div $ns 1000000) (add1 (div $ns 1000000)) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
 
 {{/*
 Problems with the numbers and durations of a traffic policy (the chart-wide one, a route's, or
-streaming's idleTimeout and tcpKeepalive), as a JSON list:
-include "grpc-ingress.trafficPolicyProblems" (list KEY POLICY) | fromJsonArray
+streaming's idleTimeout and tcpKeepalive), and with http2KeepAlive and outlierDetection, as a
+JSON list: include "grpc-ingress.trafficPolicyProblems" (list KEY POLICY [ISTIO_VERSION [CHART_POLICY]])
+| fromJsonArray (CHART_POLICY: the chart-wide policy a route's is merged over, field by field)
 The bounds are those of the DestinationRule istiod decodes (istio.io/api networking/v1alpha3
 destination_rule.pb.go ConnectionPoolSettings: http2MaxRequests and maxRequestsPerConnection
 are int32, and the CRD says format: int32; tcpKeepalive.probes is a uint32, the CRD's maximum
@@ -546,6 +554,39 @@ are int32, and the CRD says format: int32; tcpKeepalive.probes is a uint32, the 
 {{- $keepalive := index $policy "tcpKeepalive" | default dict -}}
 {{- range $field := list "time" "interval" -}}
   {{- with index $keepalive $field -}}{{- $_ := set $durations (print "tcpKeepalive." $field) . -}}{{- end -}}
+{{- end -}}
+{{- range $map, $fields := dict "http2KeepAlive" (list "interval" "timeout") "outlierDetection" (list "interval" "baseEjectionTime") -}}
+  {{- $settings := index $policy $map | default dict -}}
+  {{- range $field := $fields -}}
+    {{- with index $settings $field -}}{{- $_ := set $durations (print $map "." $field) . -}}{{- end -}}
+  {{- end -}}
+{{- end -}}
+{{- with $policy.http2KeepAlive -}}
+  {{- /* ConnectionPoolSettings.HTTPSettings.http2KeepAlive is in istio.io/api from release-1.31.
+         Older CRDs lack it: the API server drops the field (or refuses it under strict field
+         validation) and istiod never sees it, so the PINGs would silently not exist (checked
+         with the Istio harness: test_backends). */ -}}
+  {{- $version := index $ 2 -}}
+  {{- if semverCompare "<1.31-0" (printf "%s.0" $version) -}}
+    {{- $problems = append $problems (printf "%s.http2KeepAlive: DestinationRule http2KeepAlive exists from Istio 1.31, and istio.version is %s (Istio %s's CRD drops the field, so no PING would be sent); set istio.version: \"1.31\" if the mesh runs 1.31, or remove it (streaming.tcpKeepalive finds dead backend connections on any version)" $key $version $version) -}}
+  {{- end -}}
+  {{- if and .timeout .interval -}}
+    {{- if gt (include "grpc-ingress.durationMs" .timeout | atoi) (include "grpc-ingress.durationMs" .interval | atoi) -}}
+      {{- $problems = append $problems (printf "%s.http2KeepAlive.timeout: %s is longer than its interval (%s), so the next PING is due before a lost one is noticed; make the timeout at most the interval" $key .timeout .interval) -}}
+    {{- end -}}
+  {{- end -}}
+{{- end -}}
+{{- with $policy.outlierDetection -}}
+  {{- /* The counts as they apply: a route's over the chart-wide ones, field by field. */ -}}
+  {{- $counts := dict -}}
+  {{- if gt (len $) 3 -}}{{- with index $ 3 -}}{{- with .outlierDetection -}}{{- $counts = deepCopy . -}}{{- end -}}{{- end -}}{{- end -}}
+  {{- range $field := list "consecutiveGatewayErrors" "consecutive5xxErrors" -}}
+    {{- $count := index $policy.outlierDetection $field -}}
+    {{- if not (kindIs "invalid" $count) -}}{{- $_ := set $counts $field $count -}}{{- end -}}
+  {{- end -}}
+  {{- if not (or $counts.consecutiveGatewayErrors $counts.consecutive5xxErrors) -}}
+    {{- $problems = append $problems (printf "%s.outlierDetection: neither consecutiveGatewayErrors nor consecutive5xxErrors is above 0, so no pod is ever ejected; set consecutiveGatewayErrors (e.g. 5: connect failures and UNAVAILABLE, the errors of a pod that is down), or remove outlierDetection" $key) -}}
+  {{- end -}}
 {{- end -}}
 {{- range $field, $value := $durations -}}
   {{- with include "grpc-ingress.durationProblem" (list (printf "%s.%s" $key $field) $value) -}}{{- $problems = append $problems . -}}{{- end -}}

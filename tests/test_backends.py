@@ -9,6 +9,8 @@ import pytest
 
 from support.bad_input import assert_refused, bad_values
 from support.injection import Field, string_keys
+from support.istio import for_install, grpc, world_for
+from support.istio_checks import analysis_problems
 from support.mutations import assert_edits_refused, edits, fresh_service, new_route, path_re
 from support.properties import for_every_valid_values_set
 from support.scenarios import ci
@@ -133,6 +135,54 @@ def test_one_service_spelled_two_ways_is_one_destination_rule(helm):
     assert [d["spec"]["host"] for d in r.of_kind("DestinationRule")] == ["cart.apps.svc.cluster.local"]
 
 
+def _policy(render, host="grpc-service"):
+    """The traffic policy of the rule for a host (a short name: in the release namespace, default)."""
+    fqdn = host if "." in host else host + ".default.svc.cluster.local"
+    (dr,) = [d for d in render.of_kind("DestinationRule") if d["spec"]["host"] == fqdn]
+    return dr["spec"]["trafficPolicy"]
+
+
+def test_outlier_detection_ejects_on_gateway_errors_unless_5xx_is_asked_for(helm):
+    """Without consecutive5xxErrors, Envoy would still eject a pod after its default 5
+    consecutive 5xx, application errors (gRPC INTERNAL, UNKNOWN) included: the chart says 0."""
+    od = {"consecutiveGatewayErrors": 3, "interval": "5s", "baseEjectionTime": "1m", "maxEjectionPercent": 50}
+    got = _policy(helm.render({"trafficPolicy": {"outlierDetection": od}}))["outlierDetection"]
+    assert got == {**od, "consecutive5xxErrors": 0}
+    got = _policy(helm.render({"trafficPolicy": {"outlierDetection": {**od, "consecutive5xxErrors": 7}}}))["outlierDetection"]
+    assert got["consecutive5xxErrors"] == 7
+
+
+def test_a_routes_outlier_detection_overrides_the_defaults_field_by_field_zero_included(helm):
+    r = helm.render({"trafficPolicy": {"outlierDetection": {"consecutiveGatewayErrors": 5, "consecutive5xxErrors": 5, "interval": "10s"}},
+                     "routes": [{"name": "a", "backend": {"host": "a", "port": 1},
+                                 "trafficPolicy": {"outlierDetection": {"consecutive5xxErrors": 0, "interval": "2s"}}}]})
+    assert _policy(r, "a")["outlierDetection"] == {"consecutiveGatewayErrors": 5, "consecutive5xxErrors": 0, "interval": "2s"}
+
+
+@pytest.mark.parametrize("given, rendered", [
+    ("LEAST_REQUEST", {"simple": "LEAST_REQUEST"}),
+    ({"simple": "RANDOM"}, {"simple": "RANDOM"}),
+    ({"consistentHash": {"httpHeaderName": "x-user-id"}}, {"consistentHash": {"httpHeaderName": "x-user-id"}}),
+], ids=["name", "simple", "consistent-hash-on-a-header"])
+def test_load_balancer_choices(helm, given, rendered):
+    assert _policy(helm.render({"trafficPolicy": {"loadBalancer": given}}))["loadBalancer"] == rendered
+
+
+def test_a_routes_load_balancer_replaces_the_chart_default_whole(helm):
+    """Helm's merge is deep: {simple} over {consistentHash} would give Istio both, which it refuses."""
+    r = helm.render({"trafficPolicy": {"loadBalancer": {"consistentHash": {"httpHeaderName": "x-user-id"}}},
+                     "routes": [{"name": "a", "services": ["a.S"], "backend": {"host": "a", "port": 1},
+                                 "trafficPolicy": {"loadBalancer": "ROUND_ROBIN"}},
+                                {"name": "b", "backend": {"host": "b", "port": 1}}]})
+    assert _policy(r, "a")["loadBalancer"] == {"simple": "ROUND_ROBIN"}
+    assert _policy(r, "b")["loadBalancer"] == {"consistentHash": {"httpHeaderName": "x-user-id"}}
+
+
+def test_http2_keepalive_toward_backends_on_istio_1_31(helm):
+    r = helm.render({"istio": {"version": "1.31"}, "trafficPolicy": {"http2KeepAlive": {"interval": "30s", "timeout": "10s"}}})
+    assert _policy(r)["connectionPool"] == {"http": {"http2KeepAlive": {"interval": "30s", "timeout": "10s"}}}
+
+
 # --- every generated values set ------------------------------------------------------------
 
 @for_every_valid_values_set
@@ -174,6 +224,21 @@ def fqdn(host, namespace):
 
 
 @for_every_valid_values_set
+def test_load_balancers_and_outlier_detection_are_spelled_as_istio_reads_them(case):
+    """One load balancer kind each ({simple} or {consistentHash}), and outlier detection that
+    says how many 5xx eject (Envoy would otherwise eject after 5, application errors included)."""
+    for dr in case.render.of_kind("DestinationRule"):
+        policy = dr["spec"].get("trafficPolicy", {})
+        if "loadBalancer" in policy:
+            assert len(policy["loadBalancer"]) == 1 and set(policy["loadBalancer"]) <= {"simple", "consistentHash"}
+        if "outlierDetection" in policy:
+            od = policy["outlierDetection"]
+            assert "consecutive5xxErrors" in od and (od["consecutive5xxErrors"] or od["consecutiveGatewayErrors"])
+        if "http2KeepAlive" in policy.get("connectionPool", {}).get("http", {}):
+            assert case.values["istio"]["version"] == "1.31"
+
+
+@for_every_valid_values_set
 def test_every_subset_a_route_names_is_defined_unless_defined_elsewhere(case):
     if case.values.get("externalSubsets"):
         return
@@ -194,6 +259,10 @@ def _subset_labels(labels):
 
 
 STRING_KEYS = string_keys(
+    Field("consistent-hash-header", lambda s: {"trafficPolicy": {"loadBalancer": {"consistentHash": {"httpHeaderName": s}}}},
+          "x-zqxjk-hdr", "trafficPolicy.loadBalancer"),
+    Field("reflection-backend-host", lambda s: {"reflection": {"enabled": True, "backend": {"host": s, "port": 1}}},
+          "zqxjk-reflector", "reflection.backend.host"),
     Field("subset-label-key", lambda s: _subset_labels({s: "v"}), "zqxjkkey", "routes.0.backends.0.subsetLabels"),
     Field("subset-label-value", lambda s: _subset_labels({"version": s}), "zqxjkval",
           "routes.0.backends.0.subsetLabels.version"),
@@ -241,6 +310,35 @@ BAD_VALUES = [
       r"subsetLabels"]),
     ("name-dot-namespace-host-not-a-service-name", routes({"name": "r", "backend": {"host": "1api.payments", "port": 1}}),
      [r"routes\.0\.backend\.host: 1api\.payments reads as Service 1api in namespace payments", r"starts with a letter"]),
+    ("load-balancer-simple-and-hash", {"trafficPolicy": {"loadBalancer": {
+        "simple": "RANDOM", "consistentHash": {"httpHeaderName": "x-user"}}}}, [r"trafficPolicy\.loadBalancer"]),
+    ("consistent-hash-without-header", {"trafficPolicy": {"loadBalancer": {"consistentHash": {}}}},
+     [r"trafficPolicy\.loadBalancer"]),
+    ("consistent-hash-header-upper-case", {"trafficPolicy": {"loadBalancer": {"consistentHash": {"httpHeaderName": "X-User"}}}},
+     [r"trafficPolicy\.loadBalancer"]),
+    ("http2-keepalive-on-istio-1-30", {"trafficPolicy": {"http2KeepAlive": {"interval": "30s", "timeout": "10s"}}},
+     [r"trafficPolicy\.http2KeepAlive", r"Istio 1\.31", r"istio\.version is 1\.30"]),
+    ("http2-keepalive-on-istio-1-24-in-a-route", {"istio": {"version": "1.24"}, "routes": [
+        {"name": "r", "backend": B, "trafficPolicy": {"http2KeepAlive": {"interval": "30s", "timeout": "10s"}}}]},
+     [r"routes\.0\.trafficPolicy\.http2KeepAlive", r"istio\.version is 1\.24"]),
+    ("http2-keepalive-timeout-above-interval", {"istio": {"version": "1.31"},
+                                                "trafficPolicy": {"http2KeepAlive": {"interval": "10s", "timeout": "11s"}}},
+     [r"trafficPolicy\.http2KeepAlive\.timeout", r"11s", r"10s"]),
+    ("http2-keepalive-without-timeout", {"istio": {"version": "1.31"}, "trafficPolicy": {"http2KeepAlive": {"interval": "10s"}}},
+     [r"trafficPolicy\.http2KeepAlive", r"timeout"]),
+    ("outlier-detection-that-never-ejects", {"trafficPolicy": {"outlierDetection": {"interval": "10s"}}},
+     [r"trafficPolicy\.outlierDetection", r"consecutiveGatewayErrors"]),
+    ("outlier-detection-both-zero", routes({"name": "r", "backend": B, "trafficPolicy": {"outlierDetection": {
+        "consecutiveGatewayErrors": 0, "consecutive5xxErrors": 0}}}), [r"routes\.0\.trafficPolicy\.outlierDetection"]),
+    ("outlier-ejection-percent-101", {"trafficPolicy": {"outlierDetection": {"consecutiveGatewayErrors": 5, "maxEjectionPercent": 101}}},
+     [r"trafficPolicy\.outlierDetection\.maxEjectionPercent"]),
+    ("outlier-interval-0s", {"trafficPolicy": {"outlierDetection": {"consecutiveGatewayErrors": 5, "interval": "0s"}}},
+     [r"trafficPolicy\.outlierDetection\.interval"]),
+    ("outlier-base-ejection-beyond-go-duration", routes({"name": "r", "backend": B, "trafficPolicy": {"outlierDetection": {
+        "consecutiveGatewayErrors": 5, "baseEjectionTime": "3000000h"}}}),
+     [r"routes\.0\.trafficPolicy\.outlierDetection\.baseEjectionTime", r"3000000h"]),
+    ("istio-version-as-a-number", {"istio": {"version": 1.3}}, [r"istio\.version"]),
+    ("istio-version-unsupported", {"istio": {"version": "1.23"}}, [r"istio\.version"]),
     ("route-port-not-on-the-charts-service", {"backendServices": [{"name": "greeter", "selector": {"app": "g"}, "port": 50051}],
                                               **routes({"name": "r", "backend": {"host": "greeter", "port": 9999}})},
      [r"routes\.0\.backend\.port", r"9999", r"backendServices\.0", r"50051"]),
@@ -315,7 +413,80 @@ def m_duplicate_backend_service(v, rnd):
     return [path_re("backendServices", len(services) - 1, "name")]
 
 
+def m_http2_keepalive_below_1_31(v, rnd):
+    v["istio"] = {"version": rnd.choice(["1.24", "1.29", "1.30"])}
+    j = new_route(v, services=[fresh_service(v, "ka")], backend={"host": "keepalive-host", "port": 50051},
+                  trafficPolicy={"http2KeepAlive": {"interval": "30s", "timeout": "10s"}})
+    # Any other http2KeepAlive in the values is refused too; this one must be named.
+    return [path_re("routes", j, "trafficPolicy", "http2KeepAlive"), re.escape(v["istio"]["version"])]
+
+
+def m_outlier_detection_never_ejects(v, rnd):
+    j = new_route(v, services=[fresh_service(v, "od")], backend={"host": "outlier-host", "port": 50051},
+                  trafficPolicy={"outlierDetection": rnd.choice([{"interval": "10s"}, {"consecutiveGatewayErrors": 0}])})
+    return [path_re("routes", j, "trafficPolicy", "outlierDetection")]
+
+
 @pytest.mark.parametrize("mutation", edits(
-    m_undefined_subset, m_traffic_policy_conflict, m_subset_labels_differ, m_duplicate_backend_service))
+    m_undefined_subset, m_traffic_policy_conflict, m_subset_labels_differ, m_duplicate_backend_service,
+    m_http2_keepalive_below_1_31, m_outlier_detection_never_ejects))
 def test_bad_edits_of_valid_values_are_refused_naming_the_key(helm, mutation_bases, mutation):
     assert_edits_refused(helm, mutation, mutation_bases)
+
+
+# --- what Istio makes of it (tests/istio) ----------------------------------------------------------
+
+UPSTREAM = {"routes": [{"name": "watch", "methods": ["chat.v1.Chat/Subscribe"], "streaming": True,
+                        "backend": {"host": "chat", "port": 50051},
+                        "trafficPolicy": {"loadBalancer": {"consistentHash": {"httpHeaderName": "x-user-id"}},
+                                          "outlierDetection": {"consecutiveGatewayErrors": 3, "interval": "5s",
+                                                               "baseEjectionTime": "1m", "maxEjectionPercent": 50}}},
+                       {"name": "send", "services": ["mail.v1.Mail"], "backend": {"host": "mail", "port": 50051},
+                        "trafficPolicy": {"loadBalancer": "LEAST_REQUEST"}}]}
+KEEPALIVE = {"istio": {"version": "1.31"},
+             "trafficPolicy": {"http2KeepAlive": {"interval": "30s", "timeout": "10s"}}}
+
+
+@pytest.fixture(scope="module")
+def upstream_verdicts(helm, istio):
+    calls = [grpc("watch", "/chat.v1.Chat/Subscribe", "grpc.example.com"),
+             grpc("send", "/mail.v1.Mail/Send", "grpc.example.com")]
+    cases = []
+    for install in ("classic", "gateway-chart"):
+        for values in (UPSTREAM, {**UPSTREAM, **KEEPALIVE}):
+            r = helm.render(for_install(values, install))
+            cases.append(istio.case(r.stdout, install=install, fixtures=world_for(r.docs, install), calls=calls))
+    answers = istio.run(cases)
+    return {("classic", False): answers[0], ("classic", True): answers[1],
+            ("gateway-chart", False): answers[2], ("gateway-chart", True): answers[3]}
+
+
+@pytest.mark.parametrize("install", ["classic", "gateway-chart"])
+def test_istio_gives_the_gateway_outlier_detection_and_the_load_balancer_asked_for(upstream_verdicts, install):
+    res = upstream_verdicts[(install, False)]
+    assert res.refused() == [] and res.xds_invalid == [] and analysis_problems(res) == []
+    watch = res.call("watch")
+    (up,) = watch["upstreams"]
+    assert up["protocol"] == "h2"
+    # Only gateway errors (connect failures, resets, 502-504: gRPC UNAVAILABLE) eject a pod.
+    assert up["outlier_detection"] == {"consecutiveGatewayFailure": 3, "enforcingConsecutiveGatewayFailure": 100,
+                                       "consecutive5xx": 0, "enforcingConsecutive5xx": 0, "enforcingSuccessRate": 0,
+                                       "interval": "5s", "baseEjectionTime": "60s", "maxEjectionPercent": 50}
+    assert up["lb_policy"] == "RING_HASH"
+    assert watch["hash_policy"] == [{"header": {"headerName": "x-user-id"}}], "the route hashes on the header"
+    (up,) = res.call("send")["upstreams"]
+    assert up["lb_policy"] == "LEAST_REQUEST" and up["outlier_detection"] is None
+
+
+@pytest.mark.parametrize("install", ["classic", "gateway-chart"])
+def test_istio_1_31_sends_http2_pings_to_backends_and_older_istio_drops_the_field(istio, upstream_verdicts, install):
+    """On 1.31 the gateway PINGs backend connections; Istio 1.30 knows no such field and drops it
+    without a word (no refusal, no PING), which is why the chart refuses it below 1.31."""
+    res = upstream_verdicts[(install, True)]
+    assert res.refused() == []
+    for call in ("watch", "send"):
+        (up,) = res.call(call)["upstreams"]
+        if istio.release == "1.31":
+            assert up["http2_protocol_options"]["connectionKeepalive"] == {"interval": "30s", "timeout": "10s"}
+        else:
+            assert "connectionKeepalive" not in (up["http2_protocol_options"] or {})

@@ -242,6 +242,7 @@ PARENT_VALUES = {
         "grpcWeb": {"enabled": True, "cors": CORS},
         "routes": [{"name": "greeter", "services": ["helloworld.Greeter"],
                     "backend": {"host": "greeter", "port": 50051}}],
+        "health": {"enabled": True, "backend": {"host": "greeter", "port": 50051}},  # for the helm test Pod
     },
     "admin": {
         "enabled": True,
@@ -252,6 +253,7 @@ PARENT_VALUES = {
         "commonLabels": {"tier": "admin"},
         "routes": [{"name": "admin", "services": ["admin.v1.Admin"],
                     "backend": {"host": "admin-api.admin.svc.cluster.local", "port": 9090}}],
+        "health": {"enabled": True, "backend": {"host": "admin-api.admin.svc.cluster.local", "port": 9090}},
     },
 }
 
@@ -306,7 +308,7 @@ def test_both_instances_render_with_their_own_values(helm, parent):
     vs = next(d for d in main if d["kind"] == "VirtualService")
     assert vs["spec"]["hosts"] == ["api.example.com"]
     assert vs["spec"]["gateways"] == [f"{NS}/{RELEASE}-grpc-ingress"]
-    assert [h["route"][0]["destination"]["host"] for h in vs["spec"]["http"]] == ["greeter"]
+    assert [h["route"][0]["destination"]["host"] for h in vs["spec"]["http"]] == ["greeter", "greeter"]
 
     admin = instance(r, "admin")
     gw = next(d for d in admin if d["kind"] == "Gateway")
@@ -318,7 +320,7 @@ def test_both_instances_render_with_their_own_values(helm, parent):
     assert vs["metadata"]["name"] == f"{RELEASE}-admin"
     assert vs["spec"]["hosts"] == ["admin.example.com"]
     assert vs["spec"]["gateways"] == [f"{NS}/admin-gw"]
-    assert [h["route"][0]["destination"]["host"] for h in vs["spec"]["http"]] == ["admin-api.admin.svc.cluster.local"]
+    assert [h["route"][0]["destination"]["host"] for h in vs["spec"]["http"]] == ["admin-api.admin.svc.cluster.local"] * 2
     assert all(d["metadata"]["labels"].get("tier") == "admin" for d in admin)
     assert not any("tier" in d["metadata"]["labels"] for d in main), "one instance's values leaked into the other"
 

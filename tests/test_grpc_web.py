@@ -10,7 +10,7 @@ from support.injection import Field, string_keys
 from support.mutations import assert_edits_refused, edits, enable_tls, free_port, own_gateway, path_re
 from support.properties import for_every_valid_values_set
 from support.routing import route_for
-from support.scenarios import SCENARIOS, ci, load_ci, servers
+from support.scenarios import SCENARIOS, ci, grpc_web_filter, grpc_web_filters, load_ci, servers
 from support.strategies import STOCK_SERVICE_PORTS
 from support.values import WEB
 
@@ -38,7 +38,7 @@ def inserts(ef):
 
 def test_grpc_web_over_tls_uses_an_envoy_filter_on_the_tls_listener(helm):
     r = ci(helm, "grpc-web-tls-values.yaml")
-    ef = r.one("EnvoyFilter")
+    ef = grpc_web_filter(r)
     assert ef["metadata"]["namespace"] == "istio-system"
     assert ef["spec"]["workloadSelector"] == {"labels": {"istio": "ingressgateway"}}
     (patch,) = inserts(ef)
@@ -53,7 +53,7 @@ def test_grpc_web_over_tls_uses_an_envoy_filter_on_the_tls_listener(helm):
 def test_grpc_web_goes_where_istio_puts_it_with_a_priority(helm):
     """Istio puts grpc_web right before grpc_stats on its own GRPC-WEB servers (ahead of fault,
     CORS and telemetry); a relative patch without a priority draws IST0151."""
-    ef = ci(helm, "grpc-web-tls-values.yaml").one("EnvoyFilter")
+    ef = grpc_web_filter(ci(helm, "grpc-web-tls-values.yaml"))
     (patch,) = inserts(ef)
     assert patch["patch"]["operation"] == "INSERT_BEFORE"
     assert get(patch, "match.listener.filterChain.filter.subFilter.name") == "envoy.filters.http.grpc_stats"
@@ -64,19 +64,18 @@ def test_envoy_filter_has_one_patch_per_tls_server(helm):
     r = helm.render({"hosts": ["a.example.com", "b.example.com", "*.c.example.com"],
                      "tls": {"hosts": [{"hosts": ["b.example.com"], "credentialName": "b-tls"}]},
                      "grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["https://a.example.com"]}}})
-    snis = [get(p, "match.listener.filterChain.sni") for p in inserts(r.one("EnvoyFilter"))]
+    snis = [get(p, "match.listener.filterChain.sni") for p in inserts(grpc_web_filter(r))]
     server_hosts = [s["hosts"] for s in servers(r)]
     assert len(snis) == len(server_hosts) == 2, "one patch per HTTPS server: two patches on one chain insert the filter twice"
     assert all(any(sni in hosts for hosts in server_hosts) for sni in snis)
 
 
-def test_envoy_filter_names_each_chain_by_its_first_host_in_istios_sorted_order(helm):
-    """Istio names a TLS chain by the server's hosts, sorted (GetSNIHostsForServer); wildcards are
-    compared literally."""
-    r = helm.render({"hosts": ["zeta.example.com", "*.example.com", "alpha.example.com"], "grpcWeb": WEB})
-    assert [get(p, "match.listener.filterChain.sni") for p in inserts(r.one("EnvoyFilter"))] == ["*.example.com"]
-    r = helm.render({"hosts": ["zeta.example.com", "alpha.example.com"], "grpcWeb": WEB})
-    assert [get(p, "match.listener.filterChain.sni") for p in inserts(r.one("EnvoyFilter"))] == ["alpha.example.com"]
+def test_envoy_filter_names_each_chain_by_a_host_of_its_server_as_written(helm):
+    """Istio's chain for a TLS server carries all the server's hosts as server names
+    (GetSNIHostsForServer) and compares a patch's sni with them as plain strings: a wildcard is
+    matched only by itself, so the patch names it literally."""
+    r = helm.render({"hosts": ["*.example.com", "zeta.example.com", "alpha.example.com"], "grpcWeb": WEB})
+    assert [get(p, "match.listener.filterChain.sni") for p in inserts(grpc_web_filter(r))] == ["*.example.com"]
 
 
 @pytest.mark.parametrize("gateway,port", [
@@ -88,13 +87,13 @@ def test_envoy_filter_names_each_chain_by_its_first_host_in_istios_sorted_order(
 ])
 def test_envoy_filter_matches_the_https_servers_bind_port_on_each_install(helm, gateway, port):
     r = helm.render({"gateway": gateway, "grpcWeb": WEB, "tests": {"gatewayAddress": "gw.gw.svc"}})
-    assert {p["match"]["listener"]["portNumber"] for p in r.one("EnvoyFilter")["spec"]["configPatches"]} == {port}
+    assert {p["match"]["listener"]["portNumber"] for p in grpc_web_filter(r)["spec"]["configPatches"]} == {port}
 
 
 def test_deprecated_listener_port_is_still_used_for_a_shared_gateway(helm):
     values = load_ci(SCENARIOS["existing-gateway-values.yaml"])
     values["grpcWeb"] = {**WEB, "envoyFilter": {"enabled": True, "listenerPort": 9443}}
-    ef = helm.render(values).one("EnvoyFilter")
+    ef = grpc_web_filter(helm.render(values))
     assert {p["match"]["listener"]["portNumber"] for p in ef["spec"]["configPatches"]} == {9443}
 
 
@@ -102,10 +101,10 @@ def test_shared_gateway_patch_reaches_hosts_and_the_wildcards_that_cover_them(he
     """A platform Gateway may list api.example.com or *.example.com; the chart cannot see which."""
     values = {"gateway": {"create": False, "ref": "istio-ingress/shared"}, "hosts": ["api.eu.example.com"],
               "grpcWeb": {**WEB, "envoyFilter": {"enabled": True}}}
-    snis = [get(p, "match.listener.filterChain.sni") for p in inserts(helm.render(values).one("EnvoyFilter"))]
+    snis = [get(p, "match.listener.filterChain.sni") for p in inserts(grpc_web_filter(helm.render(values)))]
     assert snis == ["api.eu.example.com", "*.eu.example.com", "*.example.com"], "never *.com"
     values["grpcWeb"]["envoyFilter"]["serverNames"] = ["*.example.com"]
-    snis = [get(p, "match.listener.filterChain.sni") for p in inserts(helm.render(values).one("EnvoyFilter"))]
+    snis = [get(p, "match.listener.filterChain.sni") for p in inserts(grpc_web_filter(helm.render(values)))]
     assert snis == ["*.example.com"]
 
 
@@ -113,7 +112,7 @@ def test_envoy_filter_can_live_in_istios_root_namespace(helm):
     """From the root namespace an EnvoyFilter applies to the gateway pods of every namespace."""
     r = helm.render({"gateway": {"workloadNamespace": "gw"},
                      "grpcWeb": {**WEB, "envoyFilter": {"namespace": "istio-system"}}})
-    assert r.one("EnvoyFilter")["metadata"]["namespace"] == "istio-system"
+    assert grpc_web_filter(r)["metadata"]["namespace"] == "istio-system"
 
 
 def test_grpc_web_cors_is_on_the_route_the_preflight_reaches(helm):
@@ -140,13 +139,13 @@ def test_grpc_web_plaintext_is_a_grpc_web_server_without_envoy_filter(helm):
     (srv,) = servers(r)
     assert srv["port"] == {"number": 80, "name": "grpc-web", "protocol": "GRPC-WEB"}
     assert "tls" not in srv
-    assert not r.has("EnvoyFilter"), "Istio adds the grpc_web filter itself on GRPC-WEB servers"
+    assert not grpc_web_filters(r), "Istio adds the grpc_web filter itself on GRPC-WEB servers"
 
 
 def test_grpc_web_envoy_filter_opt_out(helm):
     values = load_ci(SCENARIOS["grpc-web-tls-values.yaml"])
     values["grpcWeb"]["envoyFilter"] = {"enabled": False}
-    assert not helm.render(values).has("EnvoyFilter")
+    assert not grpc_web_filters(helm.render(values))
 
 
 def test_any_origin_with_explicit_opt_in(helm):
@@ -168,9 +167,9 @@ def test_origin_matches_scoped_to_one_domain_need_no_opt_in(helm):
 def test_existing_gateway_with_grpc_web_renders_envoy_filter_only_when_asked(helm):
     values = load_ci(SCENARIOS["existing-gateway-values.yaml"])
     values["grpcWeb"] = {"enabled": True, "cors": {"allowOrigins": ["https://a.example.com"]}}
-    assert not helm.render(values).has("EnvoyFilter")
+    assert not grpc_web_filters(helm.render(values))
     values["grpcWeb"]["envoyFilter"] = {"enabled": True}
-    assert helm.render(values).has("EnvoyFilter")
+    assert grpc_web_filters(helm.render(values))
 
 
 # --- every generated values set ------------------------------------------------------------
@@ -187,7 +186,7 @@ def test_https_listeners_get_the_grpc_web_filter_when_grpc_web_needs_it(case):
     web, tls = values.get("grpcWeb", {}), values["tls"]
     ef_values = web.get("envoyFilter", {})
     mode = str(ef_values.get("enabled", "auto")).lower()
-    has = case.render.has("EnvoyFilter")
+    has = bool(grpc_web_filters(case.render))
     if not (web.get("enabled") and tls["enabled"]):
         assert not has, "only HTTPS listeners need it: Istio adds grpc_web itself on GRPC-WEB servers"
         return
@@ -197,7 +196,7 @@ def test_https_listeners_get_the_grpc_web_filter_when_grpc_web_needs_it(case):
         assert has == values["gateway"]["create"], "auto: the filter comes with a Gateway this chart owns"
     if not has:
         return
-    ef = case.render.one("EnvoyFilter")
+    ef = grpc_web_filter(case.render)
     patches = inserts(ef)
     ports = {p["match"]["listener"]["portNumber"] for p in ef["spec"]["configPatches"]}
     asked = ef_values.get("listenerPort")

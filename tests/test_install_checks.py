@@ -44,6 +44,34 @@ def test_helm_test_pod_options(helm):
     assert not helm.render({"tests": {"enabled": False}}).has("Pod")
 
 
+PER_SERVICE = {"routes": [{"name": "orders", "services": ["shop.v1.OrderService"], "backend": {"host": "orders", "port": 50051}}]}
+REFLECTION = {"reflection": {"enabled": True, "backend": {"host": "orders", "port": 50051}}}
+HEALTH = {"health": {"enabled": True, "backend": {"host": "orders", "port": 50051}}}
+
+
+def test_without_a_route_for_health_or_reflection_there_is_no_test_pod(helm):
+    """Per-service routes leave the health check unrouted: a Pod calling it would only fail."""
+    assert not helm.render(PER_SERVICE).has("Pod")
+
+
+@pytest.mark.parametrize("values, call", [
+    ({**PER_SERVICE, **HEALTH}, "grpc.health.v1.Health/Check"),
+    ({**PER_SERVICE, **REFLECTION}, "list"),
+    ({**PER_SERVICE, **REFLECTION, **HEALTH}, "grpc.health.v1.Health/Check"),
+    ({"routes": PER_SERVICE["routes"] + [{"name": "h", "methods": ["grpc.health.v1.Health/Check"],
+                                          "backend": {"host": "orders", "port": 50051}}]}, "grpc.health.v1.Health/Check"),
+    ({"routes": PER_SERVICE["routes"] + [{"name": "raw", "prefix": "/grpc.", "backend": {"host": "orders", "port": 50051}}]},
+     "grpc.health.v1.Health/Check"),
+    ({"routes": PER_SERVICE["routes"] + [{"name": "re", "regex": "/grpc\\.reflection\\..*",
+                                          "backend": {"host": "orders", "port": 50051}}]}, "list"),
+], ids=["health-route", "reflection-route", "both", "health-method-in-a-route", "raw-prefix", "reflection-regex"])
+def test_helm_test_pod_calls_what_a_route_serves(helm, values, call):
+    args = helm.render({**values, "tests": {"healthService": "shop.v1.OrderService"}}).one("Pod")["spec"]["containers"][0]["args"]
+    assert args[-1] == call
+    assert args[-2] == "istio-ingressgateway.istio-system.svc.cluster.local:443"
+    assert ("-d" in args) == (call != "list"), "the health service name goes with the health check only"
+
+
 def test_helm_test_pod_for_mutual_tls_with_client_secret(helm):
     pod = helm.render({"tls": {"mode": "MUTUAL", "externalCA": True}, "tests": {"clientSecret": "test-client"}}).one("Pod")
     assert {"-cert", "-key"} <= set(pod["spec"]["containers"][0]["args"])
@@ -108,6 +136,26 @@ def test_wildcard_host_notes_use_a_concrete_authority(helm, notes_chart):
 
 def test_notes_stay_short(helm, notes_chart):
     assert len(notes(helm, notes_chart).splitlines()) <= 15
+    assert len(notes(helm, notes_chart, {**PER_SERVICE, **REFLECTION, **HEALTH, "h2c": {"enabled": True}}).splitlines()) <= 15
+
+
+def test_notes_call_reflection_when_only_reflection_is_routed(helm, notes_chart):
+    text = notes(helm, notes_chart, {**PER_SERVICE, **REFLECTION})
+    assert "grpcurl -authority grpc.example.com $GATEWAY:443 list" in text
+    assert "grpc.health.v1.Health/Check" not in text
+
+
+def test_notes_show_reflection_next_to_the_health_check(helm, notes_chart):
+    text = notes(helm, notes_chart, {**PER_SERVICE, **REFLECTION, **HEALTH})
+    assert "$GATEWAY:443 grpc.health.v1.Health/Check" in text and "$GATEWAY:443 list" in text
+
+
+def test_notes_say_why_there_is_no_check(helm, notes_chart):
+    text = notes(helm, notes_chart, PER_SERVICE, namespace="apps")
+    assert "grpcurl" not in text and "helm test grpc-ingress" not in text
+    assert "No route serves grpc.health.v1.Health or server reflection" in text and "health.enabled" in text
+    text = notes(helm, notes_chart, {"tls": {"mode": "MUTUAL", "externalCA": True}})
+    assert "No helm test Pod: tls.mode is MUTUAL and tests.clientSecret" in text
 
 
 # --- bad input -----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Callable
 import pytest
 import yaml
 
-from support.scenarios import ci_files, load_ci
+from support.scenarios import ci_files, grpc_web_filter, load_ci
 from support.istio import IstioHarness, for_install, grpc, grpc_web, world_for
 from support.istio_checks import Expect, analysis_problems, broken_promises, cl
 
@@ -29,7 +29,7 @@ def of(docs, kind):
 
 
 def ef_listeners(docs):
-    return [p["match"]["listener"] for p in of(docs, "EnvoyFilter")["spec"]["configPatches"]]
+    return [p["match"]["listener"] for p in grpc_web_filter(docs)["spec"]["configPatches"]]
 
 
 def wrong_bind_port(docs):
@@ -47,7 +47,7 @@ def exact_sni_on_wildcard(docs):
 
 def envoyfilter_in_release_namespace(docs):
     # An EnvoyFilter applies to workloads of its own namespace (or all, from the root namespace).
-    of(docs, "EnvoyFilter")["metadata"]["namespace"] = "default"
+    grpc_web_filter(docs)["metadata"]["namespace"] = "default"
 
 
 def h2c_server_first_on_same_bind_port(docs):
@@ -109,7 +109,7 @@ def nothing(docs):
 
 def drop_priority(docs):
     # INSERT_BEFORE without a priority: IST0151 (analyzers/envoyfilter).
-    of(docs, "EnvoyFilter")["spec"].pop("priority")
+    grpc_web_filter(docs)["spec"].pop("priority")
 
 
 def h2c_on_port_8081(docs):

@@ -9,14 +9,15 @@ from support.injection import Field, string_keys
 from support.mutations import assert_edits_refused, edits, enable_tls, free_port, own_gateway, path_re
 from support.properties import for_every_valid_values_set
 from support.routing import backends_for
-from support.scenarios import ci, server_by_name, servers
+from support.scenarios import ci, grpc_web_filter, server_by_name, servers
 from support.values import CERT_MANAGER, WEB
 
 
 def test_defaults_render_a_tls_gateway_and_a_catch_all_route(default_render):
     """What README's quick start promises for no values (the secret's name: test_install_checks)."""
     r = default_render
-    assert sorted(r.kinds()) == ["Gateway", "Pod", "VirtualService"], "no values: no Secret, no DestinationRule"
+    assert sorted(r.kinds()) == ["EnvoyFilter", "Gateway", "Pod", "VirtualService"], \
+        "no values: no Secret, no DestinationRule; the EnvoyFilter keeps streams open (test_connections)"
     (srv,) = servers(r)
     assert srv["port"] == {"number": 443, "name": "https", "protocol": "HTTPS"}
     assert srv["hosts"] == ["grpc.example.com"]
@@ -63,7 +64,8 @@ def test_gateway_selector_replaces_the_default(helm):
     r = helm.render({"gateway": {"selector": {"app": "my-gateway"}},
                      "grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["https://a.example.com"]}}})
     assert r.one("Gateway")["spec"]["selector"] == {"app": "my-gateway"}
-    assert r.one("EnvoyFilter")["spec"]["workloadSelector"] == {"labels": {"app": "my-gateway"}}
+    filters = r.of_kind("EnvoyFilter")  # gRPC-Web and client connections
+    assert [ef["spec"]["workloadSelector"] for ef in filters] == [{"labels": {"app": "my-gateway"}}] * 2
 
 
 # The stock installs as Istio's manifests define them (istio-facts): the classic
@@ -82,11 +84,11 @@ def test_gateway_install_sets_selector_namespace_ports_and_test_address_together
     r = helm.render({"gateway": {"install": install}, "grpcWeb": WEB, "trafficPolicy": {"loadBalancer": "RANDOM"},
                      "tls": {"credentialName": "", "certManager": CERT_MANAGER}})
     assert r.one("Gateway")["spec"]["selector"] == facts["selector"]
-    ef = r.one("EnvoyFilter")
+    ef = grpc_web_filter(r)
     assert ef["spec"]["workloadSelector"] == {"labels": facts["selector"]}
     assert {p["match"]["listener"]["portNumber"] for p in ef["spec"]["configPatches"]} == {facts["https_bind"]}
-    for kind in ("EnvoyFilter", "Certificate", "DestinationRule"):
-        assert r.one(kind)["metadata"]["namespace"] == facts["namespace"], kind
+    for doc in [ef, r.one("Certificate"), r.one("DestinationRule")]:
+        assert doc["metadata"]["namespace"] == facts["namespace"], doc["kind"]
     assert facts["address"] in r.one("Pod")["spec"]["containers"][0]["args"]
 
 
@@ -95,7 +97,7 @@ def test_each_install_default_can_be_overridden_alone(helm):
                                  "servicePorts": {"443": 9443, "80": 9080}},
                      "tests": {"gatewayAddress": "edge.edge.svc"}, "grpcWeb": WEB})
     assert r.one("Gateway")["spec"]["selector"] == {"app": "edge"}
-    ef = r.one("EnvoyFilter")
+    ef = grpc_web_filter(r)
     assert ef["metadata"]["namespace"] == "edge"
     assert {p["match"]["listener"]["portNumber"] for p in ef["spec"]["configPatches"]} == {9443}
     assert "edge.edge.svc:443" in r.one("Pod")["spec"]["containers"][0]["args"]

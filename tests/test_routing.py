@@ -166,12 +166,12 @@ def resolved_shares(entry, namespace):
 
 @for_every_valid_values_set
 def test_each_route_becomes_one_http_entry(case):
-    assert sorted(e["name"] for e in case.entries) == sorted(r["name"] for r in case.values["routes"])
+    assert sorted(e["name"] for e in case.entries) == sorted(r["name"] for r in case.routes)
 
 
 @for_every_valid_values_set
 def test_every_service_method_and_raw_match_reaches_its_routes_backends_in_its_proportions(case):
-    for r in case.values["routes"]:
+    for r in case.routes:
         for path in probe_paths(r, case.facts.get("regex_sample")):
             entry = route_for(case.vs, path)
             assert entry is not None and entry["name"] == r["name"], \
@@ -181,7 +181,7 @@ def test_every_service_method_and_raw_match_reaches_its_routes_backends_in_its_p
 
 @for_every_valid_values_set
 def test_unknown_services_and_near_miss_names_reach_their_own_service_or_the_catch_all(case):
-    routes = case.values["routes"]
+    routes = case.routes
     catch_all = [r["name"] for r in routes if not probe_paths(r)]
     fallback = catch_all[0] if catch_all else None
     entry = route_for(case.vs, "/zz.Unknown/Call")

@@ -147,7 +147,7 @@ def test_durations_up_to_gos_longest_render_and_istio_refuses_one_unit_more(helm
 
 @for_every_valid_values_set
 def test_streams_never_carry_a_route_timeout_and_unary_routes_keep_theirs(case):
-    by_name = {route["name"]: route for route in case.values["routes"]}
+    by_name = {route["name"]: route for route in case.routes}
     for e in case.entries:
         route = by_name[e["name"]]
         if route.get("streaming"):
@@ -160,7 +160,7 @@ def test_streams_never_carry_a_route_timeout_and_unary_routes_keep_theirs(case):
 def test_routes_retry_as_asked_and_attempts_zero_turns_retries_off(case):
     """A route's own retries, else the chart-wide ones for its kind (unary or streaming);
     attempts: 0 means no retries, and Istio reads nothing else beside it."""
-    by_name = {route["name"]: route for route in case.values["routes"]}
+    by_name = {route["name"]: route for route in case.routes}
     for e in case.entries:
         route, got = by_name[e["name"]], e.get("retries")
         asked = route.get("retries")

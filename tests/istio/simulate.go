@@ -175,6 +175,9 @@ func runCall(f *failer, sim *simulation.Simulation, in Install, call Call, route
 		if a.GetRetryPolicy() != nil {
 			out.RetryPolicy = toMap(a.GetRetryPolicy())
 		}
+		for _, h := range a.GetHashPolicy() {
+			out.HashPolicy = append(out.HashPolicy, toMap(h))
+		}
 		names := []string{}
 		if a.GetCluster() != "" {
 			names = append(names, a.GetCluster())
@@ -222,6 +225,7 @@ func describeCluster(f *failer, name string, c *cluster.Cluster) UpstreamInfo {
 		switch {
 		case o.GetExplicitHttpConfig().GetHttp2ProtocolOptions() != nil:
 			u.Protocol = "h2"
+			u.HTTP2 = toMap(o.GetExplicitHttpConfig().GetHttp2ProtocolOptions())
 		case o.GetUseDownstreamProtocolConfig() != nil:
 			u.Protocol = "downstream"
 		case o.GetAutoConfig() != nil:
@@ -236,6 +240,9 @@ func describeCluster(f *failer, name string, c *cluster.Cluster) UpstreamInfo {
 	if k := c.GetUpstreamConnectionOptions().GetTcpKeepalive(); k != nil {
 		u.TCPKeepalive = toMap(k)
 	}
+	if od := c.GetOutlierDetection(); od != nil {
+		u.OutlierDetection = toMap(od)
+	}
 	return u
 }
 
@@ -246,6 +253,8 @@ func hcmSettings(h *hcm.HttpConnectionManager) map[string]any {
 		"idle_timeout":        dur(h.GetCommonHttpProtocolOptions().GetIdleTimeout()),
 		"max_stream_duration": dur(h.GetCommonHttpProtocolOptions().GetMaxStreamDuration()),
 	}
+	m["max_connection_duration"] = dur(h.GetCommonHttpProtocolOptions().GetMaxConnectionDuration())
+	m["drain_timeout"] = dur(h.GetDrainTimeout())
 	if h.GetHttp2ProtocolOptions() != nil {
 		m["http2_protocol_options"] = toMap(h.GetHttp2ProtocolOptions())
 	}
@@ -256,6 +265,10 @@ func describeListeners(f *failer, ls []*listener.Listener) []ListenerInfo {
 	out := []ListenerInfo{}
 	for _, l := range ls {
 		li := ListenerInfo{Name: l.Name, Port: l.GetAddress().GetSocketAddress().GetPortValue(), FilterChains: []FilterChainInfo{}}
+		if b := l.GetPerConnectionBufferLimitBytes(); b != nil {
+			v := b.GetValue()
+			li.PerConnectionBufferLimitBytes = &v
+		}
 		for _, fc := range l.GetFilterChains() {
 			info := describeChain(f, fc)
 			li.FilterChains = append(li.FilterChains, info)
@@ -277,6 +290,7 @@ func describeChain(f *failer, fc *listener.FilterChain) FilterChainInfo {
 	}
 	if h := xdstest.ExtractHTTPConnectionManager(f, fc); h != nil {
 		info.RouteConfig = h.GetRds().GetRouteConfigName()
+		info.HCM = hcmSettings(h)
 	}
 	if ts := fc.GetTransportSocket(); ts != nil {
 		t := &tlsv3.DownstreamTlsContext{}

@@ -136,6 +136,8 @@ type ListenerInfo struct {
 	Name         string            `json:"name"`
 	Port         uint32            `json:"port"`
 	FilterChains []FilterChainInfo `json:"filter_chains"`
+	// PerConnectionBufferLimitBytes is the listener's per_connection_buffer_limit_bytes (nil: unset).
+	PerConnectionBufferLimitBytes *uint32 `json:"per_connection_buffer_limit_bytes"`
 }
 
 type FilterChainInfo struct {
@@ -148,6 +150,8 @@ type FilterChainInfo struct {
 	RouteConfig          string   `json:"route_config"`
 	// TLS summarises the chain's DownstreamTlsContext; nil on plaintext chains.
 	TLS *TLSInfo `json:"tls"`
+	// HCM is the chain's HTTP connection manager settings (see CallResult.HCM); nil without one.
+	HCM map[string]any `json:"hcm,omitempty"`
 }
 
 type TLSInfo struct {
@@ -191,6 +195,9 @@ type CallResult struct {
 	Cluster           string            `json:"cluster,omitempty"`
 	WeightedClusters  []WeightedCluster `json:"weighted_clusters"`
 	Upstreams         []UpstreamInfo    `json:"upstreams"`
+
+	// HashPolicy is the route's hash_policy (consistent hashing), one map per entry.
+	HashPolicy []map[string]any `json:"hash_policy"`
 }
 
 type WeightedCluster struct {
@@ -208,4 +215,8 @@ type UpstreamInfo struct {
 	MaxRequestsPerConnection *uint32        `json:"max_requests_per_connection"`
 	TCPKeepalive             map[string]any `json:"tcp_keepalive"`
 	LbPolicy                 string         `json:"lb_policy,omitempty"`
+	// OutlierDetection is the cluster's outlier_detection; HTTP2 its explicit HTTP/2 protocol
+	// options (connection_keepalive, max_concurrent_streams...). nil when unset.
+	OutlierDetection map[string]any `json:"outlier_detection"`
+	HTTP2            map[string]any `json:"http2_protocol_options"`
 }

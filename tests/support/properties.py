@@ -35,6 +35,13 @@ SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
+# reflection.* and health.*: the route each adds (README "Reflection and health").
+PASS_THROUGH = {
+    "reflection": ("grpc-reflection", ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]),
+    "health": ("grpc-health", ["grpc.health.v1.Health"]),
+}
+
+
 @dataclass
 class Case:
     """One drawn values set and its render. values: as the chart means them (null and {} for an
@@ -48,6 +55,17 @@ class Case:
     raw_values: dict | None = None
     render: Render | None = None
     error: str | None = None
+
+    @property
+    def routes(self) -> list[dict]:
+        """The routes the values declare: routes[], then the reflection and health routes that
+        reflection.enabled / health.enabled add, written as a routes[] entry would be."""
+        out = list(self.values["routes"])
+        for key, (name, services) in PASS_THROUGH.items():
+            settings = self.values.get(key, {})
+            if settings.get("enabled"):
+                out.append({"name": name, "services": services, "streaming": True, "backend": settings["backend"]})
+        return out
 
     @property
     def vs(self) -> dict:

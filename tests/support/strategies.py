@@ -1,8 +1,10 @@
 """Hypothesis strategies for values sets the chart must accept. valid_cases() draws
-(values, release, namespace, facts) across every feature; facts carries what the generator
+(values, release, namespace, facts) across every feature (client connections, reflection and
+health routes included); facts carries what the generator
 knows beyond the values (facts["host_namespace"][host]: the namespace a backend host names
 (name.ns, name.ns.svc, name.ns.svc.cluster.local), None for a short name, which resolves in
-the release namespace). The building blocks (hosts,
+the release namespace; facts["own_policy_hosts"]: hosts whose one route sets any
+trafficPolicy). The building blocks (hosts,
 labels, durations, ports, retry policies, traffic policies, CORS origins) are module constants.
 """
 from __future__ import annotations
@@ -70,6 +72,19 @@ DURATION = st.one_of(
     st.builds("{}{}".format, st.integers(1, 999), st.sampled_from(["ms", "s", "m", "h"])),
     st.sampled_from(LONGEST_DURATIONS),
 )
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60000, "h": 3600000}
+
+
+def duration_ms(text: str) -> int:
+    """A Go duration (time.ParseDuration's syntax, fractions included) in whole milliseconds."""
+    from support.validators.cel import go_duration
+    return go_duration(text) // 1_000_000
+
+
+# Two durations, the first at most the second (a keepalive timeout and its interval, a drain
+# time and the connection's lifetime).
+ORDERED_DURATIONS = st.tuples(DURATION, DURATION).map(lambda p: tuple(sorted(p, key=duration_ms)))
+
 # corsPolicy.maxAge: whole seconds (istiod validateCORSPolicy).
 WHOLE_SECONDS = st.one_of(
     st.sampled_from(["1h", "10m", "600s", "24h", "1s", "2562047h", "9223372036s", "1.5m", "0.5h", "2000ms"]),
@@ -164,7 +179,18 @@ TP_FIELDS = {
     "tcpKeepalive": st.fixed_dictionaries(
         {}, optional={"time": DURATION, "interval": DURATION,
                       "probes": st.one_of(st.integers(1, 9), st.just(UINT32_MAX))}).filter(bool),
-    "loadBalancer": st.sampled_from(["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "PASSTHROUGH"]),
+    "loadBalancer": st.one_of(
+        st.sampled_from(["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "PASSTHROUGH"]),
+        st.builds(lambda s: {"simple": s}, st.sampled_from(["ROUND_ROBIN", "LEAST_REQUEST"])),
+        st.builds(lambda h: {"consistentHash": {"httpHeaderName": h}}, st.sampled_from(["x-user-id", "x-session", "tenant_id"]))),
+    # At least one consecutive-error count above 0 (the chart refuses an outlier detection that
+    # never ejects).
+    "outlierDetection": st.fixed_dictionaries(
+        {"consecutiveGatewayErrors": st.one_of(st.integers(1, 20), st.just(UINT32_MAX))},
+        optional={"consecutive5xxErrors": st.integers(0, 20), "interval": DURATION, "baseEjectionTime": DURATION,
+                  "maxEjectionPercent": st.integers(0, 100)}),
+    # Istio 1.31 only: valid_cases sets istio.version to 1.31 when a policy carries it.
+    "http2KeepAlive": ORDERED_DURATIONS.map(lambda p: {"timeout": p[0], "interval": p[1]}),
 }
 TP_KEYS = sorted(TP_FIELDS)
 CANONICAL_TP = st.fixed_dictionaries(TP_FIELDS)
@@ -312,11 +338,13 @@ def routes_and_backends(draw, max_routes):
     # a route whose hosts no other route uses may set anything.
     canonical = draw(CANONICAL_TP)
     users = Counter(h for r in routes for h in {t["host"] for t in _targets(r)})
+    own_policy = set()  # hosts whose one route sets a policy of its own
     for r in routes:
         if not one_in(draw, 3):
             continue
         if all(users[t["host"]] == 1 for t in _targets(r)) and draw(BOOL):
             tp = draw(ANY_TP)
+            own_policy.update(t["host"] for t in _targets(r))
         else:
             tp = {k: canonical[k] for k in pick(draw, TP_KEYS, 1, 3)}
         if tp:
@@ -341,7 +369,7 @@ def routes_and_backends(draw, max_routes):
         for (host, subset), ts in occurrences.items():
             if host in ruled and not any("subsetLabels" in t for t in ts):
                 ts[0]["subsetLabels"] = subset_labels[host, subset]
-    return routes, extra, {"host_namespace": host_namespaces, "regex_sample": samples}
+    return routes, extra, {"host_namespace": host_namespaces, "regex_sample": samples, "own_policy_hosts": own_policy}
 
 
 @st.composite
@@ -406,6 +434,50 @@ def tls_section(draw, hosts, tls_on, port, ports):
             if draw(BOOL):
                 tls["redirectPort"] = 80
     return tls
+
+
+WINDOW = st.one_of(st.just(0), st.sampled_from([65535, 1048576, 2147483647]), st.integers(65535, 2147483647))
+
+
+@st.composite
+def downstream_section(draw):
+    """Client connection settings: "" leaves Istio's value, 0s turns a timeout off; the
+    keepalive timeout within its interval, the drain time within the connection's lifetime."""
+    d = {}
+    for key in ("streamIdleTimeout", "requestTimeout"):
+        if draw(BOOL):
+            d[key] = choice(draw, ["", "0s", draw(DURATION)])
+    if draw(BOOL):
+        drain, lifetime = draw(ORDERED_DURATIONS)
+        d["maxConnectionDuration"] = lifetime
+        if draw(BOOL):
+            d["drainTimeout"] = drain
+    http2 = {}
+    if draw(BOOL):
+        timeout, interval = draw(ORDERED_DURATIONS)
+        http2["keepalive"] = choice(draw, [{"interval": interval, "timeout": timeout}, {"interval": ""}])
+    if draw(BOOL):
+        http2["maxConcurrentStreams"] = draw(st.one_of(st.just(0), st.integers(1, 2147483647)))
+    if draw(BOOL):
+        http2["initialStreamWindowSize"] = draw(WINDOW)
+    if draw(BOOL):
+        http2["initialConnectionWindowSize"] = draw(WINDOW)
+    if http2:
+        d["http2"] = http2
+    if draw(BOOL):
+        d["perConnectionBufferLimitBytes"] = draw(st.one_of(st.just(0), st.integers(1, 4294967295)))
+    if draw(BOOL):
+        ef = {"enabled": choice(draw, ["auto", True, False])}
+        if draw(BOOL):
+            ef["priority"] = draw(st.integers(-100, 100))
+        d["envoyFilter"] = ef
+    return d
+
+
+def _policies(v):
+    yield v.get("trafficPolicy") or {}
+    for r in v["routes"]:
+        yield r.get("trafficPolicy") or {}
 
 
 @st.composite
@@ -512,6 +584,22 @@ def valid_cases(draw, max_routes=8):
             if draw(BOOL):
                 s["portName"] = "grpc-" + draw(dns_label(1, 20))
             v["backendServices"].append(s)
+
+    if any("http2KeepAlive" in p for p in _policies(v)):
+        v["istio"] = {"version": "1.31"}  # DestinationRule http2KeepAlive is new in Istio 1.31
+    elif one_in(draw, 4):
+        v["istio"] = {"version": choice(draw, ["1.24", "1.28", "1.30", "1.31"])}
+    if draw(BOOL):
+        v["downstream"] = draw(downstream_section())
+
+    # Reflection and health pass-through: their backends are hosts the routes use (but those
+    # whose one route sets a policy of its own, which a second user may contradict), or new ones.
+    hosts_used = sorted({t["host"] for r in routes for t in _targets(r)} - facts["own_policy_hosts"])
+    for key in ("reflection", "health"):
+        if one_in(draw, 3):
+            host = choice(draw, hosts_used + ["reflector", "health-svc"])
+            v[key] = {"enabled": True, "backend": {"host": host, "port": draw(PORT)}}
+            facts["host_namespace"].setdefault(host, None)  # a fresh short name: the release namespace
 
     if one_in(draw, 4):
         v["tests"] = {"enabled": False}

@@ -10,7 +10,8 @@ What a document goes through:
 - custom resources with a vendored CRD schema (crds/, written by scripts/vendor-crds):
   the @kubernetes-models validators in one long-lived Node.js process (node.py,
   crd_validate.mjs), the structural unknown-field walk, CEL rules and jsonschema on the real
-  CRD schema (crd.py, cel.py), and ObjectMeta as the API server checks it;
+  CRD schema (crd.py, cel.py; a kind a newer supported release extends passes when either
+  release's schema accepts it), and ObjectMeta as the API server checks it;
 - any other kind is an error: there is nothing to prove it against;
 - every document: the API-server / webhook rules no schema carries (rules.py);
 - across the documents: no two objects with the same group, kind, namespace and name.
