@@ -251,8 +251,8 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
          root namespace (istio-system by default) to all (PushContext.EnvoyFilters in
          pilot/pkg/model/push_context.go); anywhere else it applies to nothing. */ -}}
   {{- if $model.envoyFilter.enabled -}}{{- with $values.grpcWeb.envoyFilter.namespace -}}
-    {{- if not (has . (list $gateway.workloadNamespace "istio-system")) -}}
-      {{- $errors = append $errors (printf "grpcWeb.envoyFilter.namespace: %s is neither the gateway pods' namespace (gateway.workloadNamespace: %s) nor Istio's root namespace (istio-system), and Istio applies an EnvoyFilter only there, so gRPC-Web would not work; leave it empty (the gateway pods' namespace) or set one of those" . $gateway.workloadNamespace) -}}
+    {{- if not (has . (list $model.gateway.workloadNamespace "istio-system")) -}}
+      {{- $errors = append $errors (printf "grpcWeb.envoyFilter.namespace: %s is neither the gateway pods' namespace (gateway.workloadNamespace: %s) nor Istio's root namespace (istio-system), and Istio applies an EnvoyFilter only there, so gRPC-Web would not work; leave it empty (the gateway pods' namespace) or set one of those" . $model.gateway.workloadNamespace) -}}
     {{- end -}}
   {{- end -}}{{- end -}}
 {{- end -}}

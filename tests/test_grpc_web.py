@@ -108,6 +108,12 @@ def test_shared_gateway_patch_reaches_hosts_and_the_wildcards_that_cover_them(he
     assert snis == ["*.example.com"]
 
 
+def test_envoy_filter_namespace_may_name_the_installs_gateway_namespace(helm):
+    """The istio/gateway chart's pods run in istio-ingress: an EnvoyFilter there applies to them."""
+    r = helm.render({"gateway": {"install": "gateway-chart"}, "grpcWeb": {**WEB, "envoyFilter": {"namespace": "istio-ingress"}}})
+    assert grpc_web_filter(r)["metadata"]["namespace"] == "istio-ingress"
+
+
 def test_envoy_filter_can_live_in_istios_root_namespace(helm):
     """From the root namespace an EnvoyFilter applies to the gateway pods of every namespace."""
     r = helm.render({"gateway": {"workloadNamespace": "gw"},
