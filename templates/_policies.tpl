@@ -67,7 +67,11 @@ here, while merging, and reported with the others.
   {{- range $targets -}}
     {{- if .subset -}}
       {{- $anySubset = true -}}
-      {{- if .subsetLabels -}}{{- else -}}{{- $_ := set $labelledElsewhere (print (include "grpc-ingress.serviceFqdn" (list .host $releaseNamespace $clusterDomain)) "/" .subset) $index -}}{{- end -}}
+      {{- if .subsetLabels -}}{{- else -}}
+        {{- $host := printf "%s.%s.svc.%s" .host $releaseNamespace $clusterDomain -}}
+        {{- if contains "." .host -}}{{- $host = include "grpc-ingress.serviceFqdn" (list .host $releaseNamespace $clusterDomain) -}}{{- end -}}
+        {{- $_ := set $labelledElsewhere (print $host "/" .subset) $index -}}
+      {{- end -}}
     {{- end -}}
   {{- end -}}
   {{- /* The route's settings over the chart default, plus streaming keepalives. Key by
@@ -102,7 +106,9 @@ here, while merging, and reported with the others.
     {{- $wanted = $target.subsetLabels -}}
     {{- if $policy -}}{{- $wanted = true -}}{{- end -}}
     {{- if $wanted -}}
-    {{- $host := include "grpc-ingress.serviceFqdn" (list $target.host $releaseNamespace $clusterDomain) -}}
+    {{- /* A short name costs one printf; only a dotted one needs grpc-ingress.serviceFqdn. */ -}}
+    {{- $host := printf "%s.%s.svc.%s" $target.host $releaseNamespace $clusterDomain -}}
+    {{- if contains "." $target.host -}}{{- $host = include "grpc-ingress.serviceFqdn" (list $target.host $releaseNamespace $clusterDomain) -}}{{- end -}}
     {{- $entry := get $policies $host -}}
     {{- if $entry -}}{{- else -}}
       {{- $entry = dict "namespace" $namespace "subsets" dict -}}
