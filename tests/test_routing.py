@@ -143,15 +143,25 @@ def probe_paths(route, samples=None):
     return paths
 
 
-def intended_shares(route):
-    """Percent of the route's calls each (host, port, subset) should get, read from the values:
-    backend takes them all, backends split them by weight."""
+def intended_shares(route, case):
+    """Percent of the route's calls each (Service, port, subset) should get, read from the values:
+    backend takes them all, backends split them by weight. The Service is the one the host
+    names (case.facts): name.ns, name.ns.svc and the FQDN are the Service name in ns."""
     targets = route.get("backends") or [route["backend"]]
     shares = {}
     for t in targets:
-        key = (t["host"], t["port"], t.get("subset"))
+        ns = case.facts["host_namespace"].get(t["host"])
+        service = "%s.%s.svc.cluster.local" % (t["host"].split(".")[0], ns or case.namespace)
+        key = (service, t["port"], t.get("subset"))
         shares[key] = shares.get(key, 0) + (100 if len(targets) == 1 else t.get("weight", 0))
     return shares
+
+
+def resolved_shares(entry, namespace):
+    """traffic_shares with each host as Istio reads a VirtualService destination: a dot-free name
+    in the VirtualService's namespace, any other host literally."""
+    return {(h if "." in h else "%s.%s.svc.cluster.local" % (h, namespace), port, subset): share
+            for (h, port, subset), share in traffic_shares(entry).items()}
 
 
 @for_every_valid_values_set
@@ -166,7 +176,7 @@ def test_every_service_method_and_raw_match_reaches_its_routes_backends_in_its_p
             entry = route_for(case.vs, path)
             assert entry is not None and entry["name"] == r["name"], \
                 "%s reaches %s, not route %s" % (path, entry and entry["name"], r["name"])
-            assert traffic_shares(entry) == intended_shares(r), path
+            assert resolved_shares(entry, case.namespace) == intended_shares(r, case), path
 
 
 @for_every_valid_values_set

@@ -52,27 +52,37 @@ class HarnessError(AssertionError):
 
 
 # The gateway deployments the chart's output runs on (Service + one ready Pod, added by the
-# harness). Both are the installs Istio documents, in istio-system, with the pod labels the
-# chart's default gateway.selector (istio: ingressgateway) matches:
-# - classic: the istio-ingressgateway of istioctl / manifests/charts/gateways/istio-ingress, whose
-#   Service maps 80->8080 and 443->8443 (the pod listens on the targetPort);
-# - gateway-chart: `helm install istio-ingressgateway istio/gateway -n istio-system`
-#   (manifests/charts/gateway: labels app/istio from the release name, ports bound as-is).
-_LABELS = {"app": "istio-ingressgateway", "istio": "ingressgateway"}
+# harness), as Istio installs them; "values" is the chart's gateway.install for each:
+# - classic: the istio-ingressgateway of istioctl / manifests/charts/gateways/istio-ingress, in
+#   istio-system, labels istio: ingressgateway; its Service maps 80->8080 and 443->8443 (the pod
+#   listens on the targetPort);
+# - gateway-chart: `helm install istio-ingress istio/gateway -n istio-ingress`, as Istio's docs
+#   install it (manifests/charts/gateway: labels app: istio-ingress, istio: ingress from the
+#   release name; Service ports bound as-is).
 INSTALLS: dict[str, dict] = {
     "classic": {
-        "name": "istio-ingressgateway", "namespace": "istio-system", "labels": _LABELS, "pod_ip": "10.0.0.10",
+        "name": "istio-ingressgateway", "namespace": "istio-system", "pod_ip": "10.0.0.10",
+        "labels": {"app": "istio-ingressgateway", "istio": "ingressgateway"},
         "ports": [{"name": "status-port", "port": 15021, "target_port": 15021},
                   {"name": "http2", "port": 80, "target_port": 8080},
                   {"name": "https", "port": 443, "target_port": 8443}],
     },
     "gateway-chart": {
-        "name": "istio-ingressgateway", "namespace": "istio-system", "labels": _LABELS, "pod_ip": "10.0.0.10",
+        "name": "istio-ingress", "namespace": "istio-ingress", "pod_ip": "10.0.0.10",
+        "labels": {"app": "istio-ingress", "istio": "ingress"},
         "ports": [{"name": "status-port", "port": 15021, "target_port": 15021},
                   {"name": "http2", "port": 80, "target_port": 80},
                   {"name": "https", "port": 443, "target_port": 443}],
     },
 }
+CHART_INSTALL = {"classic": "istioctl", "gateway-chart": "gateway-chart"}
+
+
+def for_install(values: dict | None, install: str) -> dict:
+    """values with gateway.install set for one of INSTALLS (the chart's switch for that install)."""
+    values = dict(values or {})
+    values["gateway"] = {**values.get("gateway", {}), "install": CHART_INSTALL[install]}
+    return values
 
 
 @dataclass(frozen=True)
