@@ -34,12 +34,14 @@ connection's lifetime) append to model.errors.
 {{- $down := $values.downstream -}}
 {{- $errors := list -}}
 
-{{- /* Durations longer than Go can hold: istiod parses the patch with Go (durationProblem). */ -}}
+{{- /* Durations Go cannot hold (istiod parses the patch with Go), negative ones, and parts
+       below the millisecond protoDuration writes (durationProblem; 0s is "off" where Envoy
+       reads it so). */ -}}
 {{- $keepalive := $down.http2.keepalive | default dict -}}
 {{- range $key, $value := dict "streamIdleTimeout" $down.streamIdleTimeout "requestTimeout" $down.requestTimeout
       "maxConnectionDuration" $down.maxConnectionDuration "drainTimeout" $down.drainTimeout
       "http2.keepalive.interval" $keepalive.interval "http2.keepalive.timeout" $keepalive.timeout -}}
-  {{- with $value -}}{{- with include "grpc-ingress.durationProblem" (list (print "downstream." $key) .) -}}{{- $errors = append $errors . -}}{{- end -}}{{- end -}}
+  {{- with $value -}}{{- with include "grpc-ingress.durationProblem" (list (print "downstream." $key) . (ternary "off" "envoy" (has $key (list "streamIdleTimeout" "requestTimeout")))) -}}{{- $errors = append $errors . -}}{{- end -}}{{- end -}}
 {{- end -}}
 
 {{- /* Timeouts. "" leaves Istio's value; "0s" is Envoy's "off". */ -}}
@@ -139,21 +141,9 @@ connection's lifetime) append to model.errors.
 {{/*
 The port a plaintext listener's pod binds: include "grpc-ingress.connection.bindPort" (list $ $model LISTENER)
 Istio binds a Gateway server to the gateway Service's targetPort, or to the port itself when
-the Service has no such port (resolvePorts in pilot/pkg/model/gateway.go): the classic
-istio-ingressgateway maps 80->8080 and 443->8443, the istio/gateway chart binds each port
-itself. The values tell the install apart only by the TLS listener port
-(grpcWeb.envoyFilter.listenerPort): one that differs from tls.port is the classic mapping.
-A listener that carries its own bindPort (a gateway port model) is taken as it is.
+the Service has no such port (resolvePorts in pilot/pkg/model/gateway.go); every listener
+carries that port from the gateway port model (_gateway.tpl).
 */}}
 {{- define "grpc-ingress.connection.bindPort" -}}
-{{- $root := index . 0 -}}
-{{- $model := index . 1 -}}
-{{- $listener := index . 2 -}}
-{{- if $listener.bindPort -}}
-{{- $listener.bindPort -}}
-{{- else if and (ne (int $model.envoyFilter.port) (int $root.Values.tls.port)) (eq (int $listener.port) 80) -}}
-8080
-{{- else -}}
-{{- $listener.port -}}
-{{- end -}}
+{{- (index . 2).bindPort -}}
 {{- end -}}

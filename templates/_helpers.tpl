@@ -3,15 +3,34 @@ Unit helpers for the rules in _validate.tpl: values the schema already accepted,
 and the bounds of the components that read them.
 */}}
 
-{{/* A duration (whole h/m/s/ms parts) in milliseconds: include "grpc-ingress.durationMs" "1h30m" | atoi */}}
-{{- define "grpc-ingress.durationMs" -}}
+{{/*
+A Go duration in nanoseconds, as time.ParseDuration computes it: include "grpc-ingress.durationNs" "1.5s" | atoi
+Units h, m, s, ms, us (µs, μs) and ns, in any order and repeated, each with an optional
+fraction ("1h30m", "1.5s", ".5ms", "250000us"); a leading "-" negates, and "0" is 0. Integer
+parts are exact; a fraction goes through a float64 and is truncated, as Go does
+(`v += uint64(float64(f) * (float64(unit) / scale))` in time.ParseDuration), so the result
+is the number Istio then checks. Callers rule out durations Go cannot hold first
+(grpc-ingress.durationOverflows): int64 arithmetic would wrap.
+*/}}
+{{- define "grpc-ingress.durationNs" -}}
+{{- $unit := dict "ns" 1 "us" 1000 "µs" 1000 "μs" 1000 "ms" 1000000 "s" 1000000000 "m" 60000000000 "h" 3600000000000 -}}
 {{- $total := 0 -}}
-{{- $unit := dict "h" 3600000 "m" 60000 "s" 1000 "ms" 1 -}}
-{{- range regexFindAll "[0-9]+(ms|h|m|s)" . -1 -}}
-{{- $number := regexFind "^[0-9]+" . -}}
-{{- $total = add $total (mul (atoi $number) (get $unit (trimPrefix $number .))) -}}
+{{- range regexFindAll "[0-9]*(\\.[0-9]*)?(ns|us|µs|μs|ms|s|m|h)" . -1 -}}
+  {{- $number := regexFind "^[0-9]*(\\.[0-9]*)?" . -}}
+  {{- $scale := get $unit (trimPrefix $number .) -}}
+  {{- $parts := splitList "." $number -}}
+  {{- with first $parts -}}{{- $total = add $total (mul (atoi .) $scale) -}}{{- end -}}
+  {{- if gt (len $parts) 1 -}}{{- with trunc 18 (index $parts 1) -}}
+    {{- $total = add $total (mulf (float64 (atoi .)) (divf (float64 $scale) (float64 (print "1" (repeat (len .) "0"))))) -}}
+  {{- end -}}{{- end -}}
 {{- end -}}
+{{- if hasPrefix "-" . -}}{{- $total = sub 0 $total -}}{{- end -}}
 {{- $total -}}
+{{- end -}}
+
+{{/* A Go duration in whole milliseconds (truncated): include "grpc-ingress.durationMs" "1h30m" | atoi */}}
+{{- define "grpc-ingress.durationMs" -}}
+{{- div (include "grpc-ingress.durationNs" . | atoi) 1000000 -}}
 {{- end -}}
 
 {{/*
@@ -49,8 +68,8 @@ read too. Seven characters cannot overflow (999999h is the most), so short ones 
 {{- define "grpc-ingress.durationOverflows" -}}
 {{- if gt (len .) 7 -}}
 {{- $ms := 0.0 -}}
-{{- $unit := dict "h" 3600000.0 "m" 60000.0 "s" 1000.0 "ms" 1.0 "us" 0.001 "µs" 0.001 "ns" 0.000001 -}}
-{{- range regexFindAll "[0-9]*(\\.[0-9]*)?(ns|us|µs|ms|s|m|h)" . -1 -}}
+{{- $unit := dict "h" 3600000.0 "m" 60000.0 "s" 1000.0 "ms" 1.0 "us" 0.001 "µs" 0.001 "μs" 0.001 "ns" 0.000001 -}}
+{{- range regexFindAll "[0-9]*(\\.[0-9]*)?(ns|us|µs|μs|ms|s|m|h)" . -1 -}}
 {{- $number := regexFind "^[0-9]*(\\.[0-9]*)?" . -}}
 {{- $ms = addf $ms (mulf (float64 $number) (get $unit (trimPrefix $number .))) -}}
 {{- end -}}

@@ -4,10 +4,10 @@ secrets they present, the gRPC-Web patch for TLS listeners and the helm test che
 */}}
 
 {{/*
-Fill model.gateway, model.tls, model.listeners, model.ports, model.defaultTlsHosts,
-model.certificates, model.secrets, model.envoyFilter and model.healthCheck (enabled, flags,
-address, clientSecret, reason it is off; _passthrough.tpl adds the call):
-include "grpc-ingress.model.listeners" (list $ $model)   (after grpc-ingress.model.names)
+Fill model.tls, model.listeners, model.ports, model.defaultTlsHosts, model.certificates,
+model.secrets, model.envoyFilter and model.healthCheck (enabled, flags, address, clientSecret,
+reason it is off; _passthrough.tpl adds the call):
+include "grpc-ingress.model.listeners" (list $ $model)   (after gateway and names)
 */}}
 {{- define "grpc-ingress.model.listeners" -}}
 {{- $root := index . 0 -}}
@@ -28,33 +28,36 @@ include "grpc-ingress.model.listeners" (list $ $model)   (after grpc-ingress.mod
 {{- with $tls.cipherSuites -}}{{- $_ := set $tlsSettings "cipherSuites" . -}}{{- end -}}
 {{- with $tls.subjectAltNames -}}{{- $_ := set $tlsSettings "subjectAltNames" . -}}{{- end -}}
 
-{{- /* Listeners in the order the Gateway lists its servers. Port clashes and missing
-       certificate sources are refused in _validate.tpl. */ -}}
+{{- /* Listeners in the order the Gateway lists its servers, each with the pod port Istio
+       binds for it (grpc-ingress.bindPort) and the value that sets its port. Ports the
+       gateway Service lacks, bind port clashes and missing certificate sources are refused
+       in _validate.tpl. */ -}}
 {{- $listeners := list -}}
 {{- $ports := dict -}}
 {{- if $tls.enabled -}}
+  {{- $bind := include "grpc-ingress.bindPort" (list $model $tls.port) | atoi -}}
   {{- /* One HTTPS listener per tls.hosts entry (its own certificate), then one for the rest. */ -}}
   {{- range $i, $entry := $tls.hosts -}}
-    {{- $listeners = append $listeners (dict "name" (printf "https-%d" (add1 $i)) "port" (int $tls.port) "protocol" "HTTPS" "hosts" $entry.hosts "tls" (dict "credentialName" $entry.credentialName)) -}}
+    {{- $listeners = append $listeners (dict "name" (printf "https-%d" (add1 $i)) "key" "tls.port" "port" (int $tls.port) "bindPort" $bind "protocol" "HTTPS" "hosts" $entry.hosts "tls" (dict "credentialName" $entry.credentialName)) -}}
   {{- end -}}
   {{- if $defaultTlsHosts -}}
-    {{- $listeners = append $listeners (dict "name" "https" "port" (int $tls.port) "protocol" "HTTPS" "hosts" $defaultTlsHosts "tls" (dict "credentialName" $names.credentialName)) -}}
+    {{- $listeners = append $listeners (dict "name" "https" "key" "tls.port" "port" (int $tls.port) "bindPort" $bind "protocol" "HTTPS" "hosts" $defaultTlsHosts "tls" (dict "credentialName" $names.credentialName)) -}}
   {{- end -}}
   {{- $_ := set $ports "tls" (int $tls.port) -}}
 {{- end -}}
 {{- if $values.h2c.enabled -}}
   {{- /* Plaintext HTTP/2 with prior knowledge: an HTTP2 server, which must not carry tls settings. */ -}}
-  {{- $listeners = append $listeners (dict "name" "h2c" "port" (int $values.h2c.port) "protocol" "HTTP2" "hosts" $values.hosts) -}}
+  {{- $listeners = append $listeners (dict "name" "h2c" "key" "h2c.port" "port" (int $values.h2c.port) "bindPort" (include "grpc-ingress.bindPort" (list $model $values.h2c.port) | atoi) "protocol" "HTTP2" "hosts" $values.hosts) -}}
   {{- $_ := set $ports "h2c" (int $values.h2c.port) -}}
 {{- end -}}
 {{- if $tls.httpsRedirect -}}
   {{- /* The one plaintext listener allowed a tls block: httpsRedirect alone. */ -}}
-  {{- $listeners = append $listeners (dict "name" "http-redirect" "port" (int $tls.redirectPort) "protocol" "HTTP" "hosts" $values.hosts "httpsRedirect" true) -}}
+  {{- $listeners = append $listeners (dict "name" "http-redirect" "key" "tls.redirectPort" "port" (int $tls.redirectPort) "bindPort" (include "grpc-ingress.bindPort" (list $model $tls.redirectPort) | atoi) "protocol" "HTTP" "hosts" $values.hosts "httpsRedirect" true) -}}
   {{- $_ := set $ports "redirect" (int $tls.redirectPort) -}}
 {{- end -}}
 {{- if and $values.grpcWeb.enabled (not $tls.enabled) -}}
   {{- /* Istio adds Envoy's grpc_web filter by itself on a GRPC-WEB server. */ -}}
-  {{- $listeners = append $listeners (dict "name" "grpc-web" "port" (int $values.grpcWeb.port) "protocol" "GRPC-WEB" "hosts" $values.hosts) -}}
+  {{- $listeners = append $listeners (dict "name" "grpc-web" "key" "grpcWeb.port" "port" (int $values.grpcWeb.port) "bindPort" (include "grpc-ingress.bindPort" (list $model $values.grpcWeb.port) | atoi) "protocol" "GRPC-WEB" "hosts" $values.hosts) -}}
   {{- $_ := set $ports "grpcWeb" (int $values.grpcWeb.port) -}}
 {{- end -}}
 
@@ -98,24 +101,48 @@ include "grpc-ingress.model.listeners" (list $ $model)   (after grpc-ingress.mod
 {{- /*
 The gRPC-Web patch for TLS listeners. Istio adds Envoy's grpc_web filter only on plaintext
 GRPC-WEB servers, so an HTTPS listener gets it from an EnvoyFilter; "auto" renders it when
-this chart owns the Gateway. It matches the port the pod listens on, the Service's
-targetPort, and each patch is scoped by SNI to one of this chart's HTTPS listeners: Istio
-builds one filter chain per server, whose server names are its hosts, and filterChain.sni
-is an exact compare with one of the chain's server names (filterChainMatch in Istio's
-pilot/pkg/networking/core/envoyfilter/listener_patch.go), so the first host of each listener
-names its chain. For a Gateway owned elsewhere, one patch per host.
+this chart owns the Gateway.
+- port: the HTTPS server's bind port (the Service's targetPort for tls.port), which is what
+  listener.portNumber is compared with (listenerMatch in Istio's
+  pilot/pkg/networking/core/envoyfilter/listener_patch.go). grpcWeb.envoyFilter.listenerPort,
+  when set (deprecated), overrides it; _validate.tpl refuses an override that contradicts the
+  port model of a Gateway this chart renders.
+- snis: the filter chains to patch. Istio builds one filter chain per TLS server, whose
+  server names are the server's hosts, namespace prefix stripped, de-duplicated and SORTED
+  (GetSNIHostsForServer in pilot/pkg/model/gateway.go), and filterChain.sni must EQUAL one
+  of them (filterChainMatch: a string compare, so *.example.com matches only the literal
+  *.example.com). Own Gateway: the first host of each HTTPS listener as written (any host of
+  a server names its chain), one chain each.
+  Shared Gateway: grpcWeb.envoyFilter.serverNames, else each of hosts and the wildcards that
+  cover it (*.example.com for api.example.com), since the owner's server may list either.
+  Each sni gets a REMOVE of grpc_web then the INSERT (envoyfilter.yaml): patches apply in
+  list order, so a chain that two snis match (two hosts of one server) still ends with one.
 */ -}}
 {{- $web := $values.grpcWeb -}}
 {{- $mode := $web.envoyFilter.enabled | toString -}}
-{{- $snis := $values.hosts -}}
+{{- $snis := list -}}
 {{- if $values.gateway.create -}}
-  {{- $snis = list -}}
   {{- range $tls.hosts -}}{{- $snis = append $snis (first .hosts) -}}{{- end -}}
   {{- with $defaultTlsHosts -}}{{- $snis = append $snis (first .) -}}{{- end -}}
+{{- else if $web.envoyFilter.serverNames -}}
+  {{- $snis = $web.envoyFilter.serverNames -}}
+{{- else -}}
+  {{- range $host := $values.hosts -}}
+    {{- $snis = append $snis $host -}}
+    {{- /* Wildcards covering the host, down to *.<two labels> (*.example.com, never *.com). */ -}}
+    {{- $labels := splitList "." (trimPrefix "*." $host) -}}
+    {{- range $i, $_ := $labels -}}
+      {{- if and (gt $i 0) (le $i (sub (len $labels) 2)) -}}
+        {{- $snis = append $snis (printf "*.%s" (join "." (slice $labels $i))) -}}
+      {{- end -}}
+    {{- end -}}
+  {{- end -}}
+  {{- $snis = uniq $snis -}}
 {{- end -}}
 {{- $envoyFilter := dict
   "enabled" (and $web.enabled $tls.enabled (or (eq $mode "true") (and (eq $mode "auto") $values.gateway.create)))
-  "port" (int (default $tls.port $web.envoyFilter.listenerPort))
+  "port" ($web.envoyFilter.listenerPort | default (include "grpc-ingress.bindPort" (list $model $tls.port)) | int)
+  "priority" (int $web.envoyFilter.priority)
   "snis" $snis -}}
 
 {{- /* The helm test Pod calls through the first listener a client would use (what it
@@ -133,10 +160,6 @@ names its chain. For a Gateway owned elsewhere, one patch per host.
 {{- end -}}
 {{- $mutual := and $tls.enabled (eq $tls.mode "MUTUAL") -}}
 
-{{- /* The selector default lives here, not in values.yaml: Helm merges maps, so a default in
-       values.yaml would be added to any selector a user sets, and the Gateway would then
-       select pods that carry both, usually none. */ -}}
-{{- $_ := set $model "gateway" (dict "create" $values.gateway.create "selector" ($values.gateway.selector | default (dict "istio" "ingressgateway"))) -}}
 {{- $_ := set $model "tls" (dict "enabled" $tls.enabled "settings" $tlsSettings) -}}
 {{- $_ := set $model "listeners" $listeners -}}
 {{- $_ := set $model "ports" $ports -}}
@@ -148,7 +171,7 @@ names its chain. For a Gateway owned elsewhere, one patch per host.
 {{- if not $test.enabled -}}{{- $testOff = "tests.enabled is false" -}}
 {{- else if and $mutual (not $test.clientSecret) -}}{{- $testOff = "tls.mode is MUTUAL and tests.clientSecret names no client certificate for it" -}}
 {{- end -}}
-{{- $_ := set $model "healthCheck" (dict "enabled" (not $testOff) "reason" $testOff "flags" $args "address" (printf "%s:%d" $test.gatewayAddress (int $port)) "clientSecret" $test.clientSecret) -}}
+{{- $_ := set $model "healthCheck" (dict "enabled" (not $testOff) "reason" $testOff "flags" $args "address" (printf "%s:%d" $model.gateway.testAddress (int $port)) "clientSecret" $test.clientSecret) -}}
 {{- end -}}
 
 {{/*

@@ -17,25 +17,28 @@ Istio resources; a Gateway API renderer (Gateway, HTTPRoute/GRPCRoute, BackendTL
 is a second set of templates reading the same fields. Add a feature by adding its values,
 its rule in _validate.tpl, its fields here, then print them in each renderer.
 
+  gateway            install, create (this chart renders the gateway), service, workloadNamespace,
+                     selector (gateway pods), servicePorts (Service port -> the pod port a
+                     server binds), portList, testAddress, clusterDomain        (_gateway.tpl)
   names              fullname, gateway, gatewayNamespace, gatewayRef ("namespace/name" the
                      routes bind to), credentialName (default TLS secret; "" if none),
                      workloadNamespace (gateway pods: secrets, certificates, EnvoyFilter),
                      envoyFilter, envoyFilterNamespace, testPod, testAuthority,
                      releaseNamespace                                        (_names.tpl)
-  gateway            create (this chart renders the gateway), selector (gateway pods)
   tls                enabled, settings (mode, minProtocolVersion, maxProtocolVersion,
                      cipherSuites, subjectAltNames: shared by every HTTPS listener)
-  listeners          list, in server order, of {name, port, protocol, hosts, tls,
-                     httpsRedirect}: protocol HTTPS (tls: {credentialName}), HTTP2 (h2c,
+  listeners          list, in server order, of {name, key, port, bindPort, protocol, hosts,
+                     tls, httpsRedirect}: protocol HTTPS (tls: {credentialName}), HTTP2 (h2c,
                      prior knowledge), HTTP (httpsRedirect: true, answers 301) or GRPC-WEB
-                     (plaintext gRPC-Web; Istio-only). port is the Service port.
+                     (plaintext gRPC-Web; Istio-only). port is the Service port, bindPort the
+                     pod port Istio binds for it, key the value that sets the port.
   ports              kind -> port for the listeners that exist: tls, h2c, redirect, grpcWeb
   defaultTlsHosts    hosts served with names.credentialName (no tls.hosts entry claims them)
   certificates       cert-manager Certificates to create: {secretName, hosts, source,
                      privateKey: {algorithm, size (0: none), rotationPolicy}}
   secrets            Secrets to create: {name, type, data (plain text; printers encode)}
-  envoyFilter        gRPC-Web on TLS listeners: {enabled, port (the pod's listener port),
-                     snis (one per HTTPS listener)}                      (_listeners.tpl)
+  envoyFilter        gRPC-Web on TLS listeners: {enabled, port (the HTTPS server's bind port),
+                     priority, snis (one per filter chain to patch)}     (_listeners.tpl)
   connection         client connection settings on this chart's chains: {enabled, name,
                      namespace, priority, chains [{port, sni}], hcm, listenerPorts,
                      listener}                                              (_connection.tpl)
@@ -79,6 +82,7 @@ then read it as $.grpcIngressModel.
 {{- if not (hasKey . "grpcIngressModel") -}}
 {{- include "grpc-ingress.restoreDefaults" (list .Values (include "grpc-ingress.defaults" . | fromJson)) -}}
 {{- $model := dict "errors" list -}}
+{{- include "grpc-ingress.model.gateway" (list . $model) -}}
 {{- include "grpc-ingress.model.names" (list . $model) -}}
 {{- include "grpc-ingress.model.listeners" (list . $model) -}}
 {{- include "grpc-ingress.model.connection" (list . $model) -}}

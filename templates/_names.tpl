@@ -76,28 +76,48 @@ Fill model.names: include "grpc-ingress.model.names" (list $ $model)
   "gatewayNamespace" $gatewayNamespace
   "gatewayRef" $gatewayRef
   "credentialName" $credentialName
-  "workloadNamespace" $values.gateway.workloadNamespace
+  "workloadNamespace" $model.gateway.workloadNamespace
   "envoyFilter" (include "grpc-ingress.fit" (printf "%s-grpc-web" $fullname))
-  "envoyFilterNamespace" ($values.grpcWeb.envoyFilter.namespace | default $values.gateway.workloadNamespace)
+  "envoyFilterNamespace" ($values.grpcWeb.envoyFilter.namespace | default $model.gateway.workloadNamespace)
   "testPod" (include "grpc-ingress.fit" (printf "%s-test" $fullname))
   "testAuthority" (ternary (printf "test%s" (trimPrefix "*" $host)) $host (hasPrefix "*." $host))
   "releaseNamespace" $root.Release.Namespace) -}}
 {{- end -}}
 
 {{/*
-A backend host as the fully qualified Service name Istio resolves it to:
-include "grpc-ingress.fqdn" (dict "host" H "namespace" NS "clusterDomain" D)
-A short name is a Service in NS (ResolveShortnameToFQDN in pilot/pkg/model/config.go:
-name.NS.svc.D), name.ns.svc gets the cluster domain, anything else is taken as written.
-clusterDomain defaults to cluster.local.
+The name Istio gives a backend Service host, with the one fix Istio does not make:
+include "grpc-ingress.serviceFqdn" (list HOST RELEASE_NAMESPACE CLUSTER_DOMAIN)
+Istio expands a dot-free short name in the namespace of the resource that names it
+(ResolveShortnameToFQDN in pilot/pkg/model/config.go: name -> name.<ns>.svc.<domain>) and takes
+any host with a dot literally, so `name.ns` and `name.ns.svc` (what Kubernetes DNS resolves)
+would name no Service and the gateway would answer 503. They are read as the Service name in
+namespace ns: name.ns.svc.<clusterDomain>. Other dotted hosts (FQDNs, ServiceEntry hosts of
+three or more labels) are kept.
 */}}
-{{- define "grpc-ingress.fqdn" -}}
-{{- $domain := .clusterDomain | default "cluster.local" -}}
-{{- if not (contains "." .host) -}}
-{{- printf "%s.%s.svc.%s" .host .namespace $domain -}}
-{{- else if and (hasSuffix ".svc" .host) (eq (len (splitList "." .host)) 3) -}}
-{{- printf "%s.%s" .host $domain -}}
+{{- define "grpc-ingress.serviceFqdn" -}}
+{{- $host := index . 0 -}}
+{{- $labels := splitList "." $host -}}
+{{- if eq (len $labels) 1 -}}
+{{- printf "%s.%s.svc.%s" $host (index . 1) (index . 2) -}}
+{{- else if eq (len $labels) 2 -}}
+{{- printf "%s.svc.%s" $host (index . 2) -}}
+{{- else if and (eq (len $labels) 3) (eq (last $labels) "svc") -}}
+{{- printf "%s.%s" $host (index . 2) -}}
 {{- else -}}
-{{- .host -}}
+{{- $host -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+Why a dotted backend host cannot be the Service it reads as, or "":
+include "grpc-ingress.serviceHostProblem" (list KEY HOST CLUSTER_DOMAIN)
+name.ns and name.ns.svc are read as Service `name` in namespace ns (grpc-ingress.serviceFqdn);
+a Service name is a DNS-1035 label, so it starts with a letter.
+*/}}
+{{- define "grpc-ingress.serviceHostProblem" -}}
+{{- $host := index . 1 -}}
+{{- $labels := splitList "." $host -}}
+{{- if or (eq (len $labels) 2) (and (eq (len $labels) 3) (eq (last $labels) "svc")) -}}{{- if not (regexMatch "^[a-z]" $host) -}}
+{{- printf "%s: %s reads as Service %s in namespace %s (Istio takes a dotted host literally, so the chart writes it %s.%s.svc.%s), but a Service name starts with a letter; name the Service as <name>.<namespace>, or give the full host of a ServiceEntry" (index . 0) $host (first $labels) (index $labels 1) (first $labels) (index $labels 1) (index . 2) -}}
+{{- end -}}{{- end -}}
 {{- end -}}

@@ -40,7 +40,13 @@ the call to model.healthCheck: include "grpc-ingress.model.passThrough" (list $ 
     {{- if not $settings.backend.host -}}
       {{- $errors = append $errors (printf "%s.backend.host: %s.enabled is true but no backend is named; set %s.backend.host (and port) to the Service that serves %s" $kind.key $kind.key $kind.key (join " and " $kind.services)) -}}
     {{- end -}}
-    {{- $routes = append $routes (dict "name" $kind.name "services" $kind.services "streaming" true "backend" (dict "host" $settings.backend.host "port" (int $settings.backend.port))) -}}
+    {{- /* name.ns and name.ns.svc as the Service's FQDN, as for routes[] (_routes.tpl). */ -}}
+    {{- $host := $settings.backend.host -}}
+    {{- if contains "." $host -}}
+      {{- with include "grpc-ingress.serviceHostProblem" (list (printf "%s.backend.host" $kind.key) $host $values.clusterDomain) -}}{{- $errors = append $errors . -}}{{- end -}}
+      {{- $host = include "grpc-ingress.serviceFqdn" (list $host $root.Release.Namespace $values.clusterDomain) -}}
+    {{- end -}}
+    {{- $routes = append $routes (dict "name" $kind.name "services" $kind.services "streaming" true "backend" (dict "host" $host "port" (int $settings.backend.port))) -}}
     {{- range $kind.services -}}{{- $_ := set $claimed . (printf "%s.enabled" $kind.key) -}}{{- end -}}
     {{- $_ := set $claimed $kind.name (printf "%s.enabled" $kind.key) -}}
   {{- end -}}

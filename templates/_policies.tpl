@@ -1,12 +1,21 @@
 {{/*
 Destination policies: what the chart asks of each backend host (DestinationRule settings and
-subsets). Istio applies a DestinationRule to every client of its host mesh-wide, and with two
-rules for one host the first one's trafficPolicy wins, so there is one policy per host.
+subsets), for the gateway's traffic only. Istio applies a DestinationRule to every client of its
+host, and with two rules for one host in one namespace the first one's trafficPolicy wins
+(mergeDestinationRule in pilot/pkg/model/destination_rule.go). So each rule lives in the gateway
+pods' namespace with exportTo ["."] and an FQDN host:
+- (*PushContext).destinationRule in pilot/pkg/model/push_context.go: a gateway proxy looks in
+  its own namespace first (private rules of the root namespace, istio-system, for the classic
+  gateway there) and stops at the first match, before the service's namespace: the chart's rule
+  wins over a rule of the service's owner for the gateway, and only for the gateway;
+- setDestinationRules: exportTo ["."] keeps the rule out of every other namespace's index, so no
+  sidecar elsewhere sees it; the host is resolved against the rule's OWN namespace
+  (ResolveShortnameToFQDN), so a short name would name a Service in the gateway's namespace.
 */}}
 
 {{/*
 Fill model.destinationPolicies: include "grpc-ingress.model.policies" (list $ $model)   (after names)
-  map host -> {name, namespace, subsets, policy, owner}   (policy and owner only when a
+  map FQDN host -> {name, namespace, subsets, policy, owner}   (policy and owner only when a
   route gives the host settings)
   policy: merged settings for the host: the route's trafficPolicy over the chart default
           (key by key, maps field by field, loadBalancer whole), plus the streaming
@@ -16,14 +25,17 @@ Fill model.destinationPolicies: include "grpc-ingress.model.policies" (list $ $m
           route that set it. loadBalancer is always a map ({simple} or {consistentHash});
           outlierDetection always carries consecutive5xxErrors (0 unless given).
   subsets: map subset name -> pod labels.
-  name: the resource name (<fullname>-<host with dots as dashes>), namespace: where Istio
-        applies it to the gateway's traffic.
+  name: the resource name (<fullname>-<name>-<namespace> of the Service, or the host with
+        dots as dashes), namespace: the gateway pods' namespace.
+Hosts are keyed as Istio resolves them (grpc-ingress.serviceFqdn): `greeter` from release
+namespace apps, greeter.apps and greeter.apps.svc.cluster.local are one host and one rule.
 The pass-through routes (reflection, health; _passthrough.tpl) count as streaming routes
 and come first, so a conflict is always reported at the user's route.
 A host is listed when a route gives it settings or subset labels; a renderer prints a
 resource only when policy or subsets hold something it can express. Rules that need this
 merged view (two routes giving one host different settings or subset labels, a subset
-nothing defines) are checked here, while merging, and reported with the others.
+nothing defines, a subset defined elsewhere that the chart's rule would hide) are checked
+here, while merging, and reported with the others.
 */}}
 {{- define "grpc-ingress.model.policies" -}}
 {{- $root := index . 0 -}}
@@ -33,6 +45,9 @@ nothing defines) are checked here, while merging, and reported with the others.
 {{- /* Subsets a backend names without giving their labels: "host/subset" -> route index.
        (A subset given with labels defines itself.) */ -}}
 {{- $labelledElsewhere := dict -}}
+{{- $releaseNamespace := $root.Release.Namespace -}}
+{{- $clusterDomain := $values.clusterDomain -}}
+{{- $namespace := $model.names.workloadNamespace -}}
 {{- $anySubset := false -}}
 {{- $chartPolicy := $values.trafficPolicy | default dict -}}
 {{- /* A load balancer name is {simple: NAME} to Istio; one spelling lets routes compare. */ -}}
@@ -52,7 +67,11 @@ nothing defines) are checked here, while merging, and reported with the others.
   {{- range $targets -}}
     {{- if .subset -}}
       {{- $anySubset = true -}}
-      {{- if .subsetLabels -}}{{- else -}}{{- $_ := set $labelledElsewhere (print .host "/" .subset) $index -}}{{- end -}}
+      {{- if .subsetLabels -}}{{- else -}}
+        {{- $host := printf "%s.%s.svc.%s" .host $releaseNamespace $clusterDomain -}}
+        {{- if contains "." .host -}}{{- $host = include "grpc-ingress.serviceFqdn" (list .host $releaseNamespace $clusterDomain) -}}{{- end -}}
+        {{- $_ := set $labelledElsewhere (print $host "/" .subset) $index -}}
+      {{- end -}}
     {{- end -}}
   {{- end -}}
   {{- /* The route's settings over the chart default, plus streaming keepalives. Key by
@@ -87,18 +106,13 @@ nothing defines) are checked here, while merging, and reported with the others.
     {{- $wanted = $target.subsetLabels -}}
     {{- if $policy -}}{{- $wanted = true -}}{{- end -}}
     {{- if $wanted -}}
-    {{- $entry := get $policies $target.host -}}
+    {{- /* A short name costs one printf; only a dotted one needs grpc-ingress.serviceFqdn. */ -}}
+    {{- $host := printf "%s.%s.svc.%s" $target.host $releaseNamespace $clusterDomain -}}
+    {{- if contains "." $target.host -}}{{- $host = include "grpc-ingress.serviceFqdn" (list $target.host $releaseNamespace $clusterDomain) -}}{{- end -}}
+    {{- $entry := get $policies $host -}}
     {{- if $entry -}}{{- else -}}
-      {{- /* Istio applies a DestinationRule to the gateway's traffic when it lives in the
-             service's own namespace, so an FQDN host (name.ns.svc[.cluster.local]) gets its
-             rule in ns; short names resolve in the release namespace. */ -}}
-      {{- $namespace := $root.Release.Namespace -}}
-      {{- if contains ".svc" $target.host -}}
-        {{- $parts := splitList "." (trimSuffix ".cluster.local" $target.host) -}}
-        {{- if and (eq (len $parts) 3) (eq (last $parts) "svc") -}}{{- $namespace = index $parts 1 -}}{{- end -}}
-      {{- end -}}
-      {{- $entry = dict "namespace" $namespace "subsets" dict "key" (printf "routes[%d].%s" $index (ternary "backend.host" "backends" (not (empty $route.backend)))) -}}
-      {{- $_ := set $policies $target.host $entry -}}
+      {{- $entry = dict "namespace" $namespace "subsets" dict -}}
+      {{- $_ := set $policies $host $entry -}}
     {{- end -}}
     {{- if $policy -}}
       {{- if $entry.policy -}}{{- else -}}{{- $_ := set $entry "policy" dict -}}{{- $_ := set $entry "owner" dict -}}{{- end -}}
@@ -106,7 +120,7 @@ nothing defines) are checked here, while merging, and reported with the others.
         {{- if hasKey $entry.policy $key -}}
           {{- $current := get $entry.policy $key -}}
           {{- if ne (toJson $current) (toJson $value) -}}
-            {{- $_ := set $model "errors" (append $model.errors (printf "routes[%d].trafficPolicy.%s: %s for backend %s, but route %q already gives it %s; a DestinationRule is per host, so give both routes the same value" $index $key (toJson $value) $target.host (get $entry.owner $key) (toJson $current))) -}}
+            {{- $_ := set $model "errors" (append $model.errors (printf "routes[%d].trafficPolicy.%s: %s for backend %s, but route %q already gives it %s; a DestinationRule is per host (%s), so give both routes the same value" $index $key (toJson $value) $target.host (get $entry.owner $key) (toJson $current) $host)) -}}
           {{- end -}}
         {{- else -}}
           {{- $_ := set $entry.policy $key $value -}}
@@ -118,7 +132,7 @@ nothing defines) are checked here, while merging, and reported with the others.
       {{- if hasKey $entry.subsets $target.subset -}}
         {{- $labels := get $entry.subsets $target.subset -}}
         {{- if ne (toJson $labels) (toJson $target.subsetLabels) -}}
-          {{- $_ := set $model "errors" (append $model.errors (printf "routes[%d].backends: subset %s of %s has subsetLabels %s here but %s in another route; use the same labels" $index $target.subset $target.host (toJson $target.subsetLabels) (toJson $labels))) -}}
+          {{- $_ := set $model "errors" (append $model.errors (printf "routes[%d].backends: subset %s of %s has subsetLabels %s here but %s in another route; use the same labels" $index $target.subset $host (toJson $target.subsetLabels) (toJson $labels))) -}}
         {{- end -}}
       {{- end -}}
       {{- if not (hasKey $entry.subsets $target.subset) -}}
@@ -130,43 +144,29 @@ nothing defines) are checked here, while merging, and reported with the others.
   {{- end -}}
   {{- end -}}
 {{- end -}}
-{{- /* A subset nothing defines makes Istio answer 503 (no healthy upstream). */ -}}
-{{- if not $values.externalSubsets -}}
-  {{- range $ref, $index := $labelledElsewhere -}}
-    {{- $parts := splitList "/" $ref -}}
-    {{- $entry := get $policies (first $parts) -}}
-    {{- if not (and $entry (hasKey $entry.subsets (last $parts))) -}}
+{{- /* A subset nothing defines makes Istio answer 503 (no healthy upstream). With
+       externalSubsets, a rule elsewhere defines it; but when the chart renders a rule for that
+       host too, the gateway reads the chart's (its own namespace first) and never the other. */ -}}
+{{- range $ref, $index := $labelledElsewhere -}}
+  {{- $parts := splitList "/" $ref -}}
+  {{- $entry := get $policies (first $parts) -}}
+  {{- if not (and $entry (hasKey $entry.subsets (last $parts))) -}}
+    {{- if not $values.externalSubsets -}}
       {{- $_ := set $model "errors" (append $model.errors (printf "routes[%d].backends: subset %s of %s is not defined; give it subsetLabels (the pod labels of that subset), or set externalSubsets: true when a DestinationRule outside this chart defines it" (int $index) (last $parts) (first $parts))) -}}
+    {{- else if $entry -}}
+      {{- $rendered := $entry.subsets -}}
+      {{- range $entry.policy -}}{{- if . -}}{{- $rendered = true -}}{{- end -}}{{- end -}}
+      {{- if $rendered -}}
+        {{- $_ := set $model "errors" (append $model.errors (printf "routes[%d].backends: subset %s of %s is defined outside this chart (externalSubsets), but the chart also renders a DestinationRule for that host (its trafficPolicy, streaming settings or other subsets), and the gateway reads only that one (Istio looks in the gateway's namespace first), so it would answer 503; give the subset its subsetLabels here, or drop this chart's settings for the host" (int $index) (last $parts) (first $parts))) -}}
+      {{- end -}}
     {{- end -}}
   {{- end -}}
 {{- end -}}
-{{- /* One Service spelled two ways (svc and svc.<ns>.svc.cluster.local) would get two
-       DestinationRules, and Istio keeps one trafficPolicy for the host (mergeDestinationRule
-       in pilot/pkg/model/destination_rule.go): hosts are compared as the Service they name. */ -}}
-{{- $spellings := dict -}}
-{{- /* Only hosts that share a first label can name one Service: count them first, cheaply. */ -}}
-{{- $names := dict -}}
-{{- range $host, $_ := $policies -}}
-  {{- $name := regexReplaceAll "[.].*" $host "" -}}
-  {{- $_ := set $names $name (add1 (get $names $name | default 0)) -}}
-{{- end -}}
-{{- range $host, $entry := $policies -}}
-  {{- if gt (get $names (regexReplaceAll "[.].*" $host "") | int) 1 -}}
-  {{- $renders := $entry.subsets -}}
-  {{- range $entry.policy -}}{{- if . -}}{{- $renders = true -}}{{- end -}}{{- end -}}
-  {{- if $renders -}}
-    {{- $fqdn := include "grpc-ingress.fqdn" (dict "host" $host "namespace" $root.Release.Namespace) -}}
-    {{- with get $spellings $fqdn -}}
-      {{- $_ := set $model "errors" (append $model.errors (printf "%s: %s and %s (%s) name the same Service, %s, and each would get a DestinationRule of its own, of which Istio keeps one; spell the host one way in every route" $entry.key $host .host .key $fqdn)) -}}
-    {{- else -}}
-      {{- $_ := set $spellings $fqdn (dict "host" $host "key" $entry.key) -}}
-    {{- end -}}
-  {{- end -}}
-  {{- end -}}
-{{- end -}}
-{{- /* Names: dots become dashes, so a.b and a-b would share one; the later host (in sorted
-       order) gets a hash of its own name. Only a name over 63 characters needs fit. */ -}}
+{{- /* Names: <fullname>-<service>-<namespace> for a Service's FQDN, else the host with dots
+       as dashes; a.b and a-b would share one, so the later host (in sorted order) gets a hash
+       of its own name. Only a name over 63 characters needs fit. */ -}}
 {{- $slugs := dict -}}
+{{- $suffix := printf ".svc.%s" $clusterDomain -}}
 {{- range $host, $entry := $policies -}}
   {{- /* Outlier detection without consecutive5xxErrors would still eject after Envoy's
          default 5 x 5xx (enforcing 100%), application errors such as INTERNAL included, so
@@ -175,7 +175,7 @@ nothing defines) are checked here, while merging, and reported with the others.
   {{- with $entry.policy -}}{{- with .outlierDetection -}}
     {{- $_ := set $entry.policy "outlierDetection" (merge (deepCopy .) (dict "consecutive5xxErrors" 0)) -}}
   {{- end -}}{{- end -}}
-  {{- $slug := $host | replace "." "-" -}}
+  {{- $slug := trimSuffix $suffix $host | replace "." "-" -}}
   {{- if hasKey $slugs $slug -}}{{- $slug = printf "%s-%s" $slug (sha256sum $host | trunc 8) -}}{{- end -}}
   {{- $_ := set $slugs $slug true -}}
   {{- $name := printf "%s-%s" $model.names.fullname $slug -}}

@@ -12,7 +12,8 @@ Fill model.routes and model.cors: include "grpc-ingress.model.routes" (list $ $m
         a rank. The pass is linear and makes no list append per route.
   entry: route (the routes[] entry as given: name, services, methods, prefix, regex,
         timeout, streaming...), catchAll (no match: it takes every call), backends (list of
-        {host, port, subset, subsetLabels, weight}), weighted (more than one backend:
+        {host, port, subset, subsetLabels, weight}; host as Istio must read it: name.ns
+        written as name.ns.svc.<clusterDomain>), weighted (more than one backend:
         weights apply), retries (the route's own policy, else the chart default for its
         kind: {attempts, perTryTimeout, retryOn}; attempts 0 means retries off, and the
         other fields are then ignored because Helm merges the chart defaults' retryOn in).
@@ -24,6 +25,8 @@ Fill model.routes and model.cors: include "grpc-ingress.model.routes" (list $ $m
 {{- $values := $root.Values -}}
 {{- $routes := dict -}}
 {{- $unaryRetries := $values.retries.unary -}}
+{{- $releaseNamespace := $root.Release.Namespace -}}
+{{- $clusterDomain := $values.clusterDomain -}}
 {{- $streamingRetries := $values.retries.streaming -}}
 {{- range $index, $route := $values.routes -}}
   {{- /* Plain ifs rather than and/or: this runs once per route, and a template function
@@ -40,6 +43,21 @@ Fill model.routes and model.cors: include "grpc-ingress.model.routes" (list $ $m
   {{- $weighted := false -}}
   {{- if $route.backend -}}{{- $backends = list $route.backend -}}
   {{- else if $backends -}}{{- $weighted = gt (len $backends) 1 -}}
+  {{- end -}}
+  {{- /* name.ns and name.ns.svc become the Service's FQDN (grpc-ingress.serviceFqdn); short
+         names stay short: Istio resolves them in the VirtualService's namespace, the
+         release namespace. A host with no dot costs one contains. */ -}}
+  {{- $dotted := false -}}
+  {{- range $backends -}}{{- if contains "." .host -}}{{- $dotted = true -}}{{- end -}}{{- end -}}
+  {{- if $dotted -}}
+    {{- $resolved := list -}}
+    {{- range $backends -}}
+      {{- $fqdn := include "grpc-ingress.serviceFqdn" (list .host $releaseNamespace $clusterDomain) -}}
+      {{- if or (not (contains "." .host)) (eq $fqdn .host) -}}{{- $resolved = append $resolved . -}}
+      {{- else -}}{{- $resolved = append $resolved (merge (dict "host" $fqdn) .) -}}
+      {{- end -}}
+    {{- end -}}
+    {{- $backends = $resolved -}}
   {{- end -}}
   {{- $retries := $unaryRetries -}}
   {{- if $route.retries -}}{{- $retries = $route.retries -}}
@@ -79,6 +97,34 @@ allowAnyOrigin and an empty list are refused in _validate.tpl.
   "allowCredentials" $cors.allowCredentials -}}
 {{- end -}}
 {{- $_ := set $model "cors" $policy -}}
+{{- end -}}
+
+{{/*
+Why a CORS origin match lets every web site call, or "": include "grpc-ingress.originOpenToAll" MATCH
+(MATCH: an Istio StringMatch, {exact}, {prefix} or {regex}). Envoy's CORS filter allows every
+origin as soon as a match accepts the literal "*" (CorsFilter::isOriginAllowed in envoy's
+source/extensions/filters/http/cors/cors_filter.cc: allow_origin->match("*")), and a match that
+accepts two unrelated sites' origins accepts them all for practical purposes: `.*`, `.+`,
+`(.*)`, `https://.*`, {prefix: "https://"}. Envoy matches a regex against the whole origin
+(safe_regex), hence the ^(?: )$ around it; a regex that does not compile matches nothing here
+(sprig's regexMatch), and Istio's webhook refuses it anyway.
+*/}}
+{{- define "grpc-ingress.originOpenToAll" -}}
+{{- $probes := list "*" "https://evil.example" "https://attacker.test:8443" -}}
+{{- $accepts := dict -}}
+{{- range $probe := $probes -}}
+  {{- $ok := false -}}
+  {{- if hasKey $ "exact" -}}{{- $ok = eq $.exact $probe -}}
+  {{- else if hasKey $ "prefix" -}}{{- $ok = hasPrefix $.prefix $probe -}}
+  {{- else if hasKey $ "regex" -}}{{- $ok = regexMatch (printf "^(?:%s)$" $.regex) $probe -}}
+  {{- end -}}
+  {{- if $ok -}}{{- $_ := set $accepts $probe true -}}{{- end -}}
+{{- end -}}
+{{- if hasKey $accepts "*" -}}
+accepts "*", which Envoy's CORS filter reads as every origin
+{{- else if and (hasKey $accepts "https://evil.example") (hasKey $accepts "https://attacker.test:8443") -}}
+matches the origin of every web site (https://evil.example and https://attacker.test:8443 alike)
+{{- end -}}
 {{- end -}}
 
 {{/*

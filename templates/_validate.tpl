@@ -44,7 +44,7 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
 
 {{- /* tls */ -}}
 {{- if and $tls.enabled $gateway.create $model.defaultTlsHosts (not $model.names.credentialName) -}}
-  {{- $errors = append $errors (printf "tls.credentialName: TLS is enabled for %s but there is no certificate source (tls.credentialName is empty); name an existing kubernetes.io/tls secret in gateway.workloadNamespace (%s), or set tls.secret.create (with cert and key) or tls.certManager.enabled" (join ", " $model.defaultTlsHosts) $gateway.workloadNamespace) -}}
+  {{- $errors = append $errors (printf "tls.credentialName: TLS is enabled for %s but there is no certificate source (tls.credentialName is empty); name an existing kubernetes.io/tls secret in gateway.workloadNamespace (%s), or set tls.secret.create (with cert and key) or tls.certManager.enabled" (join ", " $model.defaultTlsHosts) $model.gateway.workloadNamespace) -}}
 {{- end -}}
 {{- if and $tls.enabled $gateway.create (has $tls.mode (list "MUTUAL" "OPTIONAL_MUTUAL")) (not (or $tls.secret.caCert $tls.externalCA)) -}}
   {{- $errors = append $errors (printf "tls.mode: %s verifies client certificates but no client CA is given; set tls.secret.caCert (the chart writes it as <credentialName>-cacert for every HTTPS server), or tls.externalCA: true when ca.crt or a <credentialName>-cacert secret already exists" $tls.mode) -}}
@@ -133,7 +133,7 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
          default duration is 90 days. A duration Go cannot hold is not compared. */ -}}
   {{- $duration := 7776000000 -}}
   {{- with $certManager.duration -}}
-    {{- with include "grpc-ingress.durationProblem" (list "tls.certManager.duration" .) -}}
+    {{- with include "grpc-ingress.durationProblem" (list "tls.certManager.duration" . "any") -}}
       {{- $errors = append $errors . -}}
       {{- $duration = 0 -}}
     {{- else -}}
@@ -144,7 +144,7 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
     {{- end -}}
   {{- end -}}
   {{- with $certManager.renewBefore -}}
-    {{- with include "grpc-ingress.durationProblem" (list "tls.certManager.renewBefore" .) -}}
+    {{- with include "grpc-ingress.durationProblem" (list "tls.certManager.renewBefore" . "any") -}}
       {{- $errors = append $errors . -}}
     {{- else -}}
       {{- $renewBefore := include "grpc-ingress.durationMs" . | atoi -}}
@@ -172,48 +172,66 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
   {{- $errors = append $errors "tls.enabled: no listener is enabled (tls.enabled, h2c.enabled and grpcWeb.enabled are all false); enable at least one" -}}
 {{- end -}}
 {{- if $gateway.create -}}
-  {{- /* Servers on one port share a listener, and on plaintext the first server's protocol
-         wins (pilot/pkg/networking/core/gateway.go), so each server kind gets its own port. */ -}}
-  {{- $ports := dict -}}
-  {{- if $tls.enabled -}}{{- $_ := set $ports (toString $tls.port) "tls.port" -}}{{- end -}}
-  {{- if $values.h2c.enabled -}}
-    {{- with get $ports (toString $values.h2c.port) -}}
-      {{- $errors = append $errors (printf "h2c.port: %d is already used by %s; give the plaintext h2c server its own port" (int $values.h2c.port) .) -}}
-    {{- end -}}
-    {{- $_ := set $ports (toString $values.h2c.port) "h2c.port" -}}
+  {{- if and $tls.httpsRedirect (not $tls.enabled) -}}
+    {{- $errors = append $errors "tls.httpsRedirect: redirecting to HTTPS needs the HTTPS server, and tls.enabled is false; set tls.enabled: true or remove tls.httpsRedirect" -}}
   {{- end -}}
-  {{- if $tls.httpsRedirect -}}
-    {{- if not $tls.enabled -}}
-      {{- $errors = append $errors "tls.httpsRedirect: redirecting to HTTPS needs the HTTPS server, and tls.enabled is false; set tls.enabled: true or remove tls.httpsRedirect" -}}
-    {{- end -}}
-    {{- with get $ports (toString $tls.redirectPort) -}}
-      {{- $errors = append $errors (printf "tls.httpsRedirect: the redirect server would take port %d (tls.redirectPort), which %s already uses (a port cannot both redirect and serve h2c); move h2c.port or tls.redirectPort, or drop tls.httpsRedirect" (int $tls.redirectPort) .) -}}
-    {{- end -}}
-    {{- /* Istio redirects with Envoy's require_tls (buildGatewayHTTPRouteConfig in
-           pilot/pkg/networking/core/gateway.go), which answers https://<Host header><path>
-           (Http::Utility::createSslRedirectPath in Envoy's source/common/http/utility.cc):
-           clients land on 443 only when they came to 80, where Host carries no port. */ -}}
-    {{- if $tls.enabled -}}{{- if or (ne (int $tls.port) 443) (ne (int $tls.redirectPort) 80) -}}
-      {{- $errors = append $errors (printf "tls.httpsRedirect: the redirect answers https://<host>/<path> with the Host header as the client sent it, so clients of port 80 land on 443 and clients of any other port on that same port again; here the redirect server is on %d (tls.redirectPort) and HTTPS on %d (tls.port), so redirected clients reach no HTTPS server; use tls.redirectPort: 80 and tls.port: 443, or remove tls.httpsRedirect" (int $tls.redirectPort) (int $tls.port)) -}}
-    {{- end -}}{{- end -}}
-    {{- $_ := set $ports (toString $tls.redirectPort) "tls.redirectPort" -}}
-  {{- end -}}
-  {{- if and $values.grpcWeb.enabled (not $tls.enabled) -}}
-    {{- with get $ports (toString $values.grpcWeb.port) -}}
-      {{- $errors = append $errors (printf "grpcWeb.port: %d is already used by %s; the plaintext GRPC-WEB server needs a port of its own" (int $values.grpcWeb.port) .) -}}
+  {{- /* Judged on bind ports (_gateway.tpl): a server on a port the gateway Service lacks is
+         unreachable (istioctl analyze: IST0162), and servers of two kinds on one bind port
+         share one listener where, on plaintext, the first server's protocol wins
+         (addPlainTextServer in pilot/pkg/model/gateway.go). HTTPS servers of tls.hosts share
+         tls.port by design: TLS tells them apart by SNI. */ -}}
+  {{- $gw := $model.gateway -}}
+  {{- $service := ternary (printf "the %s Service of gateway.install %s exposes %s" $gw.service $gw.install $gw.portList) (printf "gateway.servicePorts lists %s" $gw.portList) (and (ne $gw.install "custom") (not $gateway.servicePorts)) -}}
+  {{- $byBind := dict -}}
+  {{- range $listener := $model.listeners -}}
+    {{- if $gw.servicePorts -}}{{- if not (hasKey $gw.servicePorts (toString $listener.port)) -}}{{- if not (hasKey $byBind (print "seen-" $listener.key)) -}}
+      {{- $errors = append $errors (printf "%s: %d is not a port of the gateway Service, so no client can reach it (istioctl analyze: IST0162); %s; use one of those ports, or add the port to your gateway Service and list it in gateway.servicePorts" $listener.key $listener.port $service) -}}
+    {{- end -}}{{- end -}}{{- end -}}
+    {{- $_ := set $byBind (print "seen-" $listener.key) true -}}
+    {{- $other := get $byBind (toString $listener.bindPort) -}}
+    {{- if and $other (ne $other.key $listener.key) -}}
+      {{- $how := ternary (printf "%d" $listener.port) (printf "%d (→%d)" $listener.port $listener.bindPort) (eq $listener.port $listener.bindPort) -}}
+      {{- $errors = append $errors (printf "%s: port %s binds gateway pod port %d, which %s (port %d) already binds; servers on one bind port share one listener, where the first server's protocol wins, so move one of them to another port (%s)" $listener.key $how $listener.bindPort $other.key $other.port $service) -}}
+    {{- else if not $other -}}
+      {{- $_ := set $byBind (toString $listener.bindPort) $listener -}}
     {{- end -}}
   {{- end -}}
+  {{- /* Istio redirects with Envoy's require_tls (buildGatewayHTTPRouteConfig in
+         pilot/pkg/networking/core/gateway.go), which answers https://<Host header><path>
+         (Http::Utility::createSslRedirectPath in Envoy's source/common/http/utility.cc):
+         clients land on 443 only when they came to 80, where Host carries no port. */ -}}
+  {{- if and $tls.httpsRedirect $tls.enabled -}}{{- if or (ne (int $tls.port) 443) (ne (int $tls.redirectPort) 80) -}}
+    {{- $errors = append $errors (printf "tls.httpsRedirect: the redirect answers https://<host>/<path> with the Host header as the client sent it, so clients of port 80 land on 443 and clients of any other port on that same port again; here the redirect server is on %d (tls.redirectPort) and HTTPS on %d (tls.port), so redirected clients reach no HTTPS server; use tls.redirectPort: 80 and tls.port: 443, or remove tls.httpsRedirect" (int $tls.redirectPort) (int $tls.port)) -}}
+  {{- end -}}{{- end -}}
 {{- end -}}
+{{- /* The deprecated listenerPort may only restate the port model of a Gateway this chart renders. */ -}}
+{{- with $values.grpcWeb.envoyFilter.listenerPort -}}{{- if and $gateway.create $model.envoyFilter.enabled -}}
+  {{- $bind := include "grpc-ingress.bindPort" (list $model $tls.port) | atoi -}}
+  {{- if ne (int .) $bind -}}
+    {{- $errors = append $errors (printf "grpcWeb.envoyFilter.listenerPort: %d, but the HTTPS server on tls.port %d binds gateway pod port %d (gateway.install %s: %s), so the grpc_web patch would land nowhere; remove listenerPort (deprecated: the port model gives it), or set gateway.install / gateway.servicePorts to match your gateway Service" (int .) (int $tls.port) $bind $gateway.install $model.gateway.portList) -}}
+  {{- end -}}
+{{- end -}}{{- end -}}
+{{- with $values.grpcWeb.envoyFilter.serverNames -}}{{- if $gateway.create -}}
+  {{- $errors = append $errors "grpcWeb.envoyFilter.serverNames: is only for a shared gateway (gateway.create: false); the chart patches the HTTPS servers of its own Gateway by itself; remove it" -}}
+{{- end -}}{{- end -}}
 
 {{- /* gRPC-Web */ -}}
 {{- $cors := $values.grpcWeb.cors -}}
+{{- with $cors.maxAge -}}{{- with include "grpc-ingress.durationProblem" (list "grpcWeb.cors.maxAge" . "s") -}}
+  {{- $errors = append $errors . -}}
+{{- end -}}{{- end -}}
 {{- if $values.grpcWeb.enabled -}}
-  {{- with $cors.maxAge -}}{{- with include "grpc-ingress.durationProblem" (list "grpcWeb.cors.maxAge" .) -}}
-    {{- $errors = append $errors . -}}
-  {{- end -}}{{- end -}}
   {{- range $index, $origin := $cors.allowOrigins -}}
-    {{- if and (kindIs "string" $origin) (eq $origin "*") (not $cors.allowAnyOrigin) -}}
-      {{- $errors = append $errors (printf "grpcWeb.cors.allowOrigins[%d]: \"*\" lets every web site call these services; set grpcWeb.cors.allowAnyOrigin: true if that is really intended, or list the origins" $index) -}}
+    {{- if kindIs "string" $origin -}}
+      {{- if and (eq $origin "*") (not $cors.allowAnyOrigin) -}}
+        {{- $errors = append $errors (printf "grpcWeb.cors.allowOrigins[%d]: \"*\" lets every web site call these services; set grpcWeb.cors.allowAnyOrigin: true if that is really intended, or list the origins" $index) -}}
+      {{- end -}}
+    {{- else if and (hasKey $origin "prefix") (not $origin.prefix) -}}
+      {{- $errors = append $errors (printf "grpcWeb.cors.allowOrigins[%d]: {prefix: \"\"} matches every origin, and Istio refuses an empty match; to let every web site call, write \"*\" with grpcWeb.cors.allowAnyOrigin: true, or list the origins" $index) -}}
+    {{- else if not $cors.allowAnyOrigin -}}
+      {{- with include "grpc-ingress.originOpenToAll" $origin -}}
+        {{- $errors = append $errors (printf "grpcWeb.cors.allowOrigins[%d]: %s %s, so it lets every web site call these services; set grpcWeb.cors.allowAnyOrigin: true if that is really intended, or list the origins (exact, or a regex anchored to your domain such as https://[a-z0-9-]+\\.example\\.com)" $index (toJson $origin) .) -}}
+      {{- end -}}
     {{- end -}}
     {{- if kindIs "map" $origin -}}{{- with $origin.regex -}}{{- with include "grpc-ingress.regexProblem" . -}}
       {{- $errors = append $errors (printf "grpcWeb.cors.allowOrigins[%d].regex: %s %s" $index (include "grpc-ingress.shorten" $origin.regex) .) -}}
@@ -233,8 +251,8 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
          root namespace (istio-system by default) to all (PushContext.EnvoyFilters in
          pilot/pkg/model/push_context.go); anywhere else it applies to nothing. */ -}}
   {{- if $model.envoyFilter.enabled -}}{{- with $values.grpcWeb.envoyFilter.namespace -}}
-    {{- if not (has . (list $gateway.workloadNamespace "istio-system")) -}}
-      {{- $errors = append $errors (printf "grpcWeb.envoyFilter.namespace: %s is neither the gateway pods' namespace (gateway.workloadNamespace: %s) nor Istio's root namespace (istio-system), and Istio applies an EnvoyFilter only there, so gRPC-Web would not work; leave it empty (the gateway pods' namespace) or set one of those" . $gateway.workloadNamespace) -}}
+    {{- if not (has . (list $model.gateway.workloadNamespace "istio-system")) -}}
+      {{- $errors = append $errors (printf "grpcWeb.envoyFilter.namespace: %s is neither the gateway pods' namespace (gateway.workloadNamespace: %s) nor Istio's root namespace (istio-system), and Istio applies an EnvoyFilter only there, so gRPC-Web would not work; leave it empty (the gateway pods' namespace) or set one of those" . $model.gateway.workloadNamespace) -}}
     {{- end -}}
   {{- end -}}{{- end -}}
 {{- end -}}
@@ -282,6 +300,17 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
   {{- if $raw -}}{{- if or $route.services $route.methods -}}
     {{- $errors = append $errors (printf "routes[%d]: route %q has a raw match (prefix/regex) and services/methods; prefix/regex cannot be combined with services/methods in one route; put the raw match in a route of its own" $index $route.name) -}}
   {{- end -}}{{- end -}}
+  {{- /* name.ns and name.ns.svc name the Service name in namespace ns (grpc-ingress.serviceFqdn);
+         a Service name is a DNS-1035 label, so it starts with a letter. */ -}}
+  {{- $targets := $route.backends -}}
+  {{- if $route.backend -}}{{- $targets = list $route.backend -}}{{- end -}}
+  {{- range $position, $target := $targets -}}
+    {{- if contains "." $target.host -}}
+      {{- $key := printf "routes[%d].backends[%d].host" $index $position -}}
+      {{- if $route.backend -}}{{- $key = printf "routes[%d].backend.host" $index -}}{{- end -}}
+      {{- with include "grpc-ingress.serviceHostProblem" (list $key $target.host $values.clusterDomain) -}}{{- $errors = append $errors . -}}{{- end -}}
+    {{- end -}}
+  {{- end -}}
   {{- if $route.backend -}}
     {{- if $route.backends -}}
       {{- $errors = append $errors (printf "routes[%d]: route %q sets both backend and backends; set either backend (one destination) or backends (a weighted split), not both" $index $route.name) -}}
@@ -303,7 +332,9 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
     {{- if $route.streaming -}}
     {{- $errors = append $errors (printf "routes[%d].timeout: route %q is streaming, and an Istio route timeout also ends every stream after %s (0s is refused); remove timeout, or set streaming: false for a unary route" $index $route.name $route.timeout) -}}
     {{- end -}}
-    {{- if gt (len $route.timeout) 7 -}}{{- with include "grpc-ingress.durationProblem" (list (printf "routes[%d].timeout" $index) $route.timeout) -}}
+    {{- /* Only what may be refused costs a call: a non-zero duration of whole h/m/s/ms of
+           at most seven characters is at least 1ms, to the millisecond, and fits Go. */ -}}
+    {{- if regexMatch "^[-+0.]|[.nuµμ]|^.{8}" $route.timeout -}}{{- with include "grpc-ingress.durationProblem" (list (printf "routes[%d].timeout" $index) $route.timeout) -}}
       {{- $errors = append $errors . -}}
     {{- end -}}{{- end -}}
   {{- end -}}
@@ -313,7 +344,7 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
   {{- /* Chart-wide retry defaults are merged by Helm, so attempts: 0 there arrives with the
          default retryOn and still means "off". On a route, the user wrote both: say so. */ -}}
   {{- with $route.retries -}}
-    {{- with .perTryTimeout -}}{{- if gt (len .) 7 -}}
+    {{- with .perTryTimeout -}}{{- if regexMatch "^[-+0.]|[.nuµμ]|^.{8}" . -}}
       {{- with include "grpc-ingress.durationProblem" (list (printf "routes[%d].retries.perTryTimeout" $index) .) -}}{{- $errors = append $errors . -}}{{- end -}}
     {{- end -}}{{- end -}}
     {{- if .attempts -}}{{- else if or .perTryTimeout .retryOn -}}
@@ -414,7 +445,7 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
       {{- if hasKey $serviceNames $name -}}
         {{- $svcIndex := get $serviceNames $name -}}
         {{- $service := index $values.backendServices $svcIndex -}}
-        {{- if eq (include "grpc-ingress.fqdn" (dict "host" $backend.host "namespace" $root.Release.Namespace)) (include "grpc-ingress.fqdn" (dict "host" $name "namespace" $root.Release.Namespace)) -}}
+        {{- if eq (include "grpc-ingress.serviceFqdn" (list $backend.host $root.Release.Namespace $values.clusterDomain)) (include "grpc-ingress.serviceFqdn" (list $name $root.Release.Namespace $values.clusterDomain)) -}}
           {{- if ne (int $backend.port) (int $service.port) -}}
             {{- $errors = append $errors (printf "routes[%d].%s.port: %d, but the Service %s this chart renders (backendServices[%d]) has port %d only, so Istio would have no upstream for the route (503); use port %d (the Service port, not its targetPort), or change backendServices[%d].port" $index (ternary "backend" (printf "backends[%d]" $target) (not (empty $route.backend))) (int $backend.port) $name (int $svcIndex) (int $service.port) (int $service.port) (int $svcIndex)) -}}
           {{- end -}}
@@ -454,12 +485,43 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
 {{- end -}}
 
 {{/*
-The problem with a duration longer than Go can hold, or "": include "grpc-ingress.durationProblem" (list KEY VALUE)
-(grpc-ingress.durationOverflows: the API server, istiod and cert-manager parse with Go)
+The problem with a duration, or "": include "grpc-ingress.durationProblem" (list KEY VALUE [GRAIN])
+Every reader parses durations with Go's time.ParseDuration (the schema takes its whole syntax:
+1h30m, 1.5s, .5s, 250000us, a sign): the API server's CEL rules, istiod's webhook (golang/protobuf
+jsonpb reads a Duration with time.ParseDuration) and cert-manager. Refused as they refuse:
+longer than Go can hold (grpc-ingress.durationOverflows), and by GRAIN:
+  "ms" (default, Istio's fields): under 1ms, or a part below a millisecond (ValidateDuration in
+       pkg/config/validation/agent/validation.go: "duration must be greater than 1ms", "only
+       durations to ms precision are supported");
+  "s"  (CORS maxAge): also not whole seconds ("max_age duration is accurate only to seconds
+       precision", validateCORSPolicy in pkg/config/validation/validation.go);
+  "envoy", "off" (Envoy's own settings in the chart's EnvoyFilters, written to the millisecond
+       by grpc-ingress.protoDuration): negative, or a part below a millisecond; "envoy" also
+       under 1ms, "off" takes 0s (Envoy's "no timeout");
+  "any" (cert-manager's fields): nothing more.
 */}}
 {{- define "grpc-ingress.durationProblem" -}}
-{{- if include "grpc-ingress.durationOverflows" (index . 1) -}}
-{{- printf "%s: %s is longer than Go's longest duration (2562047h47m16.854775807s), and the API server, istiod and cert-manager all parse it with Go; use at most 2562047h, or leave it out for the default" (index . 0) (index . 1) -}}
+{{- $key := index . 0 -}}
+{{- $value := index . 1 -}}
+{{- $grain := "ms" -}}
+{{- if gt (len .) 2 -}}{{- $grain = index . 2 -}}{{- end -}}
+{{- if include "grpc-ingress.durationOverflows" $value -}}
+{{- printf "%s: %s is longer than Go's longest duration (2562047h47m16.854775807s), and the API server, istiod and cert-manager all parse it with Go; use at most 2562047h, or leave it out for the default" $key $value -}}
+{{- else if ne $grain "any" -}}
+{{- $ns := include "grpc-ingress.durationNs" $value | atoi -}}
+{{- $istio := has $grain (list "ms" "s") -}}
+{{- $what := ternary "negative" (ternary "zero" (printf "%dns" $ns) (eq $ns 0)) (lt $ns 0) -}}
+{{- if and $istio (lt $ns 1000000) -}}
+{{- printf "%s: %s is %s, and Istio refuses a duration under 1ms (its CRD rule duration(self) >= duration('1ms') and its webhook); use 1ms or more (500ms, 1.5s, 1h30m all work)" $key $value $what -}}
+{{- else if lt $ns 0 -}}
+{{- printf "%s: %s is negative; use a positive duration%s" $key $value (ternary ", or 0s to turn it off" "" (eq $grain "off")) -}}
+{{- else if and (eq $grain "envoy") (lt $ns 1000000) -}}
+{{- printf "%s: %s is %s; use 1ms or more, or leave it empty" $key $value $what -}}
+{{- else if and (eq $grain "s") (mod $ns 1000000000) -}}
+{{- printf "%s: %s is not a whole number of seconds, and Istio takes CORS maxAge to the second only (max_age duration is accurate only to seconds precision); round it to whole seconds (%ds)" $key $value (div $ns 1000000000 | max 1) -}}
+{{- else if mod $ns 1000000 -}}
+{{- printf "%s: %s has a part below a millisecond, and %s to the millisecond only; round it to %dms or %dms" $key $value (ternary "Istio takes durations (only durations to ms precision are supported)" "the chart writes Envoy's settings" $istio) (div $ns 1000000) (add1 (div $ns 1000000)) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 

@@ -9,7 +9,7 @@ import pytest
 
 from support.bad_input import assert_refused, bad_values
 from support.injection import Field, string_keys
-from support.istio import grpc, world_for
+from support.istio import for_install, grpc, world_for
 from support.istio_checks import analysis_problems
 from support.mutations import assert_edits_refused, edits, fresh_service, new_route, path_re
 from support.properties import for_every_valid_values_set
@@ -42,8 +42,9 @@ def test_a_routes_false_or_zero_wins_over_the_chart_default(helm):
          "trafficPolicy": {"h2Upgrade": False, "maxRequestsPerConnection": 0}},
         {"name": "rest", "backend": {"host": "rest", "port": 1}}]})
     rules = {d["spec"]["host"]: d["spec"] for d in r.of_kind("DestinationRule")}
-    assert "own" not in rules, "the route asked for Istio's defaults: no upgrade, unlimited requests per connection"
-    assert rules["rest"]["trafficPolicy"]["connectionPool"]["http"] == {"h2UpgradePolicy": "UPGRADE", "maxRequestsPerConnection": 5}
+    assert "own.default.svc.cluster.local" not in rules, \
+        "the route asked for Istio's defaults: no upgrade, unlimited requests per connection"
+    assert rules["rest.default.svc.cluster.local"]["trafficPolicy"]["connectionPool"]["http"] == {"h2UpgradePolicy": "UPGRADE", "maxRequestsPerConnection": 5}
 
 
 INT_EDGES = [("maxRequestsPerConnection", 2147483647), ("http2MaxRequests", 2147483647), ("tcpKeepalive.probes", 4294967295)]
@@ -85,20 +86,59 @@ def test_destination_rule_names_never_collide(helm):
 def test_h2_upgrade_for_a_backend_istio_cannot_recognise(helm):
     r = ci(helm, "backend-services-values.yaml")
     (dr,) = r.of_kind("DestinationRule")
-    assert dr["spec"]["host"] == "legacy-grpc"
+    assert dr["spec"]["host"] == "legacy-grpc.default.svc.cluster.local"
     assert dr["spec"]["trafficPolicy"] == {"connectionPool": {"http": {"h2UpgradePolicy": "UPGRADE"}}}
 
 
-def test_destination_rule_for_fqdn_host_lives_in_the_service_namespace(helm):
-    r = helm.render({"trafficPolicy": {"loadBalancer": "LEAST_REQUEST"}, "routes": [
-        {"name": "a", "backend": {"host": "exporter.batch.svc.cluster.local", "port": 1}}]}, namespace="apps")
-    dr = r.one("DestinationRule")
-    assert dr["metadata"]["namespace"] == "batch"
-    assert dr["spec"]["trafficPolicy"]["loadBalancer"] == {"simple": "LEAST_REQUEST"}
+@pytest.mark.parametrize("install,namespace", [("istioctl", "istio-system"), ("gateway-chart", "istio-ingress")])
+def test_destination_rules_are_private_to_the_gateway_namespace_with_fqdn_hosts(helm, install, namespace):
+    """Istio's gateway reads a rule of its own namespace first and stops there; exportTo ["."] keeps
+    it from every other client; a short host would resolve in the gateway's namespace."""
+    r = helm.render({"gateway": {"install": install}, "trafficPolicy": {"loadBalancer": "LEAST_REQUEST"}, "routes": [
+        {"name": "a", "services": ["a.S"], "backend": {"host": "exporter.batch.svc.cluster.local", "port": 1}},
+        {"name": "b", "services": ["b.S"], "backend": {"host": "greeter", "port": 1}}]}, namespace="apps")
+    drs = {d["spec"]["host"]: d for d in r.of_kind("DestinationRule")}
+    assert set(drs) == {"exporter.batch.svc.cluster.local", "greeter.apps.svc.cluster.local"}
+    for dr in drs.values():
+        assert dr["metadata"]["namespace"] == namespace
+        assert dr["spec"]["exportTo"] == ["."]
+        assert dr["spec"]["trafficPolicy"]["loadBalancer"] == {"simple": "LEAST_REQUEST"}
+    assert drs["greeter.apps.svc.cluster.local"]["metadata"]["name"] == "grpc-ingress-greeter-apps"
+
+
+@pytest.mark.parametrize("host,fqdn", [
+    ("cart.payments", "cart.payments.svc.cluster.local"),
+    ("cart.payments.svc", "cart.payments.svc.cluster.local"),
+    ("cart.payments.svc.cluster.local", "cart.payments.svc.cluster.local"),
+    ("api.partner.example.com", "api.partner.example.com"),
+])
+def test_a_name_dot_namespace_host_is_written_as_the_services_fqdn(helm, host, fqdn):
+    """Istio takes a dotted host literally (ResolveShortnameToFQDN expands dot-free names only), so
+    cart.payments would name no Service: the gateway would answer 503."""
+    r = helm.render({"routes": [{"name": "a", "backend": {"host": host, "port": 1}, "trafficPolicy": {"h2Upgrade": True}}]})
+    (entry,) = r.one("VirtualService")["spec"]["http"]
+    assert entry["route"][0]["destination"]["host"] == fqdn
+    assert r.one("DestinationRule")["spec"]["host"] == fqdn
+
+
+def test_cluster_domain_names_the_fqdn(helm):
+    r = helm.render({"clusterDomain": "corp.internal", "routes": [
+        {"name": "a", "backend": {"host": "cart.payments", "port": 1}, "trafficPolicy": {"h2Upgrade": True}}]})
+    assert r.one("DestinationRule")["spec"]["host"] == "cart.payments.svc.corp.internal"
+
+
+def test_one_service_spelled_two_ways_is_one_destination_rule(helm):
+    r = helm.render({"routes": [
+        {"name": "a", "services": ["a.S"], "backend": {"host": "cart", "port": 1}, "trafficPolicy": {"h2Upgrade": True}},
+        {"name": "b", "services": ["b.S"], "backend": {"host": "cart.apps.svc.cluster.local", "port": 1},
+         "trafficPolicy": {"h2Upgrade": True}}]}, namespace="apps")
+    assert [d["spec"]["host"] for d in r.of_kind("DestinationRule")] == ["cart.apps.svc.cluster.local"]
 
 
 def _policy(render, host="grpc-service"):
-    (dr,) = [d for d in render.of_kind("DestinationRule") if d["spec"]["host"] == host]
+    """The traffic policy of the rule for a host (a short name: in the release namespace, default)."""
+    fqdn = host if "." in host else host + ".default.svc.cluster.local"
+    (dr,) = [d for d in render.of_kind("DestinationRule") if d["spec"]["host"] == fqdn]
     return dr["spec"]["trafficPolicy"]
 
 
@@ -160,14 +200,27 @@ def test_backend_services_speak_grpc_as_istio_sees_it(case):
         assert port.get("targetPort", port["port"]) == s.get("targetPort", s["port"])
 
 
+def gateway_namespace(values):
+    gw = values["gateway"]
+    return gw.get("workloadNamespace") or {"gateway-chart": "istio-ingress"}.get(gw.get("install"), "istio-system")
+
+
 @for_every_valid_values_set
-def test_destination_rules_live_where_istio_applies_them_to_the_gateways_calls(case):
-    """A DestinationRule reaches the gateway's calls from the namespace of the Service its host
-    names (the release namespace, for a short name) or from the routes' own namespace."""
+def test_destination_rules_reach_the_gateway_and_nothing_else(case):
+    """In the gateway pods' namespace (read first by the gateway), private to it (exportTo "."),
+    the host as Istio resolves it: the FQDN of the Service the backend names."""
     named = case.facts["host_namespace"]
+    fqdns = {"%s.%s.svc.cluster.local" % (h.split(".")[0], ns or case.namespace) if ns or "." not in h else h
+             for h, ns in named.items()}
     for dr in case.render.of_kind("DestinationRule"):
-        host = dr["spec"]["host"]
-        assert dr["metadata"]["namespace"] == (named[host] or case.namespace), host
+        assert dr["metadata"]["namespace"] == gateway_namespace(case.values)
+        assert dr["spec"]["exportTo"] == ["."]
+        assert dr["spec"]["host"] in fqdns, dr["spec"]["host"]
+
+
+def fqdn(host, namespace):
+    """A VirtualService destination host as Istio reads it: dot-free names resolve in its namespace."""
+    return host if "." in host else "%s.%s.svc.cluster.local" % (host, namespace)
 
 
 @for_every_valid_values_set
@@ -195,7 +248,7 @@ def test_every_subset_a_route_names_is_defined_unless_defined_elsewhere(case):
         for dest in e["route"]:
             d = dest["destination"]
             if "subset" in d:
-                assert (d["host"], d["subset"]) in defined, d
+                assert (fqdn(d["host"], case.namespace), d["subset"]) in defined, d
 
 
 # --- strings from values: refused naming the key, or kept verbatim (support.injection) --------
@@ -249,6 +302,14 @@ BAD_VALUES = [
         {"name": "b", "services": ["b.S"], "backend": B, "trafficPolicy": {"maxRequestsPerConnection": 20}}),
      [r"routes\.1\.trafficPolicy\.maxRequestsPerConnection"]),
     ("load-balancer-unknown", {"trafficPolicy": {"loadBalancer": "FASTEST"}}, [r"trafficPolicy\.loadBalancer"]),
+    # The gateway reads the chart's rule for a host and never the owner's: a subset only the
+    # owner's rule defines would be a 503.
+    ("external-subset-hidden-by-the-charts-rule", {"externalSubsets": True, **routes(
+        {"name": "r", "backends": [{**B, "subset": "v1", "weight": 100}], "trafficPolicy": {"h2Upgrade": True}})},
+     [r"routes\.0\.backends: subset v1 of grpc-service\.default\.svc\.cluster\.local is defined outside this chart",
+      r"subsetLabels"]),
+    ("name-dot-namespace-host-not-a-service-name", routes({"name": "r", "backend": {"host": "1api.payments", "port": 1}}),
+     [r"routes\.0\.backend\.host: 1api\.payments reads as Service 1api in namespace payments", r"starts with a letter"]),
     ("load-balancer-simple-and-hash", {"trafficPolicy": {"loadBalancer": {
         "simple": "RANDOM", "consistentHash": {"httpHeaderName": "x-user"}}}}, [r"trafficPolicy\.loadBalancer"]),
     ("consistent-hash-without-header", {"trafficPolicy": {"loadBalancer": {"consistentHash": {}}}},
@@ -290,11 +351,7 @@ BAD_VALUES = [
         {"name": "a", "services": ["a.S"], "backend": {"host": "svc", "port": 1}, "trafficPolicy": {"loadBalancer": "RANDOM"}},
         {"name": "b", "services": ["b.S"], "backend": {"host": "svc.default.svc.cluster.local", "port": 1},
          "trafficPolicy": {"loadBalancer": "LEAST_REQUEST"}}),
-     [r"routes\.\d\.backend\.host", r"svc\.default\.svc\.cluster\.local", r"same Service", r"one way"]),
-    ("one-service-two-spellings-same-policy", routes(
-        {"name": "a", "services": ["a.S"], "backend": {"host": "svc.default.svc", "port": 1}},
-        {"name": "b", "services": ["b.S"], "backend": {"host": "svc", "port": 1}}) | {"trafficPolicy": {"loadBalancer": "RANDOM"}},
-     [r"routes\.\d\.backend\.host", r"same Service"]),
+     [r"routes\.1\.trafficPolicy\.loadBalancer", r"a DestinationRule is per host \(svc\.default\.svc\.cluster\.local\)"]),
     # int32 and uint32 fields of Istio's DestinationRule
     ("max-requests-per-connection-above-int32", {"trafficPolicy": {"maxRequestsPerConnection": 4294967296}},
      [r"(?<!\.)trafficPolicy\.maxRequestsPerConnection", "4294967296", "2147483647"]),
@@ -397,7 +454,7 @@ def upstream_verdicts(helm, istio):
     cases = []
     for install in ("classic", "gateway-chart"):
         for values in (UPSTREAM, {**UPSTREAM, **KEEPALIVE}):
-            r = helm.render(values)
+            r = helm.render(for_install(values, install))
             cases.append(istio.case(r.stdout, install=install, fixtures=world_for(r.docs, install), calls=calls))
     answers = istio.run(cases)
     return {("classic", False): answers[0], ("classic", True): answers[1],

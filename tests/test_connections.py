@@ -11,7 +11,7 @@ import yaml
 
 from support.bad_input import assert_refused, bad_values
 from support.helm import get
-from support.istio import INSTALLS as GATEWAYS, _B64_CERT, _B64_KEY, grpc, world_for
+from support.istio import INSTALLS as GATEWAYS, _B64_CERT, _B64_KEY, for_install, grpc, world_for
 from support.istio_checks import Expect, analysis_problems, broken_promises, cl
 from support.mutations import assert_edits_refused, edits, own_gateway, path_re
 from support.properties import for_every_valid_values_set
@@ -100,8 +100,8 @@ def test_one_patch_per_https_server_and_one_per_plaintext_port(helm):
 
 
 def test_gateways_that_bind_the_service_port_get_patches_on_that_port(helm):
-    """The istio/gateway chart's pods bind 443 and 80 themselves (listenerPort 0)."""
-    r = helm.render({"h2c": {"enabled": True, "port": 80}, "grpcWeb": {"envoyFilter": {"listenerPort": 0}},
+    """The istio/gateway chart's pods bind 443 and 80 themselves."""
+    r = helm.render({"gateway": {"install": "gateway-chart"}, "h2c": {"enabled": True, "port": 80},
                      "downstream": {"perConnectionBufferLimitBytes": 32768}})
     ef = connection_filter(r)
     assert sorted(p["match"]["listener"]["portNumber"] for p in patches(ef, "NETWORK_FILTER")) == [80, 443]
@@ -118,7 +118,8 @@ def test_a_shared_gateway_keeps_its_owners_settings_unless_asked(helm):
     assert connection_filters(helm.render(values)) == [], "auto: only on a Gateway this chart owns"
     values["downstream"] = {"envoyFilter": {"enabled": True}}
     net = patches(connection_filter(helm.render(values)), "NETWORK_FILTER")
-    assert sorted(p["match"]["listener"]["filterChain"]["sni"] for p in net) == ["a.example.com", "b.example.com"]
+    # The chains the gRPC-Web patch names: each host, and the wildcard that may cover both.
+    assert sorted(p["match"]["listener"]["filterChain"]["sni"] for p in net) == ["*.example.com", "a.example.com", "b.example.com"]
 
 
 def test_empty_settings_leave_istios_values_and_render_no_filter(helm):
@@ -214,7 +215,9 @@ BAD_VALUES = [
     ("buffer-limit-above-uint32", down(perConnectionBufferLimitBytes=4294967296), [r"downstream\.perConnectionBufferLimitBytes"]),
     ("buffer-limit-negative", down(perConnectionBufferLimitBytes=-1), [r"downstream\.perConnectionBufferLimitBytes"]),
     ("stream-idle-timeout-no-unit", down(streamIdleTimeout="300"), [r"downstream\.streamIdleTimeout"]),
-    ("request-timeout-fraction", down(requestTimeout="1.5s"), [r"downstream\.requestTimeout"]),
+    ("request-timeout-below-a-millisecond", down(requestTimeout="1.5ms"),
+     [r"downstream\.requestTimeout: 1\.5ms has a part below a millisecond", r"1ms or 2ms"]),
+    ("stream-idle-timeout-negative", down(streamIdleTimeout="-1s"), [r"downstream\.streamIdleTimeout: -1s is negative"]),
     ("max-connection-duration-0s", down(maxConnectionDuration="0s"), [r"downstream\.maxConnectionDuration"]),
     ("keepalive-interval-0s", h2(keepalive={"interval": "0s", "timeout": "0s"}), [r"downstream\.http2\.keepalive\.interval"]),
     ("envoyfilter-enabled-yes", down(envoyFilter={"enabled": "yes"}), [r"downstream\.envoyFilter\.enabled"]),
@@ -264,11 +267,9 @@ def test_bad_edits_of_valid_values_are_refused_naming_the_key(helm, mutation_bas
 # --- what Istio makes of it (tests/istio; ISTIO=1.30 or 1.31) -------------------------------------
 
 INSTALLS = ("classic", "gateway-chart")
-# The istio/gateway chart's pods bind 443 and 80 themselves: grpcWeb.envoyFilter.listenerPort 0.
-BINDS_SERVICE_PORT = {"grpcWeb": {"envoyFilter": {"listenerPort": 0}}}
+# The pod ports each install binds for Service ports 443 and 80 (the chart renders with the
+# matching gateway.install: support.istio.for_install).
 BIND = {"classic": {443: 8443, 80: 8080}, "gateway-chart": {443: 443, 80: 80}}
-BUG_LISTENER_PORT = ("issue 10: grpcWeb.envoyFilter.listenerPort defaults to 8443, the classic pod's port; the "
-                     "istio/gateway chart's pods bind 443, so the patch (like the gRPC-Web one) never lands")
 
 STREAMS = {"h2c": {"enabled": True, "port": 80},
            "routes": [{"name": "watch", "methods": ["chat.v1.Chat/Subscribe"], "streaming": True,
@@ -285,11 +286,11 @@ def other_team(install):
     on the chart's listener, which the chart must leave alone."""
     inst = GATEWAYS[install]
     return yaml.safe_dump_all([
-        {"apiVersion": "networking.istio.io/v1", "kind": "Gateway", "metadata": {"name": "other-team", "namespace": "istio-system"},
+        {"apiVersion": "networking.istio.io/v1", "kind": "Gateway", "metadata": {"name": "other-team", "namespace": inst["namespace"]},
          "spec": {"selector": dict(inst["labels"]), "servers": [{"port": {"number": 443, "name": "https", "protocol": "HTTPS"},
                                                                  "hosts": ["other.example.com"],
                                                                  "tls": {"mode": "SIMPLE", "credentialName": "other-tls"}}]}},
-        {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls", "metadata": {"name": "other-tls", "namespace": "istio-system"},
+        {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls", "metadata": {"name": "other-tls", "namespace": inst["namespace"]},
          "data": {"tls.crt": _B64_CERT, "tls.key": _B64_KEY}}])
 
 
@@ -338,11 +339,10 @@ def verdicts(helm, istio):
                                             mesh_config=mesh_config)
 
     for install in INSTALLS:
-        bind = BINDS_SERVICE_PORT if install == "gateway-chart" else {}
-        r = helm.render({**STREAMS, **ALL, **bind})
+        r = helm.render(for_install({**STREAMS, **ALL}, install))
         add("every-setting", install, r.stdout, r.docs, fixtures_extra=other_team(install))
         # A 5-minute stream idle timeout from elsewhere: the chart's patch must win on its chains.
-        for label, values in (("fixed-port", {**STREAMS, **bind}), ("defaults", STREAMS)):
+        for label, values in (("install", for_install(STREAMS, install)),):
             r = helm.render(values)
             docs = r.docs + [platform_five_minute_idle()]
             add(f"platform-idle/{label}", install, dump(docs), r.docs, [SUBSCRIBE.call, SUBSCRIBE_H2C.call])
@@ -384,12 +384,9 @@ def test_istio_puts_every_setting_on_this_charts_chains_and_no_other(verdicts, i
 
 def _platform_or_edge_cases():
     for kind in ("platform-idle", "edge"):
-        for label in ("fixed-port", "defaults"):
+        for label in ("install",):
             for install in INSTALLS:
-                marks = []
-                if label == "defaults" and install == "gateway-chart":
-                    marks = [pytest.mark.xfail(strict=True, reason=BUG_LISTENER_PORT)]
-                yield pytest.param(kind, label, install, marks=marks, id=f"{kind}-{label}-{install}")
+                yield pytest.param(kind, label, install, id=f"{kind}-{label}-{install}")
 
 
 @pytest.mark.parametrize("kind,label,install", list(_platform_or_edge_cases()))

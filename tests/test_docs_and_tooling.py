@@ -348,3 +348,40 @@ def test_bench_quick_writes_well_formed_json(tmp_path):
         assert isinstance(v["findings"], int)
     else:
         assert isinstance(v["reason"], str) and v["reason"]
+
+
+# --- README tells the truth about streams ---------------------------------------------------
+
+def _blocks(text):
+    """README's paragraphs, list items and table rows."""
+    return [b for b in re.split(r"\n\s*\n|\n(?=[|-] )", text) if b.strip()]
+
+
+def test_readme_never_says_a_connection_idle_timeout_keeps_streams_alive():
+    """A connection idle timeout (streaming.idleTimeout) closes only connections with no open
+    stream: wherever README names it, it says so, and no fix for cut streams relies on it alone."""
+    text = README.read_text()
+    mentions = [b for b in _blocks(text) if "streaming.idleTimeout" in b]
+    assert mentions, "README documents streaming.idleTimeout"
+    for b in mentions:
+        assert re.search(r"no (open )?stream|no stream is open", b), b
+    for row in (b for b in _blocks(text) if b.startswith("|") and re.search(r"stream.*(cut|dropped|die)", b)):
+        fix = row.strip().strip("|").split("|")[-1]
+        assert "streaming.idleTimeout" not in fix, row
+
+
+def test_readme_defaults_table_states_the_retry_defaults_values_yaml_has():
+    import yaml
+    values = yaml.safe_load((ROOT / "values.yaml").read_text())
+    section = README.read_text().split("## Defaults worth knowing", 1)[1].split("\n## ", 1)[0]
+    for kind in ("unary", "streaming"):
+        (row,) = [line for line in section.splitlines() if line.startswith(f"| {kind} route retries")]
+        want = values["retries"][kind]
+        assert f"`attempts: {want['attempts']}`" in row and f"`retryOn: {want['retryOn']}`" in row, row
+
+
+def test_readme_upgrading_note_names_what_moved_and_what_changed_default():
+    section = README.read_text().split("## Upgrading", 1)[1].split("\n## ", 1)[0]
+    for needle in ("DestinationRules move", "gateway.workloadNamespace", "`grpcWeb.port` is 80",
+                   "`retries.streaming.retryOn` is `connect-failure,refused-stream`", "listenerPort", "gateway.install"):
+        assert needle in section, needle

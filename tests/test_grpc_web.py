@@ -12,6 +12,7 @@ from support.istio_promises import Plan
 from support.mutations import assert_edits_refused, edits, enable_tls, free_port, own_gateway, path_re
 from support.properties import for_every_valid_values_set, for_every_valid_values_set_in_istio
 from support.scenarios import SCENARIOS, ci, grpc_web_filter, grpc_web_filters, load_ci, servers
+from support.strategies import STOCK_SERVICE_PORTS
 from support.values import WEB
 
 
@@ -20,40 +21,100 @@ GRPC_WEB_HEADERS = ["content-type", "x-grpc-web", "x-user-agent", "grpc-timeout"
 GRPC_EXPOSED = ["grpc-status", "grpc-message", "grpc-status-details-bin"]
 
 
+def inserts(ef):
+    """The grpc_web INSERT patches of the chart's EnvoyFilter, each checked to follow a REMOVE of
+    grpc_web on the same chain (so a chain two patches reach still ends with one filter)."""
+    patches = ef["spec"]["configPatches"]
+    out = []
+    for i, p in enumerate(patches):
+        if p["patch"]["operation"] == "REMOVE":
+            continue
+        before = patches[i - 1]
+        assert before["patch"]["operation"] == "REMOVE" and before["match"]["listener"]["filterChain"]["sni"] == \
+            p["match"]["listener"]["filterChain"]["sni"], "every insert follows a REMOVE on its chain"
+        assert get(before, "match.listener.filterChain.filter.subFilter.name") == "envoy.filters.http.grpc_web"
+        out.append(p)
+    return out
+
+
 def test_grpc_web_over_tls_uses_an_envoy_filter_on_the_tls_listener(helm):
     r = ci(helm, "grpc-web-tls-values.yaml")
     ef = grpc_web_filter(r)
     assert ef["metadata"]["namespace"] == "istio-system"
     assert ef["spec"]["workloadSelector"] == {"labels": {"istio": "ingressgateway"}}
-    (patch,) = ef["spec"]["configPatches"]
+    (patch,) = inserts(ef)
     assert patch["applyTo"] == "HTTP_FILTER"
     assert patch["match"]["context"] == "GATEWAY"
-    assert patch["match"]["listener"]["portNumber"] == 8443
-    assert get(patch, "match.listener.filterChain.filter.subFilter.name") == "envoy.filters.http.router"
+    assert patch["match"]["listener"]["portNumber"] == 8443, "the classic gateway binds 443's targetPort 8443"
     assert get(patch, "match.listener.filterChain.sni") == "api.example.com", "scoped to this chart's server only"
-    assert patch["patch"]["operation"] == "INSERT_BEFORE"
     assert patch["patch"]["value"]["name"] == "envoy.filters.http.grpc_web"
     assert [s["port"]["protocol"] for s in servers(r)] == ["HTTPS"], "no extra plaintext server when TLS carries gRPC-Web"
+
+
+def test_grpc_web_goes_where_istio_puts_it_with_a_priority(helm):
+    """Istio puts grpc_web right before grpc_stats on its own GRPC-WEB servers (ahead of fault,
+    CORS and telemetry); a relative patch without a priority draws IST0151."""
+    ef = grpc_web_filter(ci(helm, "grpc-web-tls-values.yaml"))
+    (patch,) = inserts(ef)
+    assert patch["patch"]["operation"] == "INSERT_BEFORE"
+    assert get(patch, "match.listener.filterChain.filter.subFilter.name") == "envoy.filters.http.grpc_stats"
+    assert ef["spec"]["priority"] == 10
 
 
 def test_envoy_filter_has_one_patch_per_tls_server(helm):
     r = helm.render({"hosts": ["a.example.com", "b.example.com", "*.c.example.com"],
                      "tls": {"hosts": [{"hosts": ["b.example.com"], "credentialName": "b-tls"}]},
                      "grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["https://a.example.com"]}}})
-    snis = [get(p, "match.listener.filterChain.sni") for p in grpc_web_filter(r)["spec"]["configPatches"]]
+    snis = [get(p, "match.listener.filterChain.sni") for p in inserts(grpc_web_filter(r))]
     server_hosts = [s["hosts"] for s in servers(r)]
     assert len(snis) == len(server_hosts) == 2, "one patch per HTTPS server: two patches on one chain insert the filter twice"
     assert all(any(sni in hosts for hosts in server_hosts) for sni in snis)
 
 
-def test_envoy_filter_port_zero_means_the_https_servers_own_port(helm):
-    """For gateways that bind the Service port itself (the istio/gateway chart, Gateway API)."""
-    r = helm.render({"tls": {"port": 9443}, "gateway": {"workloadNamespace": "gw"},
-                     "grpcWeb": {"enabled": True, "envoyFilter": {"listenerPort": 0},
-                                 "cors": {"allowOrigins": ["https://a.example.com"]}}})
-    ef = grpc_web_filter(r)
-    assert ef["spec"]["configPatches"][0]["match"]["listener"]["portNumber"] == 9443
-    assert ef["metadata"]["namespace"] == "gw", "by default beside the gateway pods, where Istio applies it"
+def test_envoy_filter_names_each_chain_by_a_host_of_its_server_as_written(helm):
+    """Istio's chain for a TLS server carries all the server's hosts as server names
+    (GetSNIHostsForServer) and compares a patch's sni with them as plain strings: a wildcard is
+    matched only by itself, so the patch names it literally. (Hosts the wildcard covers, such as
+    zeta.example.com, would make Istio's webhook refuse the VirtualService: test_istio_properties,
+    wildcard-host-covering-another.)"""
+    r = helm.render({"hosts": ["*.example.com", "zeta.example.org", "alpha.example.org"], "grpcWeb": WEB})
+    assert [get(p, "match.listener.filterChain.sni") for p in inserts(grpc_web_filter(r))] == ["*.example.com"]
+
+
+@pytest.mark.parametrize("gateway,port", [
+    ({}, 8443),
+    ({"install": "istioctl"}, 8443),
+    ({"install": "gateway-chart"}, 443),
+    ({"install": "gateway-chart", "servicePorts": {"443": 9443}}, 9443),
+    ({"install": "custom", "selector": {"app": "gw"}, "workloadNamespace": "gw", "servicePorts": {"443": 10443}}, 10443),
+])
+def test_envoy_filter_matches_the_https_servers_bind_port_on_each_install(helm, gateway, port):
+    r = helm.render({"gateway": gateway, "grpcWeb": WEB, "tests": {"gatewayAddress": "gw.gw.svc"}})
+    assert {p["match"]["listener"]["portNumber"] for p in grpc_web_filter(r)["spec"]["configPatches"]} == {port}
+
+
+def test_deprecated_listener_port_is_still_used_for_a_shared_gateway(helm):
+    values = load_ci(SCENARIOS["existing-gateway-values.yaml"])
+    values["grpcWeb"] = {**WEB, "envoyFilter": {"enabled": True, "listenerPort": 9443}}
+    ef = grpc_web_filter(helm.render(values))
+    assert {p["match"]["listener"]["portNumber"] for p in ef["spec"]["configPatches"]} == {9443}
+
+
+def test_shared_gateway_patch_reaches_hosts_and_the_wildcards_that_cover_them(helm):
+    """A platform Gateway may list api.example.com or *.example.com; the chart cannot see which."""
+    values = {"gateway": {"create": False, "ref": "istio-ingress/shared"}, "hosts": ["api.eu.example.com"],
+              "grpcWeb": {**WEB, "envoyFilter": {"enabled": True}}}
+    snis = [get(p, "match.listener.filterChain.sni") for p in inserts(grpc_web_filter(helm.render(values)))]
+    assert snis == ["api.eu.example.com", "*.eu.example.com", "*.example.com"], "never *.com"
+    values["grpcWeb"]["envoyFilter"]["serverNames"] = ["*.example.com"]
+    snis = [get(p, "match.listener.filterChain.sni") for p in inserts(grpc_web_filter(helm.render(values)))]
+    assert snis == ["*.example.com"]
+
+
+def test_envoy_filter_namespace_may_name_the_installs_gateway_namespace(helm):
+    """The istio/gateway chart's pods run in istio-ingress: an EnvoyFilter there applies to them."""
+    r = helm.render({"gateway": {"install": "gateway-chart"}, "grpcWeb": {**WEB, "envoyFilter": {"namespace": "istio-ingress"}}})
+    assert grpc_web_filter(r)["metadata"]["namespace"] == "istio-ingress"
 
 
 def test_envoy_filter_can_live_in_istios_root_namespace(helm):
@@ -87,7 +148,7 @@ def test_grpc_web_cors_is_on_the_route_the_preflight_reaches(helm, istio):
 def test_grpc_web_plaintext_is_a_grpc_web_server_without_envoy_filter(helm):
     r = ci(helm, "grpc-web-plaintext-values.yaml")
     (srv,) = servers(r)
-    assert srv["port"] == {"number": 8080, "name": "grpc-web", "protocol": "GRPC-WEB"}
+    assert srv["port"] == {"number": 80, "name": "grpc-web", "protocol": "GRPC-WEB"}
     assert "tls" not in srv
     assert not grpc_web_filters(r), "Istio adds the grpc_web filter itself on GRPC-WEB servers"
 
@@ -101,6 +162,17 @@ def test_grpc_web_envoy_filter_opt_out(helm):
 def test_any_origin_with_explicit_opt_in(helm):
     r = helm.render({"grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["*"], "allowAnyOrigin": True}}})
     assert r.one("VirtualService")["spec"]["http"][0]["corsPolicy"]["allowOrigins"] == [{"exact": "*"}]
+
+
+def test_a_match_open_to_every_origin_is_taken_with_the_explicit_opt_in(helm):
+    r = helm.render({"grpcWeb": {"enabled": True, "cors": {"allowOrigins": [{"regex": ".*"}], "allowAnyOrigin": True}}})
+    assert r.one("VirtualService")["spec"]["http"][0]["corsPolicy"]["allowOrigins"] == [{"regex": ".*"}]
+
+
+def test_origin_matches_scoped_to_one_domain_need_no_opt_in(helm):
+    origins = [{"regex": "https://[a-z0-9-]+\\.example\\.com"}, {"prefix": "https://preview-"}, {"exact": "https://a.example.com"}]
+    r = helm.render({"grpcWeb": {"enabled": True, "cors": {"allowOrigins": origins}}})
+    assert r.one("VirtualService")["spec"]["http"][0]["corsPolicy"]["allowOrigins"] == origins
 
 
 def test_existing_gateway_with_grpc_web_renders_envoy_filter_only_when_asked(helm):
@@ -132,8 +204,8 @@ def test_grpc_web_calls_reach_a_chain_with_the_grpc_web_filter(case):
 def test_https_listeners_get_the_grpc_web_filter_when_grpc_web_needs_it(case):
     values = case.values
     web, tls = values.get("grpcWeb", {}), values["tls"]
-    ef = web.get("envoyFilter", {})
-    mode = str(ef.get("enabled", "auto")).lower()
+    ef_values = web.get("envoyFilter", {})
+    mode = str(ef_values.get("enabled", "auto")).lower()
     has = bool(grpc_web_filters(case.render))
     if not (web.get("enabled") and tls["enabled"]):
         assert not has, "only HTTPS listeners need it: Istio adds grpc_web itself on GRPC-WEB servers"
@@ -144,20 +216,30 @@ def test_https_listeners_get_the_grpc_web_filter_when_grpc_web_needs_it(case):
         assert has == values["gateway"]["create"], "auto: the filter comes with a Gateway this chart owns"
     if not has:
         return
-    patches = grpc_web_filter(case.render)["spec"]["configPatches"]
-    ports = {p["match"]["listener"]["portNumber"] for p in patches}
-    asked = ef.get("listenerPort")
-    # listenerPort is the port the gateway pod binds; 0 means the HTTPS server's own port (the
-    # istio/gateway chart binds it as is); unset, the classic istio-ingressgateway's 8443 (443->8443).
-    assert ports == {asked if asked else tls["port"] if asked == 0 else 8443}
+    ef = grpc_web_filter(case.render)
+    patches = inserts(ef)
+    ports = {p["match"]["listener"]["portNumber"] for p in ef["spec"]["configPatches"]}
+    asked = ef_values.get("listenerPort")
+    # The pod port the HTTPS server binds: the gateway Service's targetPort for tls.port.
+    gw = values["gateway"]
+    service_ports = ({int(k): t for k, t in gw["servicePorts"].items()} if gw.get("servicePorts")
+                     else STOCK_SERVICE_PORTS[gw.get("install", "istioctl")])
+    assert ports == {asked or service_ports.get(tls.get("port", 443), tls.get("port", 443))}
+    assert ef["spec"]["priority"] == ef_values.get("priority", 10)
     snis = [p["match"]["listener"]["filterChain"]["sni"] for p in patches]
-    if values["gateway"]["create"]:
-        # One patch per HTTPS server (Istio builds one filter chain per server): two on one chain
-        # would insert the filter twice, a server without one would answer gRPC-Web with 415.
+    if gw["create"]:
+        # One patch per HTTPS server (Istio builds one filter chain per server): a server without
+        # one would answer gRPC-Web with 415.
         https = [s["hosts"] for s in case.servers if s["port"]["protocol"] == "HTTPS"]
         assert sorted(next(i for i, hosts in enumerate(https) if sni in hosts) for sni in snis) == list(range(len(https)))
+    elif ef_values.get("serverNames"):
+        assert snis == ef_values["serverNames"]
     else:
-        assert sorted(snis) == sorted(values["hosts"]), "a Gateway owned elsewhere: one patch per host"
+        # Each host, and wildcards covering a host (at least *.<two labels>).
+        assert set(values["hosts"]) <= set(snis)
+        for sni in set(snis) - set(values["hosts"]):
+            assert sni.startswith("*.") and sni.count(".") >= 2, sni
+            assert any(h.endswith(sni[1:]) for h in values["hosts"]), sni
 
 
 # --- strings from values: refused naming the key, or kept verbatim (support.injection) --------
@@ -194,6 +276,20 @@ BAD_VALUES = [
                              "grpcWeb": {"enabled": True, "port": 8080, "cors": {"allowOrigins": ["https://a.example.com"]}}},
      [r"grpcWeb\.port", r"h2c\.port"]),
     ("envoy-filter-enabled-typo", {"grpcWeb": {"envoyFilter": {"enabled": "yes"}}}, [r"grpcWeb\.envoyFilter\.enabled"]),
+    ("listener-port-against-the-port-model", {"gateway": {"install": "gateway-chart"},
+                                              "grpcWeb": {**WEB, "envoyFilter": {"listenerPort": 8443}}},
+     [r"grpcWeb\.envoyFilter\.listenerPort: 8443, but the HTTPS server on tls\.port 443 binds gateway pod port 443"]),
+    ("server-names-on-an-own-gateway", {"grpcWeb": {**WEB, "envoyFilter": {"serverNames": ["*.example.com"]}}},
+     [r"grpcWeb\.envoyFilter\.serverNames: is only for a shared gateway"]),
+    # Matches that let every origin in (Envoy allows all as soon as a match accepts "*").
+    *[("origin-open-to-all-" + name, {"grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["https://app.example.com", match]}}},
+       [r"grpcWeb\.cors\.allowOrigins\.1: ", r"allowAnyOrigin: true"])
+      for name, match in [("exact-star", {"exact": "*"}), ("empty-prefix", {"prefix": ""}), ("dot-star", {"regex": ".*"}),
+                          ("dot-plus", {"regex": ".+"}), ("anchored-dot-star", {"regex": "^.*$"}),
+                          ("group-dot-star", {"regex": "(.*)"}), ("escaped-star", {"regex": "\\*"}),
+                          ("any-https-regex", {"regex": "https://.*"}), ("any-scheme-regex", {"regex": "[a-z]+://.+"}),
+                          ("https-prefix", {"prefix": "https://"}), ("scheme-letter-prefix", {"prefix": "h"})]],
+    ("envoy-filter-priority-zero", {"grpcWeb": {"envoyFilter": {"priority": 0}}}, [r"grpcWeb\.envoyFilter\.priority"]),
     ("cors-credentials-any-origin", {"grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["*"], "allowAnyOrigin": True,
                                                                           "allowCredentials": True}}},
      [r"grpcWeb\.cors\.allowCredentials", r"allowAnyOrigin", r"every web site"]),
@@ -219,9 +315,11 @@ def m_grpc_web_port_clash(v, rnd):
     own_gateway(v)
     v["tls"]["enabled"] = False
     v["tls"].pop("httpsRedirect", None)
-    v["h2c"] = {"enabled": True, "port": 18997}
+    v["h2c"] = {"enabled": False}
+    port = free_port(v)
+    v["h2c"] = {"enabled": True, "port": port}
     web = v.setdefault("grpcWeb", {"cors": {"allowOrigins": ["https://app.example.com"]}})
-    web.update(enabled=True, port=18997)
+    web.update(enabled=True, port=port)
     return [path_re("grpcWeb", "port")]
 
 

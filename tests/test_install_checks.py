@@ -124,8 +124,8 @@ def test_notes_name_the_secret_the_gateway_reads(helm, notes_chart, values, name
 
 
 def test_h2c_notes(helm, notes_chart):
-    text = notes(helm, notes_chart, {"tls": {"enabled": False}, "h2c": {"enabled": True, "port": 8080}})
-    assert "grpcurl -plaintext -authority grpc.example.com $GATEWAY:8080 grpc.health.v1.Health/Check" in text
+    text = notes(helm, notes_chart, {"tls": {"enabled": False}, "h2c": {"enabled": True, "port": 80}})
+    assert "grpcurl -plaintext -authority grpc.example.com $GATEWAY:80 grpc.health.v1.Health/Check" in text
     assert "must exist in namespace" not in text, "no TLS secret to remind of"
 
 

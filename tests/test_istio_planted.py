@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from support.scenarios import ci_files, grpc_web_filter, load_ci
-from support.istio import IstioHarness, grpc, grpc_web, world_for
+from support.istio import IstioHarness, for_install, grpc, grpc_web, world_for
 from support.istio_checks import Expect, analysis_problems, broken_promises, cl
 
 CI = {p.name.removesuffix("-values.yaml"): p for p in ci_files()}
@@ -28,19 +28,21 @@ def of(docs, kind):
     return d
 
 
-def ef_listener(docs):
-    return grpc_web_filter(docs)["spec"]["configPatches"][0]["match"]["listener"]
+def ef_listeners(docs):
+    return [p["match"]["listener"] for p in grpc_web_filter(docs)["spec"]["configPatches"]]
 
 
 def wrong_bind_port(docs):
     # The classic istio-ingressgateway's pod listens on 8443; 443 is only the Service port.
-    ef_listener(docs)["portNumber"] = 443
+    for listener in ef_listeners(docs):
+        listener["portNumber"] = 443
 
 
 def exact_sni_on_wildcard(docs):
     # The server lists *.example.com; Istio compares a patch's sni with the chain's server names
     # as strings (envoyfilter/listener_patch.go filterChainMatch), so api.example.com matches none.
-    ef_listener(docs)["filterChain"]["sni"] = "api.example.com"
+    for listener in ef_listeners(docs):
+        listener["filterChain"]["sni"] = "api.example.com"
 
 
 def envoyfilter_in_release_namespace(docs):
@@ -57,11 +59,19 @@ def h2c_server_first_on_same_bind_port(docs):
                                      "port": {"name": "h2c", "number": 8080, "protocol": "HTTP2"}})
 
 
-def destination_rule_not_exported(docs):
-    # Visible to its own namespace only: the gateway pods in istio-system never read it.
+def destination_rule_short_host(docs):
+    # A short host in the gateway's namespace: Istio resolves it against the rule's own namespace
+    # (setDestinationRules: ResolveShortnameToFQDN), so it names a Service there, not the backend.
     for d in docs:
         if d["kind"] == "DestinationRule":
-            d["spec"]["exportTo"] = ["."]
+            d["spec"]["host"] = d["spec"]["host"].split(".")[0]
+
+
+def destination_rule_in_the_release_namespace(docs):
+    # Private to the release namespace: the gateway pods never read it.
+    for d in docs:
+        if d["kind"] == "DestinationRule":
+            d["metadata"]["namespace"] = "default"
 
 
 def prefix_without_slash(docs):
@@ -95,10 +105,6 @@ def backend_port_not_grpc(fixture_docs):
 
 def nothing(docs):
     pass
-
-
-def add_priority(docs):
-    grpc_web_filter(docs)["spec"]["priority"] = 10
 
 
 def drop_priority(docs):
@@ -152,11 +158,16 @@ PLANTS: dict[str, Plant] = {
         load_ci(CI["canary"]), "classic",
         Expect(grpc("greet", "/helloworld.Greeter/SayHello", "grpc.example.com"), timeout="10s",
                weighted={cl("greeter", subset="stable"): 90, cl("greeter", subset="canary"): 10}),
-        destination_rule_not_exported, "the gateway has no cluster outbound|50051|stable|greeter"),
+        destination_rule_short_host, "the gateway has no cluster outbound|50051|stable|greeter"),
+    "destination-rule-private-to-another-namespace": Plant(
+        load_ci(CI["canary"]), "gateway-chart",
+        Expect(grpc("greet", "/helloworld.Greeter/SayHello", "grpc.example.com"), timeout="10s",
+               weighted={cl("greeter", subset="stable"): 90, cl("greeter", subset="canary"): 10}),
+        destination_rule_in_the_release_namespace, "the gateway has no cluster outbound|50051|stable|greeter"),
     "h2-upgrade-rule-the-gateway-does-not-read": Plant(
         load_ci(CI["backend-services"]), "gateway-chart",
         Expect(grpc("legacy", "/legacy.v1.Legacy/Get", "grpc.example.com"), cluster=cl("legacy-grpc", 7000)),
-        destination_rule_not_exported, "the gateway speaks http/1.1 to outbound|7000||legacy-grpc",
+        destination_rule_short_host, "the gateway speaks http/1.1 to outbound|7000||legacy-grpc",
         plain_ports=("legacy-grpc",)),
     "service-prefix-without-its-slash": Plant(
         load_ci(CI["multi-route"]), "gateway-chart",
@@ -176,7 +187,7 @@ PLANTS: dict[str, Plant] = {
         Expect(grpc("greet", "/helloworld.Greeter/SayHello", "grpc.example.com"), cluster=cl("greeter"), timeout="10s"),
         nothing, "the gateway speaks http/1.1 to outbound|50051||greeter", fixtures_plant=backend_port_not_grpc),
     "relative-patch-without-priority": Plant(
-        WEB_TLS, "classic", None, drop_priority, "IST0151", prepare=add_priority),
+        WEB_TLS, "classic", None, drop_priority, "IST0151"),
     "gateway-port-missing-from-the-service": Plant(
         {"tls": {"enabled": False}, "h2c": {"enabled": True, "port": 80}}, "gateway-chart", None,
         h2c_on_port_8081, "IST0162"),
@@ -192,7 +203,7 @@ def verdicts(helm, istio: IstioHarness):
     """(clean, planted) harness answers for every plant, from one harness process."""
     cases = []
     for name, p in PLANTS.items():
-        r = helm.render(p.values)
+        r = helm.render(for_install(p.values, p.install))
         clean = copy.deepcopy(r.docs)
         p.prepare(clean)
         planted = copy.deepcopy(clean)

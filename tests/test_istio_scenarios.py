@@ -17,26 +17,9 @@ import yaml
 from support.helm import ROOT
 from support.istio_checks import NO_LISTENER, NO_ROUTE, REDIRECT, Expect, analysis_problems, broken_promises, cl
 from support.scenarios import ci_files, load_ci
-from support.istio import INSTALLS, Call, IstioHarness, grpc, grpc_web, world_for
+from support.istio import INSTALLS, Call, IstioHarness, for_install, grpc, grpc_web, world_for
 
 INSTALL_NAMES = tuple(INSTALLS)  # classic, gateway-chart
-
-
-# Known bugs of today's chart, each filed in issue 10 (ports, EnvoyFilter, DestinationRule scope).
-BUG_PORT_8080 = ("issue 10: port 8080 is on neither stock gateway Service (80/443 only): clients dialing 8080 "
-                 "reach nothing (on the classic install the server binds the pod's 8080, which only Service "
-                 "port 80 reaches)")
-BUG_IST0162 = ("issue 10: port 8080 is on neither stock gateway Service; the istio/gateway chart's binds it as "
-               "written, so istioctl says IST0162")
-BUG_LISTENER_PORT = ("issue 10: grpcWeb.envoyFilter.listenerPort defaults to 8443, but the istio/gateway chart "
-                     "binds 443, so the grpc_web patch never lands")
-BUG_PRIORITY = "issue 10: the grpc_web EnvoyFilter INSERT_BEFOREs without a priority (IST0151)"
-BUG_SHARED_WILDCARD = ("issue 10: the grpc_web patch matches sni payments.example.com exactly; a shared gateway "
-                       "server listing *.example.com has no such server name, so the patch never lands")
-BUG_DR_SCOPE = ("issue 10: the chart's DestinationRule applies to every client of the host in the mesh, "
-                "not only to the gateway")
-BUG_PLACEMENT = ("issue 10: the patch puts grpc_web right before the router, after CORS and grpc_stats; "
-                 "Istio itself puts it ahead of them on GRPC-WEB servers")
 
 
 @dataclass(frozen=True)
@@ -97,9 +80,9 @@ SCENARIOS: dict[str, Scenario] = {
                streaming=True, retries=1),
         Expect(grpc("connect", "/chat.v1.Chat/Connect", "grpc.example.com"), cluster=cl("chat"), streaming=True),
         Expect(grpc("send", "/chat.v1.Chat/Send", "grpc.example.com"), cluster=cl("chat"), timeout="3s", retries=2),
-        Expect(grpc("h2c-subscribe", "/chat.v1.Chat/Subscribe", "grpc.example.com", port=8080, tls=False),
-               cluster=cl("chat"), streaming=True, plaintext=True, xfail=both(BUG_PORT_8080)),
-    ), analysis_xfail={"gateway-chart": BUG_IST0162},
+        Expect(grpc("h2c-subscribe", "/chat.v1.Chat/Subscribe", "grpc.example.com", port=80, tls=False),
+               cluster=cl("chat"), streaming=True, plaintext=True),
+    ),
         upstream={cl("chat"): {"idle_timeout": "7200s", "max_requests_per_connection": 1000,
                                "tcp_keepalive": {"keepaliveTime": 60, "keepaliveInterval": 15,
                                                  "keepaliveProbes": 4},
@@ -111,24 +94,23 @@ SCENARIOS: dict[str, Scenario] = {
     "grpc-web-tls": Scenario("grpc-web-tls", (
         Expect(grpc("greet", "/helloworld.Greeter/SayHello", "api.example.com"), cluster=cl("greeter"), timeout="15s"),
         Expect(grpc_web("web-call", "/helloworld.Greeter/SayHello", "api.example.com", WEB_ORIGIN),
-               cluster=cl("greeter"), timeout="15s", grpc_web=True, xfail={"gateway-chart": BUG_LISTENER_PORT}),
+               cluster=cl("greeter"), timeout="15s", grpc_web=True),
         Expect(grpc_web("web-preflight", "/helloworld.Greeter/SayHello", "api.example.com", WEB_ORIGIN,
                         preflight=True),
-               cluster=cl("greeter"), timeout="15s", grpc_web=True, xfail={"gateway-chart": BUG_LISTENER_PORT}),
+               cluster=cl("greeter"), timeout="15s", grpc_web=True),
         Expect(grpc_web("web-http1", "/helloworld.Greeter/SayHello", "api.example.com", WEB_ORIGIN, protocol="http"),
-               cluster=cl("greeter"), timeout="15s", grpc_web=True, xfail={"gateway-chart": BUG_LISTENER_PORT}),
+               cluster=cl("greeter"), timeout="15s", grpc_web=True),
         Expect(grpc_web("web-stream", "/helloworld.Greeter/StreamUpdates", "api.example.com", WEB_ORIGIN),
-               cluster=cl("greeter"), streaming=True, retries=1, grpc_web=True,
-               xfail={"gateway-chart": BUG_LISTENER_PORT}),
-    ), analysis_xfail=both(BUG_PRIORITY)),
+               cluster=cl("greeter"), streaming=True, retries=1, grpc_web=True),
+    )),
     "grpc-web-plaintext": Scenario("grpc-web-plaintext", (
         Expect(grpc_web("web-call", "/helloworld.Greeter/SayHello", "grpc.example.com", "http://localhost:3000",
-                        port=8080, tls=False, protocol="http"),
-               cluster=cl("greeter"), grpc_web=True, plaintext=True, xfail=both(BUG_PORT_8080)),
+                        port=80, tls=False, protocol="http"),
+               cluster=cl("greeter"), grpc_web=True, plaintext=True),
         Expect(grpc_web("web-preflight", "/helloworld.Greeter/SayHello", "grpc.example.com", "http://localhost:3000",
-                        port=8080, tls=False, protocol="http", preflight=True),
-               cluster=cl("greeter"), grpc_web=True, plaintext=True, xfail=both(BUG_PORT_8080)),
-    ), analysis_xfail={"gateway-chart": BUG_IST0162}),
+                        port=80, tls=False, protocol="http", preflight=True),
+               cluster=cl("greeter"), grpc_web=True, plaintext=True),
+    )),
     "backend-services": Scenario("backend-services", (
         Expect(grpc("greeter", "/helloworld.Greeter/SayHello", "grpc.example.com"), cluster=cl("greeter")),
         Expect(grpc("echo", "/echo.Echo/Echo", "grpc.example.com"), cluster=cl("echo", 8080)),
@@ -198,13 +180,13 @@ MESH_CLIENT = {"id": "mesh-client", "namespace": "shop", "labels": {"app": "clie
 
 @pytest.fixture(scope="module")
 def answers(helm, istio: IstioHarness):
-    """Every scenario on both installs, answered by one harness process."""
-    cases, keys, renders = [], [], {}
+    """Every scenario on both installs (rendered with the chart's gateway.install for each),
+    answered by one harness process."""
+    cases, keys = [], []
     for name, sc in SCENARIOS.items():
         values = load_ci(CI_NAMES[sc.values]) if isinstance(sc.values, str) else sc.values
-        renders[name] = helm.render(values, release=sc.release, namespace=sc.namespace)
         for inst in INSTALL_NAMES:
-            r = renders[name]
+            r = helm.render(for_install(values, inst), release=sc.release, namespace=sc.namespace)
             cases.append(istio.case(r.stdout, install=inst, namespace=sc.namespace,
                                     fixtures=world_for(r.docs, inst, plain_ports=sc.plain_ports,
                                                        shared_gateway_hosts=sc.shared_gateway_hosts),
@@ -262,20 +244,62 @@ def test_destination_rule_settings_reach_the_gateway_cluster(answers, name, inst
         assert got == want, cluster
 
 
+@pytest.mark.parametrize("install", INSTALL_NAMES)
 @pytest.mark.parametrize("name", [
-    pytest.param("streaming", marks=pytest.mark.xfail(strict=True, reason=BUG_DR_SCOPE)),
-    pytest.param("argocd-example", marks=pytest.mark.xfail(strict=True, reason=BUG_DR_SCOPE)),
+    "streaming",
+    "argocd-example",
     # A sidecar speaks the client's protocol to a port Istio cannot recognise (use_downstream_protocol),
     # so the chart's h2UpgradePolicy does not change it (cluster_builder.go setH2Options).
     "backend-services",
 ])
-def test_destination_rule_changes_the_gateway_only(answers, name):
+def test_destination_rule_changes_the_gateway_only(answers, name, install):
     """What the chart's DestinationRule sets for the gateway must not reach a mesh client's sidecar."""
-    sidecar = answers[name, "classic"].sidecar(MESH_CLIENT["id"])
+    sidecar = answers[name, install].sidecar(MESH_CLIENT["id"])
     for cluster, want in SCENARIOS[name].upstream.items():
         assert sidecar[cluster]["found"], f"the mesh client has no cluster {cluster}"
         leaked = {k: v for k, v in want.items() if sidecar[cluster][k] == v}
         assert leaked == {}, f"{cluster}: the mesh client's sidecar got the gateway's settings"
+
+
+# The service owner's own rule for a backend, in the service's namespace, visible mesh-wide.
+OWNER_RULE = {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+              "metadata": {"name": "owner", "namespace": "payments"},
+              "spec": {"host": "cart.payments.svc.cluster.local", "trafficPolicy": {
+                  "loadBalancer": {"simple": "RANDOM"},
+                  "connectionPool": {"http": {"idleTimeout": "300s", "maxRequestsPerConnection": 5}}}}}
+CART = cl("cart", ns="payments")
+
+
+@pytest.fixture(scope="module")
+def owner_rule(helm, istio):
+    """A route to cart.payments (name.ns, as Kubernetes DNS reads it) with the chart's settings,
+    next to the service owner's own DestinationRule for that host; a mesh client's sidecar too."""
+    values = {"trafficPolicy": {"loadBalancer": "LEAST_REQUEST", "maxRequestsPerConnection": 100},
+              "routes": [{"name": "cart", "services": ["shop.v1.Cart"], "backend": {"host": "cart.payments", "port": 50051}}]}
+    cases = []
+    for install in INSTALL_NAMES:
+        r = helm.render(for_install(values, install), namespace="shop")
+        cases.append(istio.case(r.stdout, install=install, namespace="shop",
+                                fixtures=world_for(r.docs, install) + "---\n" + yaml.safe_dump(OWNER_RULE),
+                                calls=[grpc("cart", "/shop.v1.Cart/Add", "grpc.example.com")],
+                                sidecars=[dict(MESH_CLIENT, clusters=[CART])]))
+    return dict(zip(INSTALL_NAMES, istio.run(cases)))
+
+
+@pytest.mark.parametrize("install", INSTALL_NAMES)
+def test_a_name_dot_namespace_backend_reaches_that_service(owner_rule, install):
+    (up,) = owner_rule[install].call("cart")["upstreams"]
+    assert up["name"] == CART and up["found"], up
+
+
+@pytest.mark.parametrize("install", INSTALL_NAMES)
+def test_the_charts_rule_wins_over_the_owners_rule_for_the_gateway_only(owner_rule, install):
+    res = owner_rule[install]
+    (gateway,) = res.call("cart")["upstreams"]
+    assert (gateway["lb_policy"], gateway["max_requests_per_connection"]) == ("LEAST_REQUEST", 100), gateway
+    mesh = res.sidecar(MESH_CLIENT["id"])[CART]
+    assert (mesh["lb_policy"], mesh["max_requests_per_connection"], mesh["idle_timeout"]) == ("RANDOM", 5, "300s"), \
+        "the owner's rule still governs every other client"
 
 
 SHARED_WEB = Expect(grpc_web("web", "/payments.v1.Payments/Pay", "payments.example.com", WEB_ORIGIN),
@@ -284,21 +308,18 @@ SHARED_WEB = Expect(grpc_web("web", "/payments.v1.Payments/Pay", "payments.examp
 
 @pytest.fixture(scope="module")
 def shared_wildcard(helm, istio):
-    """existing-gateway with the chart's grpc_web patch, on a platform Gateway listing *.example.com,
-    with the right listenerPort for each install so that only the SNI decides."""
+    """existing-gateway with the chart's grpc_web patch and no tuning but the install, on a
+    platform Gateway listing *.example.com."""
     cases = []
     for install in INSTALL_NAMES:
         values = dict(load_ci(CI_NAMES["existing-gateway"]))
-        values["grpcWeb"] = {"enabled": True, "cors": {"allowOrigins": [WEB_ORIGIN]},
-                             "envoyFilter": {"enabled": True,
-                                             "listenerPort": {"classic": 8443, "gateway-chart": 443}[install]}}
-        r = helm.render(values)
+        values["grpcWeb"] = {"enabled": True, "cors": {"allowOrigins": [WEB_ORIGIN]}, "envoyFilter": {"enabled": True}}
+        r = helm.render(for_install(values, install))
         cases.append(istio.case(r.stdout, install=install, calls=[SHARED_WEB.call],
                                 fixtures=world_for(r.docs, install, shared_gateway_hosts=("*.example.com",))))
     return dict(zip(INSTALL_NAMES, istio.run(cases)))
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_SHARED_WILDCARD)
 @pytest.mark.parametrize("install", INSTALL_NAMES)
 def test_grpc_web_lands_on_a_shared_wildcard_gateway(shared_wildcard, install):
     assert broken_promises(shared_wildcard[install], SHARED_WEB) == []
@@ -317,8 +338,7 @@ def test_minimum_tls_version_reaches_the_listener(answers):
         assert answers["tls", inst].call("greet")["chain"]["tls"]["min_version"] == "TLSv1_2"
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_PLACEMENT)
-@pytest.mark.parametrize("install", ["classic"])
+@pytest.mark.parametrize("install", INSTALL_NAMES)
 def test_grpc_web_sits_where_istio_puts_it(answers, install):
     """Istio's own GRPC-WEB server (grpc-web-plaintext) puts grpc_web ahead of the filters that must
     see translated gRPC; the TLS chain's patched filter order must agree on those filters."""
@@ -331,3 +351,55 @@ def test_grpc_web_sits_where_istio_puts_it(answers, install):
         return [f for f in filters if f in set(istio_chain[0]["http_filters"]) & set(ours)]
 
     assert order(ours) == order(istio_chain[0]["http_filters"])
+    assert ours.index("envoy.filters.http.grpc_web") < ours.index("envoy.filters.http.cors"), "CORS sees gRPC-Web"
+
+
+# A platform team's EnvoyFilter that gives every chain of the gateway grpc_web (priority 0).
+PLATFORM_GRPC_WEB = {
+    "apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",
+    "metadata": {"name": "platform-grpc-web", "namespace": "istio-system"},
+    "spec": {"workloadSelector": {"labels": {"istio": "ingressgateway"}}, "configPatches": [{
+        "applyTo": "HTTP_FILTER",
+        "match": {"context": "GATEWAY", "listener": {"filterChain": {"filter": {
+            "name": "envoy.filters.network.http_connection_manager",
+            "subFilter": {"name": "envoy.filters.http.router"}}}}},
+        "patch": {"operation": "INSERT_BEFORE", "value": {
+            "name": "envoy.filters.http.grpc_web",
+            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWeb"}}}}]},
+}
+
+
+@pytest.fixture(scope="module")
+def double_insert(helm, istio):
+    """Chains the chart's patch could reach twice: a shared server listing two of the chart's
+    hosts (two snis, one chain), and a chain a platform EnvoyFilter already gave grpc_web."""
+    shared = {"gateway": {"create": False, "ref": "istio-ingress/shared-gateway"},
+              "hosts": ["a.example.com", "b.example.com"],
+              "grpcWeb": {"enabled": True, "cors": {"allowOrigins": [WEB_ORIGIN]}, "envoyFilter": {"enabled": True}}}
+    own = {"grpcWeb": {"enabled": True, "cors": {"allowOrigins": [WEB_ORIGIN]}}}
+    calls = [grpc_web("a", "/helloworld.Greeter/SayHello", "a.example.com", WEB_ORIGIN),
+             grpc_web("b", "/helloworld.Greeter/SayHello", "b.example.com", WEB_ORIGIN)]
+    own_call = [grpc_web("own", "/helloworld.Greeter/SayHello", "grpc.example.com", WEB_ORIGIN)]
+    rs, ro = helm.render(shared), helm.render(own)
+    platform = yaml.safe_dump(PLATFORM_GRPC_WEB)
+    return dict(zip(["shared", "platform"], istio.run([
+        istio.case(rs.stdout, calls=calls, fixtures=world_for(rs.docs, shared_gateway_hosts=("a.example.com", "b.example.com"))),
+        istio.case(ro.stdout, calls=own_call, fixtures=world_for(ro.docs) + "---\n" + platform),
+    ])))
+
+
+@pytest.mark.parametrize("case,calls", [("shared", ["a", "b"]), ("platform", ["own"])])
+def test_grpc_web_is_on_each_chain_exactly_once(double_insert, case, calls):
+    for call in calls:
+        filters = double_insert[case].call(call)["http_filters"]
+        assert filters.count("envoy.filters.http.grpc_web") == 1, filters
+        assert filters.index("envoy.filters.http.grpc_web") < filters.index("envoy.filters.http.grpc_stats"), filters
+
+
+@pytest.mark.parametrize("install", INSTALL_NAMES)
+def test_streams_are_retried_only_when_the_call_never_reached_the_application(answers, install):
+    """Envoy buffers a request body for retries and retries until response headers arrive, so a
+    stream the backend answers UNAVAILABLE before its headers would be replayed, messages and all."""
+    for name, call in [("streaming", "subscribe"), ("grpc-web-tls", "web-stream"), ("argocd-example", "watch")]:
+        policy = answers[name, install].call(call)["retry_policy"]
+        assert sorted(policy["retryOn"].split(",")) == ["connect-failure", "refused-stream"], (name, policy)

@@ -9,7 +9,7 @@ from support.injection import Field, string_keys
 from support.istio_checks import ask_paths, cl, reached
 from support.mutations import assert_edits_refused, edits, enable_tls, free_port, own_gateway, path_re
 from support.properties import for_every_valid_values_set
-from support.scenarios import ci, server_by_name, servers
+from support.scenarios import ci, grpc_web_filter, server_by_name, servers
 from support.values import CERT_MANAGER, WEB
 
 
@@ -47,9 +47,9 @@ def test_h2c_is_a_plaintext_http2_server_without_tls(helm):
 
 
 def test_h2c_next_to_tls(helm):
-    r = helm.render({"h2c": {"enabled": True, "port": 8080}})
+    r = helm.render({"h2c": {"enabled": True, "port": 80}})
     protocols = {s["port"]["number"]: s["port"]["protocol"] for s in servers(r)}
-    assert protocols == {443: "HTTPS", 8080: "HTTP2"}
+    assert protocols == {443: "HTTPS", 80: "HTTP2"}
 
 
 def test_gateway_binding_uses_namespace_and_name(helm):
@@ -67,6 +67,61 @@ def test_gateway_selector_replaces_the_default(helm):
     assert r.one("Gateway")["spec"]["selector"] == {"app": "my-gateway"}
     filters = r.of_kind("EnvoyFilter")  # gRPC-Web and client connections
     assert [ef["spec"]["workloadSelector"] for ef in filters] == [{"labels": {"app": "my-gateway"}}] * 2
+
+
+# The stock installs as Istio's manifests define them (istio-facts): the classic
+# istio-ingressgateway of istioctl, and the istio/gateway chart as Istio's docs install it.
+INSTALL_FACTS = {
+    "istioctl": {"selector": {"istio": "ingressgateway"}, "namespace": "istio-system", "https_bind": 8443,
+                 "address": "istio-ingressgateway.istio-system.svc.cluster.local:443"},
+    "gateway-chart": {"selector": {"istio": "ingress"}, "namespace": "istio-ingress", "https_bind": 443,
+                      "address": "istio-ingress.istio-ingress.svc.cluster.local:443"},
+}
+
+
+@pytest.mark.parametrize("install", list(INSTALL_FACTS))
+def test_gateway_install_sets_selector_namespace_ports_and_test_address_together(helm, install):
+    facts = INSTALL_FACTS[install]
+    r = helm.render({"gateway": {"install": install}, "grpcWeb": WEB, "trafficPolicy": {"loadBalancer": "RANDOM"},
+                     "tls": {"credentialName": "", "certManager": CERT_MANAGER}})
+    assert r.one("Gateway")["spec"]["selector"] == facts["selector"]
+    ef = grpc_web_filter(r)
+    assert ef["spec"]["workloadSelector"] == {"labels": facts["selector"]}
+    assert {p["match"]["listener"]["portNumber"] for p in ef["spec"]["configPatches"]} == {facts["https_bind"]}
+    for doc in [ef, r.one("Certificate"), r.one("DestinationRule")]:
+        assert doc["metadata"]["namespace"] == facts["namespace"], doc["kind"]
+    assert facts["address"] in r.one("Pod")["spec"]["containers"][0]["args"]
+
+
+def test_each_install_default_can_be_overridden_alone(helm):
+    r = helm.render({"gateway": {"install": "gateway-chart", "selector": {"app": "edge"}, "workloadNamespace": "edge",
+                                 "servicePorts": {"443": 9443, "80": 9080}},
+                     "tests": {"gatewayAddress": "edge.edge.svc"}, "grpcWeb": WEB})
+    assert r.one("Gateway")["spec"]["selector"] == {"app": "edge"}
+    ef = grpc_web_filter(r)
+    assert ef["metadata"]["namespace"] == "edge"
+    assert {p["match"]["listener"]["portNumber"] for p in ef["spec"]["configPatches"]} == {9443}
+    assert "edge.edge.svc:443" in r.one("Pod")["spec"]["containers"][0]["args"]
+
+
+def test_test_address_follows_the_workload_namespace_and_cluster_domain(helm):
+    r = helm.render({"gateway": {"workloadNamespace": "ingress"}, "clusterDomain": "corp.internal"})
+    assert "istio-ingressgateway.ingress.svc.corp.internal:443" in r.one("Pod")["spec"]["containers"][0]["args"]
+
+
+def test_plaintext_listeners_default_to_a_port_the_stock_gateway_service_exposes(helm):
+    """80 is on both stock Services (80->8080 classic, 80->80 istio/gateway chart); 8080 is on neither."""
+    web = helm.render({"tls": {"enabled": False}, "grpcWeb": WEB})
+    assert [s["port"]["number"] for s in servers(web)] == [80]
+    h2c = helm.render({"tls": {"enabled": False}, "h2c": {"enabled": True}})
+    assert [s["port"]["number"] for s in servers(h2c)] == [80]
+
+
+def test_custom_install_takes_the_service_ports_it_is_given(helm):
+    r = helm.render({"gateway": {"install": "custom", "selector": {"app": "gw"}, "workloadNamespace": "gw",
+                                 "servicePorts": {"443": 8443, "8080": 18080}},
+                     "tests": {"gatewayAddress": "gw.gw.svc"}, "h2c": {"enabled": True, "port": 8080}})
+    assert {s["port"]["number"]: s["port"]["protocol"] for s in servers(r)} == {443: "HTTPS", 8080: "HTTP2"}
 
 
 def test_existing_gateway_renders_only_routes(helm):
@@ -160,12 +215,12 @@ BAD_VALUES = [
     ("host-numeric-tld", {"hosts": ["grpc.example.123"]}, [r"hosts\.0"]),
     ("host-ip-address", {"hosts": ["10.0.0.1"]}, [r"hosts\.0"]),
     ("h2c-and-redirect-same-port", {"h2c": {"enabled": True, "port": 80}, "tls": {"httpsRedirect": True}},
-     [r"tls\.httpsRedirect", r"h2c"]),
+     [r"tls\.redirectPort: port 80 \(→8080\) binds gateway pod port 8080, which h2c\.port \(port 80\)"]),
     ("https-redirect-tls-port-8443", {"tls": {"port": 8443, "httpsRedirect": True}},
      [r"tls\.httpsRedirect", r"8443", r"tls\.port: 443"]),
     ("https-redirect-from-port-8080", {"tls": {"redirectPort": 8080, "httpsRedirect": True}},
      [r"tls\.httpsRedirect", r"8080", r"tls\.redirectPort: 80"]),
-    ("redirect-without-tls", {"tls": {"enabled": False, "httpsRedirect": True}, "h2c": {"enabled": True, "port": 8080}},
+    ("redirect-without-tls", {"tls": {"enabled": False, "httpsRedirect": True}, "h2c": {"enabled": True, "port": 443}},
      [r"tls\.httpsRedirect"]),
     ("h2c-on-tls-port", {"h2c": {"enabled": True, "port": 443}}, [r"h2c\.port", r"tls\.port"]),
     ("nothing-enabled", {"tls": {"enabled": False}}, [r"tls\.enabled|gateway"]),
@@ -174,6 +229,28 @@ BAD_VALUES = [
     ("gateway-ref-three-parts", {"gateway": {"create": False, "ref": "a/b/c"}}, [r"gateway\.ref"]),
     ("gateway-name-with-dots", {"gateway": {"name": "edge.gateway"}}, [r"gateway\.name"]),
     ("selector-value-bad-label", {"gateway": {"selector": {"istio": "ingress gateway"}}}, [r"gateway\.selector\.istio"]),
+    # The port model: ports the gateway Service exposes, judged on the pod ports servers bind.
+    ("h2c-port-not-on-the-gateway-service", {"h2c": {"enabled": True, "port": 8080}},
+     [r"h2c\.port: 8080 is not a port of the gateway Service", r"IST0162", r"80→8080, 443→8443"]),
+    ("h2c-8080-beside-redirect-80", {"h2c": {"enabled": True, "port": 8080}, "tls": {"httpsRedirect": True}},
+     [r"tls\.redirectPort: port 80 \(→8080\) binds gateway pod port 8080, which h2c\.port \(port 8080\) already binds"]),
+    ("h2c-8443-beside-tls-443", {"h2c": {"enabled": True, "port": 8443}},
+     [r"h2c\.port: port 8443 binds gateway pod port 8443, which tls\.port \(port 443\) already binds"]),
+    ("grpc-web-8080-beside-h2c-80", {"tls": {"enabled": False}, "h2c": {"enabled": True, "port": 80},
+                                     "grpcWeb": {**WEB, "port": 8080}},
+     [r"grpcWeb\.port: 8080 is not a port", r"grpcWeb\.port: port 8080 binds gateway pod port 8080, which h2c\.port \(port 80\)"]),
+    ("grpc-web-default-port-beside-h2c", {"tls": {"enabled": False}, "h2c": {"enabled": True}, "grpcWeb": WEB},
+     [r"grpcWeb\.port: port 80 \(→8080\) binds gateway pod port 8080, which h2c\.port \(port 80\)"]),
+    ("port-not-on-the-gateway-chart-service", {"gateway": {"install": "gateway-chart"}, "h2c": {"enabled": True, "port": 8443}},
+     [r"h2c\.port: 8443 is not a port", r"istio-ingress Service of gateway\.install gateway-chart exposes 80→80, 443→443"]),
+    ("custom-install-without-its-facts", {"gateway": {"install": "custom"}},
+     [r"gateway\.selector", r"gateway\.workloadNamespace", r"gateway\.servicePorts", r"tests\.gatewayAddress"]),
+    ("custom-install-port-not-listed", {"gateway": {"install": "custom", "selector": {"app": "gw"}, "workloadNamespace": "gw",
+                                                    "servicePorts": {"8443": 8443}}, "tests": {"enabled": False}},
+     [r"tls\.port: 443 is not a port", r"gateway\.servicePorts lists 8443→8443"]),
+    ("install-unknown", {"gateway": {"install": "helm"}}, [r"gateway\.install"]),
+    ("service-port-not-a-number", {"gateway": {"servicePorts": {"https": 8443}}}, [r"gateway\.servicePorts"]),
+    ("service-target-port-out-of-range", {"gateway": {"servicePorts": {"443": 70000}}}, [r"gateway\.servicePorts"]),
 ]
 
 
@@ -209,7 +286,7 @@ def m_redirect_port_clash(v, rnd):
     enable_tls(v)
     taken = {v["tls"].get("port", 443)} | ({v["h2c"].get("port", 80)} if v.get("h2c", {}).get("enabled") else set())
     v["tls"].update(httpsRedirect=True, redirectPort=rnd.choice(sorted(taken)))
-    return [path_re("tls", "httpsRedirect")]
+    return [path_re("tls", "redirectPort")]
 
 
 def m_redirect_to_another_port(v, rnd):
@@ -224,8 +301,10 @@ def m_redirect_to_another_port(v, rnd):
 
 def m_redirect_without_tls(v, rnd):
     own_gateway(v)
-    v["tls"].update(enabled=False, httpsRedirect=True, redirectPort=18999)
-    v["h2c"] = {"enabled": True, "port": 18998}
+    v["tls"].update(enabled=False, httpsRedirect=False)
+    v["h2c"] = {"enabled": False}
+    v["tls"].update(httpsRedirect=True, redirectPort=free_port(v))
+    v["h2c"] = {"enabled": True, "port": free_port(v)}
     v.pop("grpcWeb", None)
     return [path_re("tls", "httpsRedirect")]
 

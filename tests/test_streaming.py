@@ -32,10 +32,63 @@ def test_default_unary_retries_are_safe_to_repeat(default_render):
     assert "timeout" not in entry, "Istio sets no route timeout by default; neither do we"
 
 
+# Retry conditions under which a stream never reached the application: Envoy buffers the request
+# body for retries and retries until response headers arrive, so a client or bidi stream the
+# backend answers (UNAVAILABLE, a reset) before its headers would be replayed, messages included.
+NEVER_REACHED = {"connect-failure", "refused-stream"}
+
+
+def test_streaming_routes_retry_only_calls_that_never_reached_the_application(helm):
+    r = helm.render({"routes": [{"name": "s", "methods": ["chat.v1.Chat/Subscribe"], "streaming": True,
+                                 "backend": {"host": "chat", "port": 50051}}]})
+    (entry,) = r.one("VirtualService")["spec"]["http"]
+    assert entry["retries"] == {"attempts": 1, "retryOn": "connect-failure,refused-stream"}
+
+
+def _streaming_retry_policies():
+    """(where, retryOn) of every streaming retry policy values.yaml, examples/, ci/ and README's
+    YAML blocks write."""
+    import yaml
+    from support.helm import ROOT
+    out = []
+
+    def visit(where, values):
+        if not isinstance(values, dict):
+            return
+        on = ((values.get("retries") or {}).get("streaming") or {}).get("retryOn")
+        if on:
+            out.append((where + ": retries.streaming", on))
+        for i, r in enumerate(values.get("routes") or []):
+            if isinstance(r, dict) and r.get("streaming") and (r.get("retries") or {}).get("retryOn"):
+                out.append((f"{where}: routes[{i}]", r["retries"]["retryOn"]))
+
+    visit("values.yaml", yaml.safe_load((ROOT / "values.yaml").read_text()))
+    for path in sorted((ROOT / "ci").glob("*.yaml")):
+        visit(path.name, yaml.safe_load(path.read_text()))
+    for path in sorted((ROOT / "examples").glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            visit(path.name, (((doc or {}).get("spec") or {}).get("source") or {}).get("helm", {}).get("valuesObject"))
+    for i, block in enumerate(re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), re.S)):
+        try:
+            visit(f"README.md yaml block {i}", yaml.safe_load(block))
+        except yaml.YAMLError:
+            pass
+    return out
+
+
+def test_streaming_retry_policies_everywhere_keep_to_calls_that_never_reached_the_application():
+    policies = _streaming_retry_policies()
+    assert any(where.startswith("values.yaml") for where, _ in policies)
+    assert any(where.startswith("README.md") for where, _ in policies), "README shows a streaming retry policy"
+    for where, on in policies:
+        tokens = set(on.split(","))
+        assert NEVER_REACHED <= tokens and not tokens & {"unavailable", "reset", "5xx", "gateway-error"}, (where, on)
+
+
 def test_streaming_routes_carry_no_timeout_and_unary_ones_keep_theirs(helm, istio):
     """Asked of Istio: the streaming route's Envoy route has no timeout, the unary one 3s; the
-    stream still retries, on conditions safe to repeat (Envoy buffers the request body: a stream
-    can be replayed if the backend answers before headers)."""
+    stream still retries, only calls that never reached the application (Envoy buffers the request
+    body: a stream can be replayed if the backend answers before headers)."""
     res = ask_paths(helm, istio, {"streaming": (load_ci("streaming-values.yaml"), {
         "stream": "/chat.v1.Chat/Subscribe", "unary": "/chat.v1.Chat/Send"})})["streaming"]
     stream, unary = res.call("stream"), res.call("unary")
@@ -43,12 +96,12 @@ def test_streaming_routes_carry_no_timeout_and_unary_ones_keep_theirs(helm, isti
     assert stream["timeout"] in (None, "0s") and not stream.get("max_stream_duration")
     assert unary["timeout"] == "3s"
     assert stream["retry_policy"]["numRetries"] >= 1
-    assert set(stream["retry_policy"]["retryOn"].split(",")) <= SAFE_TO_REPEAT, stream["retry_policy"]
+    assert set(stream["retry_policy"]["retryOn"].split(",")) <= NEVER_REACHED, stream["retry_policy"]
 
 
 def test_streaming_backend_gets_keepalive_idle_timeout_and_rebalancing(helm):
     dr = ci(helm, "streaming-values.yaml").one("DestinationRule")
-    assert dr["spec"]["host"] == "chat"
+    assert dr["spec"]["host"] == "chat.default.svc.cluster.local"
     pool = dr["spec"]["trafficPolicy"]["connectionPool"]
     assert pool["http"]["idleTimeout"] == "2h"
     assert pool["http"]["maxRequestsPerConnection"] == 1000
@@ -190,7 +243,7 @@ def m_attempts_out_of_range(v, rnd):
 
 
 def m_bad_duration(v, rnd):
-    bad = rnd.choice(["5 s", "1.5s", "5", "s", "-5s", "1d", "5S", "1h 30m", "PT5S", "5sec"])
+    bad = rnd.choice(["5 s", "1.5us", "5", "s", "-5s", "1d", "5S", "1h 30m", "PT5S", "5sec", "0.5ms", "0s"])
     i = rnd.randrange(len(v["routes"]))
     where = rnd.choice([("routes", i, "timeout"), ("routes", i, "retries", "perTryTimeout"),
                         ("routes", i, "trafficPolicy", "connectTimeout"), ("trafficPolicy", "idleTimeout"),
@@ -209,3 +262,74 @@ def m_bad_duration(v, rnd):
     m_attempts_out_of_range, m_bad_duration))
 def test_bad_edits_of_valid_values_are_refused_naming_the_key(helm, mutation_bases, mutation):
     assert_edits_refused(helm, mutation, mutation_bases)
+
+
+# --- durations as Istio reads them ---------------------------------------------------------
+
+# Istio's verdict on each duration (time.ParseDuration, then >= 1ms to the millisecond; CORS
+# maxAge also to the second), written out here and checked against Istio's webhook below.
+ROUTE_TIMEOUTS = {
+    "1.5s": True, "500ms": True, "1h30m": True, ".5s": True, "5.s": True, "1s1h": True, "+2s": True,
+    "2000000us": True, "1.5h": True, "0.001s": True, "90s": True,
+    "1500us": False, "1.0005s": False, "0.5ms": False, "100us": False, "0.0001s": False, "1µs1ms": False,
+    "0": False, "0s": False, "0.0s": False, "-1s": False, "1e3s": False, "1 s": False, "10": False, "1d": False,
+}
+MAX_AGES = {"1.5m": True, "2s": True, "24h": True, "1500ms": False, "0.5s": False, "1.0001h": False}
+
+
+@pytest.fixture(scope="module")
+def webhook_on_durations(helm, istio):
+    """Istio's webhook on a VirtualService whose route timeout (and CORS maxAge) is each value."""
+    import copy
+    import yaml
+    base = helm.render({"grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["https://app.example.com"], "maxAge": "1h"}},
+                        "routes": [{"name": "r", "services": ["a.S"], "backend": {"host": "a", "port": 1}, "timeout": "1s"}]})
+    cases, keys = [], []
+    for field, table in (("timeout", ROUTE_TIMEOUTS), ("maxAge", MAX_AGES)):
+        for value in table:
+            docs = [copy.deepcopy(d) for d in base.docs if d["kind"] == "VirtualService"]
+            entry = docs[0]["spec"]["http"][0]
+            if field == "timeout":
+                entry["timeout"] = value
+            else:
+                entry["corsPolicy"] = {**entry["corsPolicy"], "maxAge": value}
+            cases.append(istio.case(yaml.safe_dump_all(docs), analyze=False, simulate=False))
+            keys.append((field, value))
+    return {k: not r.refused() for k, r in zip(keys, istio.run(cases))}
+
+
+@pytest.mark.parametrize("value", list(ROUTE_TIMEOUTS))
+def test_route_timeouts_are_taken_exactly_when_istio_takes_them(helm, webhook_on_durations, value):
+    assert webhook_on_durations["timeout", value] == ROUTE_TIMEOUTS[value], "Istio's webhook disagrees with the table"
+    for values in ({"routes": [{"name": "r", "services": ["a.S"], "backend": {"host": "a", "port": 1}, "timeout": value}]},
+                   {"routes": [{"name": "r", "backend": {"host": "a", "port": 1}, "trafficPolicy": {"idleTimeout": value}}]},
+                   {"retries": {"unary": {"attempts": 1, "perTryTimeout": value}}}):
+        rc, _, err, _, _ = helm.template(values)
+        assert (rc == 0) == ROUTE_TIMEOUTS[value], err
+
+
+@pytest.mark.parametrize("value", list(MAX_AGES))
+def test_cors_max_age_is_taken_exactly_when_istio_takes_it(helm, webhook_on_durations, value):
+    assert webhook_on_durations["maxAge", value] == MAX_AGES[value], "Istio's webhook disagrees with the table"
+    rc, _, err, _, _ = helm.template({"grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["https://app.example.com"],
+                                                                           "maxAge": value}}})
+    assert (rc == 0) == MAX_AGES[value], err
+
+
+def test_duration_refusals_say_why_and_how_to_fix(helm):
+    def fails(timeout):
+        return helm.render_fails({"routes": [{"name": "r", "services": ["a.S"], "backend": {"host": "a", "port": 1},
+                                              "timeout": timeout}]})
+    assert "round it to 1ms or 2ms" in fails("1500us")
+    assert "under 1ms" in fails("0.5ms") and "use 1ms or more" in fails("0s")
+    assert "round it to whole seconds (90s)" in helm.render_fails(
+        {"grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["https://app.example.com"], "maxAge": "90.5s"}}})
+
+
+def test_cert_manager_durations_take_fractions(helm):
+    r = helm.render({"tls": {"credentialName": "", "certManager": {"enabled": True, "issuerRef": {"name": "ca"},
+                                                                   "duration": "1.5h", "renewBefore": "30.5m"}}})
+    assert r.one("Certificate")["spec"]["duration"] == "1.5h"
+    helm.render_fails({"tls": {"credentialName": "", "certManager": {"enabled": True, "issuerRef": {"name": "ca"},
+                                                                     "duration": "0.5h"}}},
+                      match=[r"tls\.certManager\.duration: 0\.5h is shorter than cert-manager's minimum of 1h"])

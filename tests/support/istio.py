@@ -55,27 +55,37 @@ class HarnessError(AssertionError):
 
 
 # The gateway deployments the chart's output runs on (Service + one ready Pod, added by the
-# harness). Both are the installs Istio documents, in istio-system, with the pod labels the
-# chart's default gateway.selector (istio: ingressgateway) matches:
-# - classic: the istio-ingressgateway of istioctl / manifests/charts/gateways/istio-ingress, whose
-#   Service maps 80->8080 and 443->8443 (the pod listens on the targetPort);
-# - gateway-chart: `helm install istio-ingressgateway istio/gateway -n istio-system`
-#   (manifests/charts/gateway: labels app/istio from the release name, ports bound as-is).
-_LABELS = {"app": "istio-ingressgateway", "istio": "ingressgateway"}
+# harness), as Istio installs them; "values" is the chart's gateway.install for each:
+# - classic: the istio-ingressgateway of istioctl / manifests/charts/gateways/istio-ingress, in
+#   istio-system, labels istio: ingressgateway; its Service maps 80->8080 and 443->8443 (the pod
+#   listens on the targetPort);
+# - gateway-chart: `helm install istio-ingress istio/gateway -n istio-ingress`, as Istio's docs
+#   install it (manifests/charts/gateway: labels app: istio-ingress, istio: ingress from the
+#   release name; Service ports bound as-is).
 INSTALLS: dict[str, dict] = {
     "classic": {
-        "name": "istio-ingressgateway", "namespace": "istio-system", "labels": _LABELS, "pod_ip": "10.0.0.10",
+        "name": "istio-ingressgateway", "namespace": "istio-system", "pod_ip": "10.0.0.10",
+        "labels": {"app": "istio-ingressgateway", "istio": "ingressgateway"},
         "ports": [{"name": "status-port", "port": 15021, "target_port": 15021},
                   {"name": "http2", "port": 80, "target_port": 8080},
                   {"name": "https", "port": 443, "target_port": 8443}],
     },
     "gateway-chart": {
-        "name": "istio-ingressgateway", "namespace": "istio-system", "labels": _LABELS, "pod_ip": "10.0.0.10",
+        "name": "istio-ingress", "namespace": "istio-ingress", "pod_ip": "10.0.0.10",
+        "labels": {"app": "istio-ingress", "istio": "ingress"},
         "ports": [{"name": "status-port", "port": 15021, "target_port": 15021},
                   {"name": "http2", "port": 80, "target_port": 80},
                   {"name": "https", "port": 443, "target_port": 443}],
     },
 }
+CHART_INSTALL = {"classic": "istioctl", "gateway-chart": "gateway-chart"}
+
+
+def for_install(values: dict | None, install: str) -> dict:
+    """values with gateway.install set for one of INSTALLS (the chart's switch for that install)."""
+    values = dict(values or {})
+    values["gateway"] = {**values.get("gateway", {}), "install": CHART_INSTALL[install]}
+    return values
 
 
 @dataclass(frozen=True)
@@ -332,29 +342,23 @@ def _host_ns(host: str, namespace: str) -> tuple[str, str]:
 
 
 def world_for(docs: list[dict], install: str | dict = "classic", plain_ports: Iterable[str] = (),
-              shared_gateway_hosts: Iterable[str] = (), service_entries: Iterable[str] = (),
-              owner_subsets: dict[str, dict[str, dict]] | None = None) -> str:
+              shared_gateway_hosts: Iterable[str] = (), owner_subsets: dict[str, dict[str, dict]] | None = None) -> str:
     """The cluster the rendered manifests presume, as YAML: a Namespace per namespace used, a
     Service for every backend the VirtualServices route to that the render does not itself
     create (gRPC ports, appProtocol grpc, except hosts in plain_ports which get a port Istio
     cannot recognise), a ready Pod behind each (one per subset's labels), the TLS Secrets the
     Gateways reference in the gateway pods' namespace, and, for a VirtualService bound to a
     Gateway the render does not create, that Gateway (hosts shared_gateway_hosts).
-    service_entries: destination hosts outside Kubernetes (a.b), given a MESH_INTERNAL
-    ServiceEntry with GRPC ports, selecting its Pods, instead of a Service. owner_subsets: {destination host:
-    {subset: labels}} defined by a DestinationRule of the service's owner (externalSubsets).
+    owner_subsets: {destination host: {subset: labels}} defined by a DestinationRule of the
+    service's owner (externalSubsets).
     Documents are written as JSON, so that no name reads as a YAML 1.1 boolean (y, n, on)."""
     inst = INSTALLS[install] if isinstance(install, str) else install
     plain = set(plain_ports)
-    external = set(service_entries)
     rendered = {(d["kind"], d["metadata"].get("namespace", "default"), d["metadata"]["name"]) for d in docs}
     out: list[dict] = []
     namespaces = {inst["namespace"]}
-    # (namespace, name) -> destination ports; a ServiceEntry host is its own name, in the
-    # namespace of the VirtualService that routes to it.
-    services: dict[tuple[str, str], set] = {}
-    entries: dict[tuple[str, str], set] = {}
-    where: dict[str, tuple[str, str]] = {}  # destination host -> its (namespace, name)
+    services: dict[tuple[str, str], set] = {}  # (namespace, name) -> destination ports
+    where: dict[str, tuple[str, str]] = {}  # destination host -> its Service's (namespace, name)
     subsets: dict[tuple[str, str], list[dict]] = {}
     for d in docs:
         ns = d["metadata"].get("namespace", "default")
@@ -363,9 +367,11 @@ def world_for(docs: list[dict], install: str | dict = "classic", plain_ports: It
             for entry in d["spec"].get("http", []):
                 for r in entry.get("route", []):
                     dest = r["destination"]
-                    key = (ns, dest["host"]) if dest["host"] in external else _host_ns(dest["host"], ns)[::-1]
-                    (entries if dest["host"] in external else services).setdefault(key, set()).add(dest["port"]["number"])
+                    key = _host_ns(dest["host"], ns)[::-1]
+                    services.setdefault(key, set()).add(dest["port"]["number"])
+                    # as written, and as its FQDN (a DestinationRule elsewhere names it so)
                     where.setdefault(dest["host"], key)
+                    where.setdefault(f"{key[1]}.{key[0]}.svc.cluster.local", key)
     for d in docs:
         if d["kind"] == "DestinationRule":
             host = d["spec"]["host"]
@@ -378,17 +384,11 @@ def world_for(docs: list[dict], install: str | dict = "classic", plain_ports: It
                     "spec": {"host": host, "subsets": [{"name": k, "labels": v} for k, v in sorted(subs.items())]}})
         subsets.setdefault(where[host], []).extend(v for _, v in sorted(subs.items()))
     ip = 1
-    for (sns, name), ports in sorted(services.items()) + sorted(entries.items()):
+    for (sns, name), ports in sorted(services.items()):
         namespaces.add(sns)
         pod_name = name.replace(".", "-")[:50]
         selector = {"app": pod_name}
-        if (sns, name) in entries:
-            out.append({"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
-                        "metadata": {"name": pod_name, "namespace": sns},
-                        "spec": {"hosts": [name], "location": "MESH_INTERNAL", "resolution": "STATIC",
-                                 "workloadSelector": {"labels": selector},
-                                 "ports": [{"number": p, "name": f"grpc-{p}", "protocol": "GRPC"} for p in sorted(ports)]}})
-        elif ("Service", sns, name) not in rendered:
+        if ("Service", sns, name) not in rendered:
             out.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": sns},
                         "spec": {"selector": selector, "ports": [
                             {"name": f"grpc-{p}" if name not in plain else f"legacy-{p}", "port": p, "targetPort": p,
@@ -397,8 +397,7 @@ def world_for(docs: list[dict], install: str | dict = "classic", plain_ports: It
         else:
             svc = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == name)
             selector = svc["spec"]["selector"]
-        # A ready Pod behind the Service for each subset (the analyzers check that subsets select
-        # pods; for a ServiceEntry host they look at pods too, with the subset's labels).
+        # A ready Pod behind the Service for each subset (the analyzers check that subsets select pods).
         for labels in subsets.get((sns, name)) or [{}]:
             out.append({"apiVersion": "v1", "kind": "Pod",
                         "metadata": {"name": f"{pod_name}-{ip}", "namespace": sns, "labels": {**selector, **labels}},

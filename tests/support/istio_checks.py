@@ -115,17 +115,17 @@ def analysis_problems(res) -> list[str]:
     return [m["text"] for m in res.analysis_at_least("Warning") if not accepted(m)]
 
 
-def ask_paths(helm, istio: IstioHarness, cases: dict[str, tuple[dict, dict[str, str]]],
-              install: str = "classic") -> dict:
+def ask_paths(helm, istio: IstioHarness, cases: dict[str, tuple[dict, dict[str, str]]]) -> dict:
     """{name: (values, {call id: path})} -> {name: Result}: each values set rendered, and each
     path called as gRPC on the values' first host through the listener that serves routes (HTTPS
-    on tls.port by default), on the world the values presume (support.istio_promises.Plan), all
-    in one harness process. Read the answers with reached(result, id)."""
+    on tls.port by default), on the world the values presume (support.istio_promises.Plan: the
+    gateway install they name), all in one harness process. Read the answers with
+    reached(result, id)."""
     from support.istio_promises import Plan  # it imports this module
 
     batch = []
     for values, paths in cases.values():
-        plan = Plan(values, "grpc-ingress", "default", install)
+        plan = Plan(values, "grpc-ingress", "default")
         render = helm.render(values)
         batch.append(plan.case(render, calls=[plan.call(id, path) for id, path in paths.items()]))
     return dict(zip(cases, istio.run(batch)))

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from support.helm import ROOT, normalize_paths
-from support.strategies import valid_cases, without_nulls
+from support.strategies import STOCK_SERVICE_PORTS, valid_cases, without_nulls
 from support.summary import count
 
 SCHEMA = json.loads((ROOT / "values.schema.json").read_text())
@@ -119,7 +119,7 @@ def new_route(v, **kw):
 
 
 def used_ports(v):
-    tls, h2c = v.get("tls", {}), v.get("h2c", {})
+    tls, h2c, web = v.get("tls", {}), v.get("h2c", {}), v.get("grpcWeb", {})
     ports = set()
     if tls.get("enabled", True):
         ports.add(tls.get("port", 443))
@@ -127,11 +127,28 @@ def used_ports(v):
             ports.add(tls.get("redirectPort", 80))
     if h2c.get("enabled"):
         ports.add(h2c.get("port", 80))
+    if web.get("enabled") and not tls.get("enabled", True):
+        ports.add(web.get("port", 80))
     return ports
 
 
 def free_port(v):
-    return next(p for p in range(18080, 18100) if p not in used_ports(v))
+    """A gateway Service port no listener binds yet, for a listener an edit adds: the values
+    move to a custom install whose Service has the stock install's ports plus this one (with
+    a targetPort of its own), so the edit adds no second reason to refuse them."""
+    gw = v.setdefault("gateway", {})
+    install = gw.get("install", "istioctl")
+    if install != "custom":
+        gw["install"] = "custom"
+        gw["servicePorts"] = {str(p): t for p, t in STOCK_SERVICE_PORTS[install].items()}
+        gw.setdefault("selector", {"istio": "ingressgateway"})
+        gw.setdefault("workloadNamespace", "istio-system")
+        v.setdefault("tests", {}).setdefault("gatewayAddress", "gateway.istio-system.svc")
+    service_ports = gw["servicePorts"]
+    port = next(p for p in range(18080, 18200) if str(p) not in service_ports and p not in used_ports(v))
+    binds = set(service_ports.values())
+    service_ports[str(port)] = next(t for t in range(28080, 28200) if t not in binds)
+    return port
 
 
 def own_gateway(v):
@@ -147,9 +164,8 @@ def enable_tls(v):
         tls.update(enabled=True, credentialName="mutation-tls")
         for k in ("mode", "hosts", "httpsRedirect"):
             tls.pop(k, None)
-        h2c = v.get("h2c", {})
-        if h2c.get("enabled") and h2c.get("port", 80) == tls.get("port", 443):
-            h2c["port"] = next(p for p in range(18100, 18200) if p not in used_ports(v))
+        # The HTTPS server gets a port of its own: the other listeners may hold both stock ports.
+        tls["port"] = free_port(v)
 
 
 def keep_client_ca(v):

@@ -14,9 +14,9 @@ tests/istio, through support.istio_promises):
     def test_every_route_reaches_its_backends(case):
         assert case.unkept("routing") == []     # or read case.answer(install) yourself
 
-Each distinct render is sent to the harness once, on each stock gateway install that binds its
-ports differently (case.installs()), all of them in one harness process per install, started in
-the background as soon as the renders are drawn (start_istio).
+Each distinct render is sent to the harness once, on the gateway install its values name, all of
+them in two harness processes started in the background as soon as the renders are drawn
+(start_istio).
 
 All such tests share one hypothesis run per session (conftest's `generated` fixture): each
 values set is drawn and rendered once, and every registered property looks at it. A property
@@ -38,7 +38,7 @@ from hypothesis import HealthCheck, given, note, reject, seed, settings
 
 from support.helm import Helm, Render, RenderError
 from support.istio import IstioHarness, Result
-from support.istio_promises import CONCERNS, INSTALL_NAMES, Plan, Problem, declared_routes
+from support.istio_promises import CONCERNS, Plan, Problem, declared_routes
 from support.strategies import valid_cases, without_nulls
 from support.summary import count
 
@@ -65,36 +65,31 @@ class Case:
     istio: IstioHarness | None = field(default=None, repr=False)
     _plans: dict = field(default_factory=dict, repr=False)
 
-    def plan(self, install: str = "classic") -> Plan:
-        """What the values promise a client on that gateway install (support.istio_promises)."""
-        if install not in self._plans:
-            self._plans[install] = Plan(self.values, self.release, self.namespace, install, self.facts)
-        return self._plans[install]
+    def plan(self) -> Plan:
+        """What the values promise a client, on the gateway install they name (support.istio_promises)."""
+        if "plan" not in self._plans:
+            self._plans["plan"] = Plan(self.values, self.release, self.namespace, self.facts)
+        return self._plans["plan"]
 
-    def installs(self) -> list[str]:
-        """The stock installs this values set is asked on: the classic one, and the istio/gateway
-        chart's too when that binds one of its ports differently (80 and 443 only)."""
-        return [i for i in INSTALL_NAMES if i == "classic" or self.plan("classic").install_matters()]
+    def istio_case(self) -> dict:
+        return self.plan().case(self.render)
 
-    def istio_case(self, install: str) -> dict:
-        return self.plan(install).case(self.render)
-
-    def answer(self, install: str = "classic") -> Result:
-        """Istio's answer for this render on that install (the harness caches it per session)."""
+    def answer(self) -> Result:
+        """Istio's answer for this render (the harness caches it per session)."""
         assert self.istio is not None, "an Istio property runs with the harness (Generated.check_istio)"
-        return self.istio.run([self.istio_case(install)])[0]
+        return self.istio.run([self.istio_case()])[0]
 
-    def problems(self, install: str) -> list[Problem]:
-        """Every promise of the values Istio's answer breaks on that install."""
-        if ("problems", install) not in self._plans:
-            self._plans["problems", install] = self.plan(install).broken(self.answer(install))
-        return self._plans["problems", install]
+    def problems(self) -> list[Problem]:
+        """Every promise of the values Istio's answer breaks."""
+        if "problems" not in self._plans:
+            self._plans["problems"] = self.plan().broken(self.answer())
+        return self._plans["problems"]
 
     def unkept(self, *concerns: str) -> list[str]:
-        """Broken promises of these concerns (support.istio_promises.CONCERNS), on every install
-        the case is asked on, that no known bug explains ([] when Istio does what the values say)."""
+        """Broken promises of these concerns (support.istio_promises.CONCERNS) that no known bug
+        explains ([] when Istio does what the values say)."""
         assert set(concerns) <= set(CONCERNS), concerns
-        return [f"[{install}] {p.text}" for install in self.installs() for p in self.problems(install)
+        return [f"[{self.plan().install_name} install] {p.text}" for p in self.problems()
                 if p.concern in concerns and p.known is None]
 
     @property
@@ -195,13 +190,13 @@ class Generated:
         return [c for c in self.cases if c.render is not None]
 
     def start_istio(self, istio: IstioHarness) -> None:
-        """Send every render to the harness in the background, one process per install, while
-        other tests run; check_istio waits for them."""
+        """Send every render to the harness in the background, in two processes (one per core),
+        while other tests run; check_istio waits for them."""
         cases = self.rendered()
         for c in cases:
             c.istio = istio
-        for install in INSTALL_NAMES:
-            batch = [c.istio_case(install) for c in cases if install in c.installs()]
+        for half in (cases[0::2], cases[1::2]):
+            batch = [c.istio_case() for c in half]
 
             def run(batch=batch):
                 try:
@@ -209,7 +204,7 @@ class Generated:
                 except BaseException as e:  # noqa: BLE001 - raised again by check_istio
                     self._prefetch_errors.append(e)
 
-            t = threading.Thread(target=run, name=f"istio-prefetch-{install}", daemon=True)
+            t = threading.Thread(target=run, name="istio-prefetch", daemon=True)
             t.start()
             self._prefetch.append(t)
 

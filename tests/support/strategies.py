@@ -1,9 +1,10 @@
 """Hypothesis strategies for values sets the chart must accept. valid_cases() draws
 (values, release, namespace, facts) across every feature (client connections, reflection and
 health routes included); facts carries what the generator
-knows beyond the values (facts["host_namespace"][host]: the namespace a backend host names,
-None for a short name, which resolves in the release namespace; facts["own_policy_hosts"]:
-hosts whose one route sets any trafficPolicy). The building blocks (hosts,
+knows beyond the values (facts["host_namespace"][host]: the namespace a backend host names
+(name.ns, name.ns.svc, name.ns.svc.cluster.local), None for a short name, which resolves in
+the release namespace; facts["own_policy_hosts"]: hosts whose one route sets any
+trafficPolicy). The building blocks (hosts,
 labels, durations, ports, retry policies, traffic policies, CORS origins) are module constants.
 """
 from __future__ import annotations
@@ -66,6 +67,8 @@ ANNOTATIONS = st.dictionaries(LABEL_KEY, ANNOTATION_TEXT, min_size=1, max_size=2
 LONGEST_DURATIONS = ["2562047h", "153722867m", "9223372036s", "9223372036854ms", "2562047h47m16s"]
 DURATION = st.one_of(
     st.sampled_from(["250ms", "5s", "1m", "2h", "1h30m", "90s", "100ms", "30s", "1ms"]),
+    # Go's syntax as Istio reads it: fractions, any unit order, us/ns in whole milliseconds.
+    st.sampled_from(["1.5s", ".25s", "2.s", "0.001s", "2000us", "1s1m", "1.5h", "+3s", "5000000ns"]),
     st.builds("{}{}".format, st.integers(1, 999), st.sampled_from(["ms", "s", "m", "h"])),
     st.sampled_from(LONGEST_DURATIONS),
 )
@@ -73,9 +76,9 @@ _UNIT_MS = {"ms": 1, "s": 1000, "m": 60000, "h": 3600000}
 
 
 def duration_ms(text: str) -> int:
-    """A Go duration of whole h/m/s/ms parts (as the schema allows) in milliseconds."""
-    import re
-    return sum(int(n) * _UNIT_MS[u] for n, u in re.findall(r"(\d+)(ms|h|m|s)", text))
+    """A Go duration (time.ParseDuration's syntax, fractions included) in whole milliseconds."""
+    from support.validators.cel import go_duration
+    return go_duration(text) // 1_000_000
 
 
 # Two durations, the first at most the second (a keepalive timeout and its interval, a drain
@@ -84,7 +87,7 @@ ORDERED_DURATIONS = st.tuples(DURATION, DURATION).map(lambda p: tuple(sorted(p, 
 
 # corsPolicy.maxAge: whole seconds (istiod validateCORSPolicy).
 WHOLE_SECONDS = st.one_of(
-    st.sampled_from(["1h", "10m", "600s", "24h", "1s", "2562047h", "9223372036s"]),
+    st.sampled_from(["1h", "10m", "600s", "24h", "1s", "2562047h", "9223372036s", "1.5m", "0.5h", "2000ms"]),
     st.builds("{}{}".format, st.integers(1, 999), st.sampled_from(["s", "m", "h"])),
 )
 INT32_MAX, UINT32_MAX = 2**31 - 1, 2**32 - 1  # istio.io/api field sizes
@@ -100,6 +103,47 @@ def draw_free_port(draw, used):
     return port
 
 
+# The gateway Service ports of the stock installs (gateway.install), port -> targetPort, as
+# Istio's manifests define them (classic istio-ingressgateway; the istio/gateway chart).
+STOCK_SERVICE_PORTS = {"istioctl": {80: 8080, 443: 8443}, "gateway-chart": {80: 80, 443: 443}}
+
+
+class Ports:
+    """Hands out gateway Service ports so that no two listeners bind one pod port: from the
+    stock install's Service (None when it has no port left), or, for a custom install, any
+    port, recorded with a targetPort of its own in service_ports."""
+
+    def __init__(self, draw, install):
+        self.draw, self.install = draw, install
+        self.service_ports: dict[int, int] = {}
+        self.binds: set[int] = set()
+
+    def take(self, prefer=None, exact=False):
+        """A port (prefer when its pod port is free; with exact, prefer or None)."""
+        if self.install in STOCK_SERVICE_PORTS:
+            stock = STOCK_SERVICE_PORTS[self.install]
+            free = [p for p in stock if stock[p] not in self.binds]
+            if exact:
+                free = [p for p in free if p == prefer]
+            if not free:
+                return None
+            port = prefer if prefer in free else choice(self.draw, free)
+            self.binds.add(stock[port])
+            return port
+        if prefer is not None and prefer not in self.service_ports and (exact or self.draw(BOOL)):
+            port = prefer
+        elif exact:
+            return None
+        else:
+            port = draw_free_port(self.draw, set(self.service_ports))
+        target = port if self.draw(BOOL) else self.draw(PORT)
+        while target in self.binds:
+            target = target % 65535 + 1
+        self.service_ports[port] = target
+        self.binds.add(target)
+        return port
+
+
 # Hostnames clients use: the last label starts with a letter (istiod refuses an all-numeric TLD).
 _PLAIN_HOST = st.builds(lambda labels, tld: ".".join(labels + [tld]),
                         st.lists(dns_label(1, 10), min_size=1, max_size=2), dns_label(1, 8, LOWER))
@@ -109,10 +153,9 @@ HOSTS = st.integers(1, 3).flatmap(lambda n: st.lists(HOST, min_size=n, max_size=
 BACKEND_HOST_FORMS = {"short": "{name}", "fqdn": "{name}.{ns}.svc.cluster.local", "svc": "{name}.{ns}.svc",
                       "dotted": "{name}.{ns}"}
 # (host, the Kubernetes namespace it names or None): a short name resolves in the release
-# namespace, name.ns.svc[.cluster.local] is a Service in ns, and name.ns is no Kubernetes
-# Service name (Istio does not expand it), so it belongs to no namespace either.
+# namespace; name.ns, name.ns.svc and name.ns.svc.cluster.local are the Service name in ns.
 BACKEND_HOST = st.builds(
-    lambda form, name, ns: (BACKEND_HOST_FORMS[form].format(name=name, ns=ns), ns if form in ("fqdn", "svc") else None),
+    lambda form, name, ns: (BACKEND_HOST_FORMS[form].format(name=name, ns=ns), None if form == "short" else ns),
     st.sampled_from(["short", "short", "fqdn", "svc", "dotted"]), dns_label(1, 16, LOWER), dns_label(1, 12, LOWER))
 BACKEND_HOSTS = st.lists(BACKEND_HOST, min_size=1, max_size=4, unique_by=lambda h: h[0])
 
@@ -326,11 +369,23 @@ def routes_and_backends(draw, max_routes, gateway_pods=None):
                               "tcpKeepalive": choice(draw, [{}, canonical["tcpKeepalive"]])}
     if external or one_in(draw, 6):
         extra["externalSubsets"] = external
+    if external:
+        # A host the chart gives a DestinationRule (settings or subsets of its own) hides any
+        # rule elsewhere from the gateway (the chart refuses that): define its subsets here.
+        ruled = {t["host"] for ts in occurrences.values() for t in ts if "subsetLabels" in t}
+        stream = extra.get("streaming", {})
+        for r in routes:
+            if extra.get("trafficPolicy") or r.get("trafficPolicy") or (
+                    r.get("streaming") and (stream.get("idleTimeout") or stream.get("tcpKeepalive"))):
+                ruled |= {t["host"] for t in _targets(r)}
+        for (host, subset), ts in occurrences.items():
+            if host in ruled and not any("subsetLabels" in t for t in ts):
+                ts[0]["subsetLabels"] = subset_labels[host, subset]
     return routes, extra, {"host_namespace": host_namespaces, "regex_sample": samples, "own_policy_hosts": own_policy}
 
 
 @st.composite
-def tls_section(draw, hosts, tls_on, port, used):
+def tls_section(draw, hosts, tls_on, port, ports):
     tls = {"enabled": tls_on, "port": port}
     if not tls_on:
         return tls
@@ -384,11 +439,12 @@ def tls_section(draw, hosts, tls_on, port, used):
         tls["hosts"] = [{"hosts": g, "credentialName": n} for g, n in zip(groups, names)]
     # The redirect sends clients to https://<their Host header>: it only reaches HTTPS from
     # port 80 to 443 (the chart refuses the rest: https-redirect-tls-port-8443).
-    if port == 443 and 80 not in used and draw(BOOL):
-        tls["httpsRedirect"] = True
-        if draw(BOOL):
-            tls["redirectPort"] = 80
-        used.add(80)
+    if port == 443 and draw(BOOL):
+        redirect = ports.take(prefer=80, exact=True)
+        if redirect is not None:
+            tls["httpsRedirect"] = True
+            if draw(BOOL):
+                tls["redirectPort"] = 80
     return tls
 
 
@@ -453,31 +509,41 @@ def valid_cases(draw, max_routes=8):
     hosts = v["hosts"] = draw(HOSTS)
 
     gw = {"create": draw(BOOL)}
+    install = choice(draw, [None, "istioctl", "gateway-chart", "custom"])
+    if install:
+        gw["install"] = install
     if not gw["create"]:
         gw["ref"] = "%s/%s" % (draw(dns_label(1, 20)), draw(dns_label(1, 20)))
     if one_in(draw, 4):
         gw["name"] = draw(dns_label(1, 63))
     if one_in(draw, 4):
         gw["namespace"] = draw(dns_label(1, 20))
-    if one_in(draw, 4):
+    if install == "custom" or one_in(draw, 4):
         gw["workloadNamespace"] = draw(dns_label(1, 20))
-    if one_in(draw, 4):
+    if install == "custom" or one_in(draw, 4):
         gw["selector"] = draw(LABELS_1_2)
     v["gateway"] = gw
 
-    # Listeners and ports: no two servers on one port.
+    # Listeners: ports of the gateway Service, no two kinds on one bind port.
+    ports = Ports(draw, install or "istioctl")
     tls_on, h2c_on, web_on = draw(BOOL), draw(BOOL), draw(BOOL)
     if not (tls_on or h2c_on or web_on):
         tls_on = True
-    tls_port = draw(st.one_of(st.sampled_from([443, 8443]), PORT))
-    used = {tls_port} if tls_on else set()
+    tls_port = ports.take(prefer=443) if tls_on else 443
     if h2c_on:
-        v["h2c"] = {"enabled": True, "port": draw_free_port(draw, used)}
-        used.add(v["h2c"]["port"])
-    elif draw(BOOL):
+        h2c_port = ports.take(prefer=80)
+        if h2c_port is None:
+            h2c_on = False
+        else:
+            v["h2c"] = {"enabled": True, "port": h2c_port}
+    if not h2c_on and draw(BOOL):
         v["h2c"] = {"enabled": False}
-    tls = v["tls"] = draw(tls_section(hosts, tls_on, tls_port, used))
+    tls = v["tls"] = draw(tls_section(hosts, tls_on, tls_port, ports))
 
+    if web_on:
+        web_port = None if tls_on else ports.take(prefer=80)
+        if not tls_on and web_port is None:
+            web_on = False
     if web_on:
         origins = draw(ORIGINS)
         cors = {"allowOrigins": origins}
@@ -493,15 +559,22 @@ def valid_cases(draw, max_routes=8):
             cors["exposeHeaders"] = draw(HEADERS)
         web = {"enabled": True, "cors": cors}
         if not tls_on:
-            web["port"] = draw_free_port(draw, used)
+            web["port"] = web_port
         if draw(BOOL):
             ef = {"enabled": choice(draw, ["auto", True, False])}
             if draw(BOOL):
-                ef["listenerPort"] = draw(st.one_of(st.sampled_from([0, 443, 8443]), PORT))
+                # Deprecated: a Gateway this chart renders only takes the bind port it has.
+                ef["listenerPort"] = draw(st.one_of(st.sampled_from([0, 443, 8443]), PORT)) if not gw["create"] else 0
             if draw(BOOL):  # where Istio applies it: the gateway pods' or the root namespace
                 ef["namespace"] = choice(draw, ["", gw.get("workloadNamespace", "istio-system"), "istio-system"])
+            if draw(BOOL):
+                ef["priority"] = draw(st.integers(-1000, 1000).filter(bool))
+            if not gw["create"] and draw(BOOL):
+                ef["serverNames"] = draw(HOSTS)
             web["envoyFilter"] = ef
         v["grpcWeb"] = web
+    if install == "custom":
+        gw["servicePorts"] = {str(p): t for p, t in ports.service_ports.items()} or {"443": 8443}
 
     routes, extra, facts = draw(routes_and_backends(max_routes, gw.get("selector") or {"istio": "ingressgateway"}))
     v["routes"] = routes
@@ -543,8 +616,11 @@ def valid_cases(draw, max_routes=8):
 
     if one_in(draw, 4):
         v["tests"] = {"enabled": False}
-    elif tls_on and tls["mode"] == "MUTUAL" and draw(BOOL):
-        v["tests"] = {"clientSecret": draw(dns_label(1, 20))}
+    else:
+        if tls_on and tls["mode"] == "MUTUAL" and draw(BOOL):
+            v["tests"] = {"clientSecret": draw(dns_label(1, 20))}
+        if install == "custom" or one_in(draw, 6):
+            v.setdefault("tests", {})["gatewayAddress"] = "%s.%s.svc" % (draw(dns_label(1, 20)), draw(dns_label(1, 20)))
 
     # One Service spelled two ways, or a chart-rendered Service a route reaches on another
     # port, is refused (one-service-two-spellings, route-port-not-on-the-charts-service):
