@@ -1,0 +1,341 @@
+"""Kubernetes Gateway API objects through Istio's own Gateway API controller (the harness runs
+pilot/pkg/config/kube/gateway inside the fake istiod and simulates the gateway Istio deploys for
+the Gateway: a Router proxy labelled gateway.networking.k8s.io/gateway-name, behind the Service
+`<name>-istio` that binds the listener ports). Hand-written objects shaped like what the chart's
+`api: gateway-api` renders (issue 13), so each fact below is Istio's answer, not the chart's."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from support.istio import gateway_api_install, grpc, grpc_web, world_for
+from support.istio_checks import cl
+
+NS = "grpc"
+GW = "grpc-ingress"
+HOST = "grpc.example.com"
+ORIGIN = "https://app.example.com"
+SAY_HELLO = "/helloworld.Greeter/SayHello"
+
+
+def gateway(listeners=None, name=GW) -> dict:
+    """A Gateway of class istio with one HTTPS listener for HOST (Terminate, Secret grpc-tls)."""
+    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {"gatewayClassName": "istio", "listeners": listeners or [https_listener(HOST)]}}
+
+
+def https_listener(host: str, secret: str = "grpc-tls", secret_ns: str | None = None, name: str | None = None) -> dict:
+    ref = {"group": "", "kind": "Secret", "name": secret, **({"namespace": secret_ns} if secret_ns else {})}
+    return {"name": name or "https-" + host.replace(".", "-").replace("*", "wildcard"), "port": 443,
+            "protocol": "HTTPS", "hostname": host,
+            "tls": {"mode": "Terminate", "certificateRefs": [ref]},
+            "allowedRoutes": {"namespaces": {"from": "Same"},
+                              "kinds": [{"group": "gateway.networking.k8s.io", "kind": "GRPCRoute"},
+                                        {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}]}}
+
+
+def plain_listener(name: str, port: int, host: str = HOST) -> dict:
+    return {"name": name, "port": port, "protocol": "HTTP", "hostname": host,
+            "allowedRoutes": {"namespaces": {"from": "Same"}}}
+
+
+def backend(name="greeter", port=50051, weight=None) -> dict:
+    return {"name": name, "port": port, **({"weight": weight} if weight is not None else {})}
+
+
+def grpc_route(name: str, rules: list[dict], hostnames=(HOST,), section: str | None = None) -> dict:
+    spec = {"parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": GW,
+                            **({"sectionName": section} if section else {})}],
+            "rules": rules}
+    if hostnames:
+        spec["hostnames"] = list(hostnames)
+    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GRPCRoute",
+            "metadata": {"name": name, "namespace": NS}, "spec": spec}
+
+
+def http_route(name: str, rules: list[dict], hostnames=(HOST,), section: str | None = None) -> dict:
+    r = grpc_route(name, rules, hostnames, section)
+    r["kind"] = "HTTPRoute"
+    return r
+
+
+def service_match(service: str, method: str | None = None) -> dict:
+    return {"method": {"type": "Exact", "service": service, **({"method": method} if method else {})}}
+
+
+def backend_service(name="greeter", port=50051, app_protocol: str | None = "grpc", port_name: str | None = None) -> dict:
+    p = {"name": port_name or (f"grpc-{port}" if app_protocol else f"legacy-{port}"), "port": port,
+         "targetPort": port, "protocol": "TCP", **({"appProtocol": app_protocol} if app_protocol else {})}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": NS},
+            "spec": {"selector": {"app": name}, "ports": [p]}}
+
+
+def ask(istio, docs: list[dict], calls, extra_fixtures: list[dict] = ()):
+    """Asks Istio about docs (the 'render') on the gateway Istio deploys for Gateway GW."""
+    fixtures = yaml.safe_load_all(world_for(docs, gateway_api_install(docs)))
+    fixtures = yaml.safe_dump_all(list(extra_fixtures) + [f for f in fixtures if f], sort_keys=True)
+    return istio.ask(yaml.safe_dump_all(docs, sort_keys=True), install=gateway_api_install(docs),
+                     fixtures=fixtures, namespace=NS, calls=calls)
+
+
+GREET = grpc("greet", SAY_HELLO, HOST)
+
+
+# --- the gateway itself ------------------------------------------------------------------
+
+def test_the_deployed_gateway_binds_the_listener_port_and_istio_programs_it(istio):
+    res = ask(istio, [gateway(), grpc_route("greeter", [{"matches": [service_match("helloworld.Greeter")],
+                                                         "backendRefs": [backend()]}])], [GREET])
+    assert res.not_accepted() == []
+    assert res.conditions("Gateway", GW)["Programmed"]["status"] == "True"
+    assert res.attached_routes(GW) == {"https-grpc-example-com": 1}
+    got = res.call("greet")
+    # The pods bind 443 themselves: no 443 -> 8443 translation as on the classic ingress gateway.
+    assert (got["bind_port"], got["listener"]) == (443, "0.0.0.0_443")
+    assert got["chain"]["server_names"] == [HOST]
+    assert got["chain"]["tls"]["certificate_sds"] == [f"kubernetes-gateway://{NS}/grpc-tls"]
+    assert "h2" in got["chain"]["tls"]["alpn"]
+    assert res.analysis_at_least("Warning") == []
+
+
+# --- GRPCRoute ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("app_protocol, port_name, upstream", [
+    ("grpc", None, "h2"),
+    ("kubernetes.io/h2c", None, "h2"),
+    (None, "grpc-api", "h2"),            # the port name prefix is enough for Istio
+    (None, "api", "http/1.1"),           # istio/istio#46976: GRPCRoute alone does not make it HTTP/2
+])
+def test_grpcroute_speaks_http2_upstream_only_when_the_backend_port_says_grpc(istio, app_protocol, port_name, upstream):
+    docs = [gateway(), grpc_route("greeter", [{"matches": [service_match("helloworld.Greeter")],
+                                               "backendRefs": [backend()]}]),
+            backend_service(app_protocol=app_protocol, port_name=port_name)]
+    got = ask(istio, docs, [GREET]).call("greet")
+    assert [u["name"] for u in got["upstreams"]] == [cl("greeter", ns=NS)]
+    assert got["upstreams"][0]["protocol"] == upstream
+
+
+def test_grpcroute_service_match_is_the_service_not_a_prefix_of_it(istio):
+    docs = [gateway(), grpc_route("greeter", [{"matches": [service_match("helloworld.Greeter")],
+                                               "backendRefs": [backend()]}])]
+    res = ask(istio, docs, [GREET, grpc("lookalike", "/helloworld.GreeterAdmin/Drop", HOST),
+                            grpc("other", "/other.Service/Call", HOST)])
+    assert res.call("greet")["upstreams"][0]["name"] == cl("greeter", ns=NS)
+    assert res.call("lookalike")["error"] == "no route matched"
+    assert res.call("other")["error"] == "no route matched"
+
+
+def test_grpcroute_method_match_reaches_only_that_method(istio):
+    docs = [gateway(), grpc_route("greeter", [
+        {"matches": [service_match("helloworld.Greeter", "SayHello")], "backendRefs": [backend()]},
+        {"matches": [service_match("helloworld.Greeter")], "backendRefs": [backend("greeter-rest", 50052)]}])]
+    res = ask(istio, docs, [GREET, grpc("bye", "/helloworld.Greeter/SayGoodbye", HOST)])
+    assert res.call("greet")["upstreams"][0]["name"] == cl("greeter", ns=NS)
+    assert res.call("bye")["upstreams"][0]["name"] == cl("greeter-rest", 50052, ns=NS)
+    assert res.call("greet")["route_match"]["path"] == SAY_HELLO
+
+
+def test_grpcroute_weighted_backends_split_by_weight(istio):
+    docs = [gateway(), grpc_route("greeter", [{"matches": [service_match("helloworld.Greeter")],
+                                               "backendRefs": [backend(weight=90), backend("greeter-canary", weight=10)]}])]
+    got = ask(istio, docs, [GREET]).call("greet")
+    assert {w["name"]: w["weight"] for w in got["weighted_clusters"]} == {
+        cl("greeter", ns=NS): 90, cl("greeter-canary", ns=NS): 10}
+    assert all(u["found"] and u["protocol"] == "h2" for u in got["upstreams"])
+
+
+def test_grpcroute_carries_no_timeout_and_istio_default_retries(istio):
+    """GRPCRoute has no timeouts, retry or CORS fields (standard channel, Gateway API v1.6): the
+    route gets no timeout (good for streams) and Istio's default retry policy, the one a
+    VirtualService route without `retries` gets (2 attempts on connect-failure, refused-stream,
+    unavailable, cancelled, retriable-status-codes)."""
+    docs = [gateway(), grpc_route("greeter", [{"matches": [service_match("helloworld.Greeter")],
+                                               "backendRefs": [backend()]}])]
+    got = ask(istio, docs, [GREET]).call("greet")
+    assert got["timeout"] == "0s"
+    assert got["retry_policy"]["numRetries"] == 2
+    assert got["retry_policy"]["retryOn"] == "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+    assert got["cors"] is None
+
+
+def test_grpcroute_without_hostnames_takes_the_listener_hostname(istio):
+    """A route without hostnames attaches to the listener and serves the listener's hostname
+    (Gateway API: the intersection is the listener's); on a listener with no hostname it would
+    serve every host. The chart always sets hostnames (istio/istio#58877); this pins down what
+    Istio does when they are missing."""
+    rules = [{"matches": [service_match("helloworld.Greeter")], "backendRefs": [backend()]}]
+    with_hosts = ask(istio, [gateway(), grpc_route("greeter", rules)], [GREET])
+    without = ask(istio, [gateway(), grpc_route("greeter", rules, hostnames=())], [GREET])
+    assert with_hosts.call("greet")["upstreams"][0]["name"] == cl("greeter", ns=NS)
+    assert without.call("greet")["upstreams"][0]["name"] == cl("greeter", ns=NS)
+    assert without.call("greet")["virtual_host"] == with_hosts.call("greet")["virtual_host"]
+
+
+def test_grpcroute_hostname_outside_the_listener_is_not_accepted(istio):
+    rules = [{"matches": [service_match("helloworld.Greeter")], "backendRefs": [backend()]}]
+    res = ask(istio, [gateway(), grpc_route("greeter", rules, hostnames=("other.example.org",))], [GREET])
+    (parent,) = res.route_conditions("GRPCRoute", "greeter")
+    assert parent["Accepted"]["status"] == "False", parent
+    assert parent["Accepted"]["reason"] == "NoMatchingListenerHostname"
+    assert res.attached_routes(GW) == {"https-grpc-example-com": 0}
+    assert res.call("greet")["error"] == "no route matched"
+    assert res.not_accepted()
+
+
+# --- HTTPRoute: what GRPCRoute lacks ---------------------------------------------------
+
+def test_httproute_request_timeout_becomes_the_route_timeout(istio):
+    docs = [gateway(), http_route("greeter-unary", [{
+        "matches": [{"path": {"type": "Exact", "value": SAY_HELLO}}], "timeouts": {"request": "5s"},
+        "backendRefs": [backend()]}])]
+    got = ask(istio, docs, [GREET]).call("greet")
+    assert got["timeout"] == "5s"
+    assert got["upstreams"][0]["name"] == cl("greeter", ns=NS) and got["upstreams"][0]["protocol"] == "h2"
+
+
+def test_httproute_retry_becomes_a_retry_policy(istio):
+    """HTTPRoute `retry` is experimental-channel only (Gateway API v1.6.1 standard CRDs have no
+    such field, so the API server prunes it there); where the experimental CRD keeps it, Istio
+    1.30 converts it (pilot/pkg/config/kube/gateway/conversion.go convertHTTPRoute): attempts,
+    retryOn = the connection errors plus each code (Envoy: retriable-status-codes), backoff."""
+    docs = [gateway(), http_route("greeter-unary", [{
+        "matches": [{"path": {"type": "Exact", "value": SAY_HELLO}}],
+        "retry": {"attempts": 3, "codes": [503], "backoff": "100ms"}, "backendRefs": [backend()]}])]
+    got = ask(istio, docs, [GREET]).call("greet")
+    assert got["retry_policy"]["numRetries"] == 3
+    assert got["retry_policy"]["retryOn"] == "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+    assert got["retry_policy"]["retriableStatusCodes"] == [503]
+    assert got["retry_policy"]["retryBackOff"]["baseInterval"] == "0.100s"
+
+
+def test_httproute_without_retry_gets_istio_default_retries_and_zero_attempts_turn_them_off(istio):
+    base = {"matches": [{"path": {"type": "Exact", "value": SAY_HELLO}}], "backendRefs": [backend()]}
+    off = dict(base, retry={"attempts": 0})
+    r_default, r_off = (ask(istio, [gateway(), http_route("greeter-unary", [rule])], [GREET]).call("greet")
+                        for rule in (base, off))
+    assert r_default["retry_policy"]["numRetries"] == 2
+    assert r_off["retry_policy"] is None
+
+
+def test_httproute_cors_filter_gives_the_grpc_web_cors_policy(istio):
+    cors = {"allowOrigins": [ORIGIN], "allowMethods": ["POST", "OPTIONS"],
+            "allowHeaders": ["content-type", "x-grpc-web", "x-user-agent", "grpc-timeout"],
+            "exposeHeaders": ["grpc-status", "grpc-message"], "maxAge": 86400}
+    docs = [gateway(), http_route("greeter-web", [{
+        "matches": [{"path": {"type": "PathPrefix", "value": "/helloworld.Greeter/"}}],
+        "filters": [{"type": "CORS", "cors": cors}], "backendRefs": [backend()]}])]
+    res = ask(istio, docs, [grpc_web("web", SAY_HELLO, HOST, ORIGIN),
+                            grpc_web("preflight", SAY_HELLO, HOST, ORIGIN, preflight=True)])
+    for id in ("web", "preflight"):
+        got = res.call(id)
+        assert got["cors_from"] == "route"
+        assert {"exact": ORIGIN} in got["cors"]["allowOriginStringMatch"]
+        assert got["cors"]["allowMethods"] == "POST,OPTIONS"
+        assert got["cors"]["exposeHeaders"] == "grpc-status,grpc-message"
+        assert got["cors"]["maxAge"] == "86400"
+        assert "envoy.filters.http.cors" in got["http_filters"]
+    assert res.not_accepted() == []
+
+
+# --- TLS: certificates and listeners -----------------------------------------------------
+
+def test_certificate_in_another_namespace_needs_a_reference_grant(istio):
+    rules = [{"matches": [service_match("helloworld.Greeter")], "backendRefs": [backend()]}]
+    gw = gateway([https_listener(HOST, secret_ns="certs")])
+    grant = {"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
+             "metadata": {"name": "grpc-ingress-certs", "namespace": "certs"},
+             "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": NS}],
+                      "to": [{"group": "", "kind": "Secret", "name": "grpc-tls"}]}}
+    without = ask(istio, [gw, grpc_route("greeter", rules)], [GREET])
+    with_grant = ask(istio, [gw, grpc_route("greeter", rules), grant], [GREET])
+
+    refs = without.listener_conditions(GW, "https-grpc-example-com")
+    assert (refs["ResolvedRefs"]["status"], refs["ResolvedRefs"]["reason"]) == ("False", "RefNotPermitted")
+    assert refs["Programmed"]["status"] == "False"
+    assert any("RefNotPermitted" in p for p in without.not_accepted())
+    assert without.call("greet")["error"] == "no listener matched", "no chain without the grant"
+
+    assert with_grant.not_accepted() == []
+    got = with_grant.call("greet")
+    assert got["chain"]["tls"]["certificate_sds"] == ["kubernetes-gateway://certs/grpc-tls"]
+    assert got["upstreams"][0]["name"] == cl("greeter", ns=NS)
+
+
+def test_one_https_listener_per_hostname_gives_one_chain_per_sni(istio):
+    listeners = [https_listener("grpc.example.com", "grpc-tls"), https_listener("api.example.com", "api-tls")]
+    rules = [{"matches": [service_match("helloworld.Greeter")], "backendRefs": [backend()]}]
+    docs = [gateway(listeners), grpc_route("greeter", rules, hostnames=("grpc.example.com", "api.example.com"))]
+    res = ask(istio, docs, [GREET, grpc("api", SAY_HELLO, "api.example.com"),
+                            grpc("stranger", SAY_HELLO, "www.example.com")])
+    chains = {tuple(c["server_names"]): c["tls"]["certificate_sds"] for c in res.listener(443)["filter_chains"]}
+    assert chains == {("grpc.example.com",): [f"kubernetes-gateway://{NS}/grpc-tls"],
+                      ("api.example.com",): [f"kubernetes-gateway://{NS}/api-tls"]}
+    assert res.call("api")["chain"]["server_names"] == ["api.example.com"]
+    assert res.call("api")["upstreams"][0]["name"] == cl("greeter", ns=NS)
+    assert res.call("stranger")["error"] == "no filter chain matched" or res.call("stranger")["chain"] is None
+    assert res.attached_routes(GW) == {"https-grpc-example-com": 1, "https-api-example-com": 1}
+
+
+# --- plaintext: h2c and the redirect -----------------------------------------------------
+
+def test_plaintext_http_listener_serves_h2c_and_a_redirect_route_answers_301(istio):
+    listeners = [https_listener(HOST), plain_listener("h2c", 8080), plain_listener("http-redirect", 80)]
+    redirect = http_route("redirect", [{"filters": [{"type": "RequestRedirect", "requestRedirect": {
+        "scheme": "https", "statusCode": 301}}]}], section="http-redirect")
+    h2c = grpc_route("greeter-h2c", [{"matches": [service_match("helloworld.Greeter")],
+                                      "backendRefs": [backend()]}], section="h2c")
+    res = ask(istio, [gateway(listeners), h2c, redirect],
+              [grpc("h2c", SAY_HELLO, HOST, port=8080, tls=False),
+               grpc("to-https", SAY_HELLO, HOST, port=80, tls=False)])
+    assert res.not_accepted() == []
+    h = res.call("h2c")
+    assert (h["listener"], h["chain"]["tls"]) == ("0.0.0.0_8080", None)
+    assert h["upstreams"][0]["name"] == cl("greeter", ns=NS) and h["upstreams"][0]["protocol"] == "h2"
+    r = res.call("to-https")
+    assert r["redirect"]["schemeRedirect"] == "https"
+    assert r["redirect"].get("responseCode") in (None, "MOVED_PERMANENTLY")
+    assert r["upstreams"] == []
+
+
+# --- gRPC-Web on HTTPS: the EnvoyFilter on the deployed gateway's pods ---------------------
+
+def grpc_web_filter(port: int = 443, label: str = "gateway.networking.k8s.io/gateway-name", value: str = GW,
+                    sni: str = HOST) -> dict:
+    return {"apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",
+            "metadata": {"name": "grpc-ingress-grpc-web", "namespace": NS},
+            "spec": {"workloadSelector": {"labels": {label: value}}, "priority": 10, "configPatches": [{
+                "applyTo": "HTTP_FILTER",
+                "match": {"context": "GATEWAY", "listener": {
+                    "portNumber": port, "filterChain": {"sni": sni, "filter": {
+                        "name": "envoy.filters.network.http_connection_manager",
+                        "subFilter": {"name": "envoy.filters.http.grpc_stats"}}}}},
+                "patch": {"operation": "INSERT_BEFORE", "value": {
+                    "name": "envoy.filters.http.grpc_web", "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWeb"}}}}]}}
+
+
+@pytest.mark.parametrize("variant, lands", [
+    ("as the chart renders it", True),
+    ("on a bind port the gateway does not have (8443)", False),
+    ("selecting the classic istio=ingressgateway pods", False),
+])
+def test_grpc_web_envoyfilter_lands_before_grpc_stats_on_the_deployed_gateway(istio, variant, lands):
+    ef = {"as the chart renders it": grpc_web_filter(),
+          "on a bind port the gateway does not have (8443)": grpc_web_filter(port=8443),
+          "selecting the classic istio=ingressgateway pods": grpc_web_filter(label="istio", value="ingressgateway"),
+          }[variant]
+    cors = {"allowOrigins": [ORIGIN], "allowMethods": ["POST", "OPTIONS"],
+            "allowHeaders": ["content-type", "x-grpc-web"]}
+    docs = [gateway(), ef, http_route("greeter-web", [{
+        "matches": [{"path": {"type": "PathPrefix", "value": "/helloworld.Greeter/"}}],
+        "filters": [{"type": "CORS", "cors": cors}], "backendRefs": [backend()]}])]
+    res = ask(istio, docs, [grpc_web("web", SAY_HELLO, HOST, ORIGIN)])
+    filters = res.call("web")["http_filters"]
+    if lands:
+        assert filters.index("envoy.filters.http.grpc_web") == filters.index("envoy.filters.http.grpc_stats") - 1, filters
+    else:
+        assert "envoy.filters.http.grpc_web" not in filters
+    assert not res.refused()
