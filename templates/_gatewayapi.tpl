@@ -77,7 +77,13 @@ Point the gateway model at the Gateway API gateway pods: include "grpc-ingress.m
   {{- end -}}
   {{- with $parentRefs -}}{{- $name = (first .).name -}}{{- $namespace = (first .).namespace -}}{{- end -}}
 {{- end -}}
-{{- /* Istio deploys the pods, so the Istio-mode knobs for them have nothing to act on. */ -}}
+{{- /* Istio deploys the pods, so the Istio-mode knobs for them have nothing to act on; the
+       questions gateway.install custom asks (_gateway.tpl) are answered here instead. */ -}}
+{{- if eq $gateway.install "custom" -}}
+  {{- $kept := list -}}
+  {{- range $model.errors -}}{{- if not (contains ": gateway.install is custom" .) -}}{{- $kept = append $kept . -}}{{- end -}}{{- end -}}
+  {{- $_ := set $model "errors" $kept -}}
+{{- end -}}
 {{- if $gateway.selector -}}
   {{- $errors = append $errors (printf "gateway.selector: %s, but with api: gateway-api Istio deploys the gateway pods itself and labels them gateway.networking.k8s.io/gateway-name: %s, which the chart selects; remove gateway.selector" (toJson $gateway.selector) $name) -}}
 {{- end -}}
