@@ -84,10 +84,13 @@ then read it as $.grpcIngressModel.
 {{- $model := dict "errors" list -}}
 {{- include "grpc-ingress.model.gateway" (list . $model) -}}
 {{- include "grpc-ingress.model.names" (list . $model) -}}
+{{- include "grpc-ingress.model.gatewayApi.target" (list . $model) -}}
 {{- include "grpc-ingress.model.listeners" (list . $model) -}}
+{{- include "grpc-ingress.model.gatewayApi.listeners" (list . $model) -}}
 {{- include "grpc-ingress.model.connection" (list . $model) -}}
 {{- include "grpc-ingress.model.routes" (list . $model) -}}
 {{- include "grpc-ingress.model.passThrough" (list . $model) -}}
+{{- include "grpc-ingress.model.gatewayApi.routes" (list . $model) -}}
 {{- include "grpc-ingress.validate" (list . $model) -}}
 {{- include "grpc-ingress.model.policies" (list . $model) -}}
 {{- with $model.errors -}}
