@@ -174,6 +174,21 @@ def test_grpcroute_without_hostnames_takes_the_listener_hostname(istio):
     assert without.call("greet")["virtual_host"] == with_hosts.call("greet")["virtual_host"]
 
 
+def test_grpcroute_hostnames_are_what_limits_a_listener_without_hostname(istio):
+    """On a listener with no hostname (the chart's h2c listener), a route without hostnames
+    serves every :authority (virtual host "*"); with hostnames, only those."""
+    listener = {k: v for k, v in plain_listener("h2c", 8080).items() if k != "hostname"}
+    rules = [{"matches": [service_match("helloworld.Greeter")], "backendRefs": [backend()]}]
+    calls = [grpc("ours", SAY_HELLO, HOST, port=8080, tls=False),
+             grpc("stranger", SAY_HELLO, "other.example.org", port=8080, tls=False)]
+    open_, limited = (ask(istio, [gateway([listener]), grpc_route("greeter", rules, hostnames=h)], calls)
+                      for h in ((), (HOST,)))
+    assert open_.call("stranger")["virtual_host"] == "*:8080"
+    assert open_.call("stranger")["upstreams"][0]["name"] == cl("greeter", ns=NS)
+    assert limited.call("ours")["upstreams"][0]["name"] == cl("greeter", ns=NS)
+    assert limited.call("stranger")["error"] == "no virtual host matched"
+
+
 def test_grpcroute_hostname_outside_the_listener_is_not_accepted(istio):
     rules = [{"matches": [service_match("helloworld.Greeter")], "backendRefs": [backend()]}]
     res = ask(istio, [gateway(), grpc_route("greeter", rules, hostnames=("other.example.org",))], [GREET])
