@@ -26,8 +26,10 @@ conversion.go unless said otherwise), and which the chart relies on:
   implemented", so they are refused here. A certificateRef to another namespace needs a
   ReferenceGrant (grants.SecretAllowed).
 - listenerProtocolToIstio: HTTP, HTTPS, TLS, TCP only: no GRPC or GRPC-WEB protocol. h2c
-  and plaintext gRPC-Web are HTTP listeners (Envoy's codec detects the h2c preface); the
-  grpc_web filter comes from the chart's EnvoyFilter, on plaintext as on TLS.
+  and plaintext gRPC-Web are HTTP listeners: Istio gives every gateway HTTP connection manager
+  the AUTO codec (buildHTTPConnectionManager in pilot/pkg/networking/core/listener_builder.go),
+  which serves HTTP/2 prior knowledge on plaintext; the grpc_web filter comes from the chart's
+  EnvoyFilter, on plaintext as on TLS.
 - convertGRPCRoute: method matches become the same /pkg.Service/ prefix and
   /pkg.Service/Method exact matches the VirtualService has; no timeout, retry or CORS.
 - convertHTTPRoute: timeouts.request is the route timeout (1.24+), the CORS filter the
