@@ -26,8 +26,10 @@ conversion.go unless said otherwise), and which the chart relies on:
   implemented", so they are refused here. A certificateRef to another namespace needs a
   ReferenceGrant (grants.SecretAllowed).
 - listenerProtocolToIstio: HTTP, HTTPS, TLS, TCP only: no GRPC or GRPC-WEB protocol. h2c
-  and plaintext gRPC-Web are HTTP listeners (Envoy's codec detects the h2c preface); the
-  grpc_web filter comes from the chart's EnvoyFilter, on plaintext as on TLS.
+  and plaintext gRPC-Web are HTTP listeners: Istio gives every gateway HTTP connection manager
+  the AUTO codec (buildHTTPConnectionManager in pilot/pkg/networking/core/listener_builder.go),
+  which serves HTTP/2 prior knowledge on plaintext; the grpc_web filter comes from the chart's
+  EnvoyFilter, on plaintext as on TLS.
 - convertGRPCRoute: method matches become the same /pkg.Service/ prefix and
   /pkg.Service/Method exact matches the VirtualService has; no timeout, retry or CORS.
 - convertHTTPRoute: timeouts.request is the route timeout (1.24+), the CORS filter the
@@ -250,11 +252,14 @@ Exact /pkg.Service/Method.
       {{- $errors = append $errors (printf "grpcWeb.cors.allowOrigins[%d]: %s, but a Gateway API CORS origin is an exact scheme://host[:port] (or *.domain, or \"*\"), with no prefix or regex matches; list each origin exactly, or keep api: istio" $index (toJson $origin)) -}}
     {{- end -}}
   {{- end -}}
+  {{- /* A set: no repeats, and "*" alone (it allows every origin anyway). */ -}}
+  {{- $origins = uniq $origins -}}
+  {{- if has "*" $origins -}}{{- $origins = list "*" -}}{{- end -}}
   {{- $c := $model.cors -}}
   {{- $cors = dict "allowOrigins" $origins "allowMethods" $c.allowMethods "allowHeaders" $c.allowHeaders "exposeHeaders" $c.exposeHeaders "maxAge" (div (include "grpc-ingress.durationMs" $c.maxAge | atoi) 1000) -}}
   {{- if $c.allowCredentials -}}{{- $_ := set $cors "allowCredentials" true -}}{{- end -}}
-  {{- if lt (int $cors.maxAge) 1 -}}
-    {{- $errors = append $errors (printf "grpcWeb.cors.maxAge: %s, but the Gateway API counts it in whole seconds, at least 1; use 1s or more, or keep api: istio" $values.grpcWeb.cors.maxAge) -}}
+  {{- if or (lt (int64 $cors.maxAge) 1) (gt (int64 $cors.maxAge) 2147483647) -}}
+    {{- $errors = append $errors (printf "grpcWeb.cors.maxAge: %s, but the Gateway API counts it in whole seconds, from 1 to 2147483647 (an int32); use a value in that range (browsers cap it at hours anyway), or keep api: istio" $values.grpcWeb.cors.maxAge) -}}
   {{- end -}}
 {{- end -}}
 
@@ -269,7 +274,13 @@ Exact /pkg.Service/Method.
   {{- $where := printf "routes[%d]" $index -}}
   {{- if ge $index (len $values.routes) -}}{{- $where = ternary "reflection" "health" (eq $route.name "grpc-reflection") -}}{{- end -}}
   {{- $reasons := list -}}
-  {{- if and $route.timeout (not $route.streaming) -}}{{- $reasons = append $reasons "timeout" -}}{{- end -}}
+  {{- if and $route.timeout (not $route.streaming) -}}
+    {{- $reasons = append $reasons "timeout" -}}
+    {{- /* A Gateway API Duration has at most 5 digits per unit (GEP-2257): 99999h59m59s999ms. */ -}}
+    {{- if gt (include "grpc-ingress.durationMs" $route.timeout | atoi) 359999999999 -}}
+      {{- $errors = append $errors (printf "%s.timeout: %s, but a Gateway API duration holds at most 99999h59m59s999ms (timeouts.request); use a shorter timeout, or keep api: istio" $where $route.timeout) -}}
+    {{- end -}}
+  {{- end -}}
   {{- if $cors -}}{{- $reasons = append $reasons "cors" -}}{{- end -}}
   {{- if or $route.prefix $route.regex -}}{{- $reasons = append $reasons "match" -}}{{- end -}}
   {{- with $route.prefix -}}{{- if and (ne . "/") (not (hasSuffix "/" .)) -}}

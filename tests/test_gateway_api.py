@@ -7,13 +7,16 @@ cited in templates/_gatewayapi.tpl."""
 from __future__ import annotations
 
 import subprocess
+import sys
 
 import pytest
 
 from support.bad_input import assert_refused, bad_values
-from support.gateway_api import (GATEWAY_API, REFUSED, gateway, gateway_api_values, listeners, reference_grants,
+from support.summary import STATS
+from support.gateway_api import (GATEWAY_API, REFUSED, expressible, gateway, gateway_api_values, listeners, reference_grants,
                                  route_named, routes, variant)
 from support.helm import ROOT
+from support.properties import for_every_valid_values_set
 from support.scenarios import SCENARIOS, grpc_web_filter, load_ci
 from support.values import PEM_CA, WEB
 
@@ -379,6 +382,8 @@ BAD_VALUES = [
      [r"grpcWeb\.cors\.allowOrigins\.0: ", "exact scheme://host"]),
     ("gapi-cors-max-age-under-a-second", gapi(grpcWeb={**WEB, "cors": {**WEB["cors"], "maxAge": "500ms"}}),
      [r"grpcWeb\.cors\.maxAge: 500ms", "whole seconds"]),
+    ("gapi-cors-max-age-beyond-int32", gapi(grpcWeb={**WEB, "cors": {**WEB["cors"], "maxAge": "600000h"}}),
+     [r"grpcWeb\.cors\.maxAge: 600000h", "2147483647"]),
     ("gapi-raw-prefix-mid-segment", gapi(routes=[{"name": "r", "prefix": "/pkg.Ser", "backend": {"host": "a", "port": 1}}]),
      [r"routes\.0\.prefix: /pkg\.Ser", "end the prefix with /"]),
     ("gapi-too-many-hosts", gapi(hosts=[f"h{i}.example.com" for i in range(17)]), [r"hosts: 17 hosts", "16"]),
@@ -388,6 +393,9 @@ BAD_VALUES = [
      [r"gateway\.workloadNamespace: istio-system", "Gateway's namespace"]),
     ("gapi-parent-refs-with-own-gateway", gapi(gatewayApi={"parentRefs": [{"name": "edge"}]}),
      [r"gatewayApi\.parentRefs: ", "gateway.create: false"]),
+    ("gapi-timeout-beyond-duration", gapi(routes=[{"name": "r", "services": ["a.A"], "timeout": "2562047h",
+                                                   "backend": {"host": "a", "port": 1}}]),
+     [r"routes\.0\.timeout: 2562047h", "99999h"]),
     ("gapi-unknown-api", {"api": "gateway"}, [r"api"]),
     ("gapi-parent-ref-without-name", gapi(gateway={"create": False}, gatewayApi={"parentRefs": [{"namespace": "x"}]}),
      [r"gatewayApi\.parentRefs\.0", "name"]),
@@ -403,3 +411,45 @@ def test_every_refusal_comes_in_one_error(helm):
     err = assert_refused(helm, gapi(**load_ci(SCENARIOS["mutual-tls-values.yaml"]), retries={"unary": {"attempts": 4}}),
                          [r"tls\.minProtocolVersion", r"tls\.subjectAltNames", r"retries\.unary"])
     assert err.count("keep api: istio") >= 3
+
+
+# --- every values set the chart accepts -------------------------------------------------------
+
+@for_every_valid_values_set
+def test_every_valid_values_set_renders_as_gateway_api_or_is_refused_for_gateway_api_reasons_only(case):
+    """With api: gateway-api a values set the Istio mode accepts renders objects the Gateway API
+    CRDs accept, every route carrying every host and the Services of the Istio mode, or is refused
+    only for what the Gateway API cannot say (each problem names api: istio / api: gateway-api);
+    brought to its expressible form (support.gateway_api.expressible) it renders."""
+    helm = sys.modules["conftest"]._SESSION["helm"]  # the session's Helm (conftest): cache and validator
+    hosts = case.values["hosts"] if case.values.get("hosts") else ["grpc.example.com"]
+    if len(hosts) > 16:
+        return
+    rc, out, err, docs, errors = helm.template({**case.raw_values, **GATEWAY_API}, release=case.release,
+                                               namespace=case.namespace)
+    easy = expressible(case.values)
+    outcome = "gateway_api_refused" if rc else "gateway_api_rendered"
+    STATS[outcome] = STATS.get(outcome, 0) + 1
+    if rc != 0:
+        assert easy != case.values, f"refused although nothing Istio-only is set:\n{err}"
+        problems = [line for line in err.splitlines() if line[:1].isdigit() and ". " in line[:6]]
+        assert problems, err
+        for p in problems:
+            assert "api: istio" in p or "api: gateway-api" in p, f"refused for a reason of its own:\n{p}"
+        rc, out, err, docs, errors = helm.template({**easy, **GATEWAY_API}, release=case.release, namespace=case.namespace)
+        assert rc == 0, f"the expressible form is refused too:\n{err}"
+        STATS["gateway_api_expressible"] = STATS.get("gateway_api_expressible", 0) + 1
+    assert not errors, "\n".join(errors)
+    rendered = [d for d in docs if d["kind"] in ("GRPCRoute", "HTTPRoute")]
+    assert rendered
+    for d in rendered:
+        assert d["spec"]["hostnames"] == hosts
+    assert [d for d in docs if d["kind"] == "Service"] == case.render.of_kind("Service")
+
+
+def test_the_generated_values_sets_render_as_gateway_api_as_given_or_in_expressible_form(generated):
+    """The property above is no vacuous pass: nearly every generated set renders as Gateway API (as
+    given, or once its Istio-only values are taken out), and those with Istio-only values are refused."""
+    rendered = STATS.get("gateway_api_rendered", 0) + STATS.get("gateway_api_expressible", 0)
+    assert rendered >= 0.9 * len(generated.cases), f"{rendered} of {len(generated.cases)} rendered"
+    assert STATS.get("gateway_api_refused", 0) >= 10

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 
 from support.scenarios import SCENARIOS, load_ci
+from support.validators.cel import go_duration
 
 GATEWAY_API = {"api": "gateway-api"}
 
@@ -91,3 +92,47 @@ def route_named(render, name):
 
 def reference_grants(render):
     return render.of_kind("ReferenceGrant")
+
+
+_ORIGIN = r"^(\*|https?://[a-zA-Z0-9.-]+(:[0-9]{1,5})?)$"
+
+
+def expressible(values: dict) -> dict:
+    """values (as the chart means them, no nulls) with what the Gateway API cannot say on Istio
+    taken out or brought to its nearest expressible form: DestinationRule subsets, retries,
+    TLS versions and SANs, prefix/regex CORS origins, mid-segment raw prefixes, the Istio-mode
+    gateway pod knobs, and an istio.version below 1.26 (CORS, Hostname backends). An input
+    transform for properties; what the chart prints is checked on the render."""
+    import re
+    v = copy.deepcopy(values)
+    version = int(str(v.get("istio", {}).get("version", "1.30")).split(".")[1])
+    if version < 26:
+        v.setdefault("istio", {})["version"] = "1.26"
+        version = 26
+    for key in ("selector", "workloadNamespace", "servicePorts"):
+        v.get("gateway", {}).pop(key, None)
+    tls = v.get("tls", {})
+    for key in ("minProtocolVersion", "maxProtocolVersion", "subjectAltNames"):
+        tls.pop(key, None)
+    if version < 29:
+        tls.pop("cipherSuites", None)
+    v.pop("retries", None)
+    for route in v.get("routes", []):
+        route.pop("retries", None)
+        if route.get("timeout") and go_duration(route["timeout"]) > 99999 * 3600 * 10**9:
+            route["timeout"] = "99999h"  # a Gateway API duration's longest hours
+        if route.get("prefix") and route["prefix"] != "/" and not route["prefix"].endswith("/"):
+            route["prefix"] += "/"
+        for backend in ([route["backend"]] if route.get("backend") else route.get("backends", [])):
+            backend.pop("subset", None)
+            backend.pop("subsetLabels", None)
+    cors = v.get("grpcWeb", {}).get("cors", {})
+    if "allowOrigins" in cors:
+        kept = [o if isinstance(o, str) else o.get("exact") for o in cors["allowOrigins"]]
+        kept = [o for o in kept if isinstance(o, str) and re.match(_ORIGIN, o)]
+        if "*" in kept and len(kept) > 1:
+            kept = ["*"]
+        cors["allowOrigins"] = kept or ["https://app.example.com"]
+    if cors.get("maxAge") and not 10**9 <= go_duration(cors["maxAge"]) <= (2**31 - 1) * 10**9:
+        cors["maxAge"] = "24h"  # whole seconds in an int32
+    return v
