@@ -60,15 +60,18 @@ its rule in _validate.tpl, its fields here, then print them in each renderer.
 Maps the templates range over are Go maps: ranging visits keys in sorted order, so the
 output does not depend on how values were written.
 
-For a Gateway API renderer: an HTTPS listener becomes a Gateway listener (protocol HTTPS,
-tls.certificateRefs: its credentialName), HTTP2 an HTTP listener, a redirect listener an
-HTTPRoute with a RequestRedirect filter; GRPC-WEB, envoyFilter and connection have no Gateway
-API counterpart (implementations have their own, such as Envoy Gateway's ClientTrafficPolicy);
-passThrough routes are routes like the others. A route becomes a GRPCRoute rule (services and methods map to method matches)
-or, when it needs timeout, retries or cors (GRPCRoute has none) or raw prefix/regex, an
-HTTPRoute rule; both need hostnames (.Values.hosts). destinationPolicies map to
-BackendTLSPolicy/backend settings where the implementation has them. Rules that only one
-API has belong in _validate.tpl behind a check of which renderer is on.
+api: gateway-api (_gatewayapi.tpl; printers gatewayapi-*.yaml) reads the same model: three
+steps re-point model.gateway and names at the pods Istio deploys for a Gateway API Gateway,
+split HTTPS listeners per host, and add
+  api                istio or gateway-api (which printers print)
+  names.certificateNamespace  where the TLS secrets live (the pods' namespace; with
+                     gateway-api gatewayApi.certificateNamespace, else the Gateway's)
+  gatewayApi         {gateway, routes, hostnames, parentRefs, redirect, referenceGrants}
+An HTTPS listener becomes a Gateway listener per host (certificateRefs: its credentialName),
+HTTP2 and GRPC-WEB HTTP listeners, a redirect listener an HTTPRoute with a RequestRedirect;
+envoyFilter, connection and destinationPolicies print as in the Istio mode. A route becomes
+a GRPCRoute rule, or an HTTPRoute rule when it needs a timeout, cors or a raw prefix/regex
+(or shares calls with such a rule). Values only the Istio API can say are refused there.
 
 Performance: the first template pays for the model; a Go template function call costs more
 than the work it does, so the per-route passes (routes, validate, policies, and the
@@ -86,10 +89,13 @@ then read it as $.grpcIngressModel.
 {{- $model := dict "errors" list -}}
 {{- include "grpc-ingress.model.gateway" (list . $model) -}}
 {{- include "grpc-ingress.model.names" (list . $model) -}}
+{{- include "grpc-ingress.model.gatewayApi.target" (list . $model) -}}
 {{- include "grpc-ingress.model.listeners" (list . $model) -}}
+{{- include "grpc-ingress.model.gatewayApi.listeners" (list . $model) -}}
 {{- include "grpc-ingress.model.connection" (list . $model) -}}
 {{- include "grpc-ingress.model.routes" (list . $model) -}}
 {{- include "grpc-ingress.model.passThrough" (list . $model) -}}
+{{- include "grpc-ingress.model.gatewayApi.routes" (list . $model) -}}
 {{- include "grpc-ingress.validate" (list . $model) -}}
 {{- include "grpc-ingress.model.policies" (list . $model) -}}
 {{- with $model.errors -}}

@@ -38,7 +38,7 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
 {{- end -}}
 
 {{- /* gateway */ -}}
-{{- if and (not $gateway.create) (not $gateway.ref) -}}
+{{- if and (not $gateway.create) (not $gateway.ref) (not (and (eq $values.api "gateway-api") $values.gatewayApi.parentRefs)) -}}
   {{- $errors = append $errors "gateway.ref: gateway.create is false, so set gateway.ref to the existing Gateway as namespace/name (for example istio-system/shared-gateway)" -}}
 {{- end -}}
 

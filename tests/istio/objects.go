@@ -110,6 +110,7 @@ type world struct {
 	kube        []runtime.Object // Kubernetes and Gateway API objects, for the fake istiod
 	analyzeYAML []string         // every used document, for the analyzers
 	istioDocs   []doc            // Istio CRs, for the webhook
+	gatewayAPI  []doc            // Gateway API objects (gateway.networking.k8s.io), for their status
 }
 
 func buildWorld(c Case) (*world, error) {
@@ -171,6 +172,9 @@ func buildWorld(c Case) (*world, error) {
 			// cert-manager's Certificate and other kinds Istio has no scheme for.
 			w.objects = append(w.objects, d.info("ignored", "kind unknown to Istio: "+firstLine(err.Error())))
 			continue
+		}
+		if d.group == "gateway.networking.k8s.io" {
+			w.gatewayAPI = append(w.gatewayAPI, d)
 		}
 		w.kube = append(w.kube, o)
 		w.analyzeYAML = append(w.analyzeYAML, string(y))

@@ -3,6 +3,7 @@ package harness
 import (
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -40,6 +41,11 @@ func simulate(t *testing.T, f *failer, c Case, w *world, res *CaseResult) {
 		opts.MeshConfig = m
 	}
 	s := xds.NewFakeDiscoveryServer(f, opts)
+	if len(w.gatewayAPI) > 0 {
+		annotateGatewayAPICRDs(f, s)
+		settleGatewayAPI(f, s)
+		res.GatewayAPI = &GatewayAPIResult{Generated: generated(gatewayAPIController(s)), Status: gatewayAPIStatus(s, w.gatewayAPI)}
+	}
 	in := c.Install
 	// The gateway pod's proxy: a Router in the pods' namespace (ConfigNamespace decides which
 	// EnvoyFilters apply), labelled like the pods; its Service targets (and so the bind ports,
@@ -148,22 +154,27 @@ func runCall(f *failer, sim *simulation.Simulation, in Install, call Call, route
 	if r.RouteMatched == "" && r.Error != nil {
 		return out
 	}
-	// The simulation matches on the path alone (simulation.matchRoute); Istio names each route
-	// after its VirtualService http entry, so the first route up to the matched one with
-	// that name is the one matched.
+	// The simulation matches on the path alone (simulation.matchRoute), and more loosely than
+	// Envoy for two kinds of match: it reads path_separated_prefix (what Istio makes of a
+	// GRPCRoute service match and an HTTPRoute PathPrefix) as a plain prefix and a safe_regex as
+	// a partial match. The route is picked again with Envoy's rules (envoyRoute); Istio's
+	// answer stands for everything else.
+	rt := envoyRoute(vh, call.Path)
+	if rt == nil {
+		out.Error, out.Route, out.Cluster, out.Rematched = "no route matched", "", "", true
+		return out
+	}
+	if rt.Name != r.RouteMatched {
+		out.Route, out.Cluster, out.Rematched = rt.Name, rt.GetRoute().GetCluster(), true
+	}
 	out.PathOnly = true
-	var rt *route.Route
 	for _, x := range vh.Routes {
 		if len(x.GetMatch().GetHeaders()) > 0 || len(x.GetMatch().GetQueryParameters()) > 0 {
 			out.PathOnly = false
 		}
-		if x.Name == r.RouteMatched {
-			rt = x
+		if x == rt {
 			break
 		}
-	}
-	if rt == nil {
-		return out
 	}
 	out.RouteMatch = toMap(rt.GetMatch())
 	if a := rt.GetRoute(); a != nil {
@@ -383,4 +394,41 @@ func anyToMap(a *anypb.Any) map[string]any {
 	out := toMap(m)
 	out["@type"] = strings.TrimPrefix(a.GetTypeUrl(), "type.googleapis.com/")
 	return out
+}
+
+// envoyRoute is the first route of the virtual host whose path matcher matches the path as
+// Envoy matches it (envoy/config/route/v3 RouteMatch): path_separated_prefix matches the
+// prefix itself or the prefix followed by "/" (also "?" or "#"), safe_regex must match the
+// whole path; prefix and path as in pilot/pkg/simulation matchRoute. Headers and query
+// parameters are not looked at (CallResult.PathOnly).
+func envoyRoute(vh *route.VirtualHost, path string) *route.Route {
+	p := path
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		p = p[:i]
+	}
+	for _, r := range vh.Routes {
+		m := r.GetMatch()
+		eq, prefix := func(a, b string) bool { return a == b }, strings.HasPrefix
+		if m.GetCaseSensitive() != nil && !m.GetCaseSensitive().GetValue() {
+			eq = strings.EqualFold
+			prefix = func(s, pre string) bool { return len(s) >= len(pre) && strings.EqualFold(s[:len(pre)], pre) }
+		}
+		ok := false
+		switch pt := m.GetPathSpecifier().(type) {
+		case *route.RouteMatch_Prefix:
+			ok = prefix(p, pt.Prefix)
+		case *route.RouteMatch_PathSeparatedPrefix:
+			sp := pt.PathSeparatedPrefix
+			ok = eq(p, sp) || prefix(p, sp+"/")
+		case *route.RouteMatch_Path:
+			ok = eq(p, pt.Path)
+		case *route.RouteMatch_SafeRegex:
+			re, err := regexp.Compile("^(?:" + pt.SafeRegex.GetRegex() + ")$")
+			ok = err == nil && re.MatchString(p)
+		}
+		if ok {
+			return r
+		}
+	}
+	return nil
 }

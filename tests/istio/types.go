@@ -38,6 +38,9 @@ type Install struct {
 	Labels    map[string]string `json:"labels"`
 	Ports     []InstallPort     `json:"ports"`
 	PodIP     string            `json:"pod_ip"`
+	// Selector is the Service's selector; nil: Labels. A Gateway API deployment's Service
+	// selects on gateway.networking.k8s.io/gateway-name alone (kube-gateway.yaml).
+	Selector map[string]string `json:"selector,omitempty"`
 }
 
 // InstallPort is one gateway Service port: clients dial Port, the pod listens on TargetPort.
@@ -45,6 +48,8 @@ type InstallPort struct {
 	Name       string `json:"name"`
 	Port       int    `json:"port"`
 	TargetPort int    `json:"target_port"`
+	// AppProtocol of the Service port (a Gateway API deployment sets the listener protocol).
+	AppProtocol string `json:"app_protocol,omitempty"`
 }
 
 // Sidecar is a mesh workload's proxy; Clusters are the cluster names to describe for it.
@@ -95,6 +100,32 @@ type CaseResult struct {
 	XDSInvalid    []string        `json:"xds_invalid"`
 	Calls         []CallResult    `json:"calls"`
 	Sidecars      []SidecarResult `json:"sidecars"`
+	// GatewayAPI is what Istio's Gateway API controller made of the case's Gateway API objects;
+	// nil when the case has none.
+	GatewayAPI *GatewayAPIResult `json:"gateway_api"`
+}
+
+// GatewayAPIResult: the Istio configs the controller generated, and the status it writes on
+// each Gateway API object (conditions Accepted, Programmed, ResolvedRefs; per listener and per
+// parentRef), as the API server would show it.
+type GatewayAPIResult struct {
+	Generated []GeneratedConfig `json:"generated"`
+	Status    []ObjectStatus    `json:"status"`
+}
+
+type GeneratedConfig struct {
+	Kind        string            `json:"kind"`
+	Name        string            `json:"name"`
+	Namespace   string            `json:"namespace"`
+	Annotations map[string]string `json:"annotations"`
+	Spec        map[string]any    `json:"spec"`
+}
+
+type ObjectStatus struct {
+	Kind      string         `json:"kind"`
+	Name      string         `json:"name"`
+	Namespace string         `json:"namespace"`
+	Status    map[string]any `json:"status"`
 }
 
 type SidecarResult struct {
@@ -183,7 +214,10 @@ type CallResult struct {
 	RouteMatch     map[string]any   `json:"route_match,omitempty"`
 	// PathOnly: no route of the virtual host up to the matched one matches on headers or query
 	// parameters, so the simulation's path-only matching is exactly Envoy's for this call.
-	PathOnly          bool              `json:"path_only"`
+	PathOnly bool `json:"path_only"`
+	// Rematched: Envoy's path matching picked another route than the simulation's looser one
+	// (or none): Route, Cluster and Error say what Envoy does (simulate.go envoyRoute).
+	Rematched         bool              `json:"rematched,omitempty"`
 	Timeout           *string           `json:"timeout"`
 	IdleTimeout       *string           `json:"idle_timeout"`
 	MaxStreamDuration map[string]any    `json:"max_stream_duration,omitempty"`

@@ -80,6 +80,48 @@ INSTALLS: dict[str, dict] = {
 }
 CHART_INSTALL = {"classic": "istioctl", "gateway-chart": "gateway-chart"}
 
+GATEWAY_API = "gateway.networking.k8s.io"
+
+
+def is_gateway_api(doc: dict) -> bool:
+    return doc.get("apiVersion", "").startswith(GATEWAY_API + "/")
+
+
+def gateway_api_install(docs: list[dict], name: str = "", namespace: str = "", pod_ip: str = "10.0.0.10") -> dict:
+    """The gateway Istio deploys for a Kubernetes Gateway (class istio) found in docs (by name,
+    or the only one), as an install for IstioHarness.ask: Istio's deployment controller
+    (pilot/pkg/config/kube/gatewaycommon/deploymentcontroller.go, template
+    manifests/charts/istio-control/istio-discovery/files/kube-gateway.yaml) makes a Deployment
+    whose pods carry gateway.networking.k8s.io/gateway-name and -class-name, and a Service
+    `<name>-<class>` (GetDefaultName; annotation gateway.istio.io/name-override replaces it)
+    selecting on the gateway-name label, with status-port 15021 and one port per distinct
+    listener port, appProtocol the listener protocol and no targetPort (extractServicePorts):
+    the pods bind the listener ports themselves."""
+    gws = [d for d in docs if is_gateway_api(d) and d["kind"] == "Gateway"
+           and (not name or d["metadata"]["name"] == name)
+           and (not namespace or d["metadata"].get("namespace", "default") == namespace)]
+    if len(gws) != 1:
+        raise HarnessError(f"gateway_api_install: {len(gws)} Gateways named {name or '(any)'} in the documents")
+    gw = gws[0]
+    meta = gw["metadata"]
+    gw_name, ns, cls = meta["name"], meta.get("namespace", "default"), gw["spec"]["gatewayClassName"]
+    svc = (meta.get("annotations") or {}).get("gateway.istio.io/name-override") or f"{gw_name}-{cls}"
+    ports = [{"name": "status-port", "port": 15021, "target_port": 15021, "app_protocol": "tcp"}]
+    seen = {15021}
+    for i, l in enumerate(gw["spec"]["listeners"]):
+        if l["port"] in seen:
+            continue
+        seen.add(l["port"])
+        pname = l["name"].replace(".", "-")[:63]   # sanitizeListenerNameForPort
+        ports.append({"name": pname, "port": l["port"], "target_port": l["port"], "app_protocol": l["protocol"].lower()})
+    labels = {"sidecar.istio.io/inject": "false", "service.istio.io/canonical-name": svc,
+              "service.istio.io/canonical-revision": "latest",
+              "gateway.networking.k8s.io/gateway-name": gw_name,
+              "gateway.networking.k8s.io/gateway-class-name": cls,
+              "gateway.istio.io/managed": "istio.io-gateway-controller"}
+    return {"name": svc, "namespace": ns, "pod_ip": pod_ip, "labels": labels,
+            "selector": {"gateway.networking.k8s.io/gateway-name": gw_name}, "ports": ports}
+
 
 def for_install(values: dict | None, install: str) -> dict:
     """values with gateway.install set for one of INSTALLS (the chart's switch for that install)."""
@@ -195,6 +237,59 @@ class Result:
 
     def ignored(self) -> list[dict]:
         return [o for o in self.data["objects"] if o["used"] == "ignored"]
+
+    # --- Gateway API: what Istio's Gateway API controller made of the objects, and their status
+
+    @property
+    def gateway_api(self) -> dict:
+        ga = self.data.get("gateway_api")
+        if ga is None:
+            raise HarnessError("the case has no Gateway API objects (or the harness predates them: run scripts/setup)")
+        return ga
+
+    def status(self, kind: str, name: str) -> dict:
+        """The status Istio's controller writes on a Gateway API object ({} when none)."""
+        found = [s["status"] for s in self.gateway_api["status"] if s["kind"] == kind and s["name"] == name]
+        return found[0] if found else {}
+
+    def conditions(self, kind: str, name: str) -> dict[str, dict]:
+        """The object's top-level conditions by type."""
+        return {c["type"]: c for c in self.status(kind, name).get("conditions") or []}
+
+    def listener_conditions(self, gateway: str, listener: str) -> dict[str, dict]:
+        ls = [l for l in self.status("Gateway", gateway).get("listeners") or [] if l["name"] == listener]
+        return {c["type"]: c for c in ls[0]["conditions"]} if ls else {}
+
+    def attached_routes(self, gateway: str) -> dict[str, int]:
+        return {l["name"]: l["attachedRoutes"] for l in self.status("Gateway", gateway).get("listeners") or []}
+
+    def route_conditions(self, kind: str, name: str) -> list[dict[str, dict]]:
+        """One {type: condition} per parentRef of a route."""
+        return [{c["type"]: c for c in p["conditions"]} for p in self.status(kind, name).get("parents") or []]
+
+    def not_accepted(self) -> list[str]:
+        """Every condition Istio's controller set on the case's Gateway, listeners and routes that
+        says something is not accepted, programmed or resolved (Conflicted / PartiallyInvalid
+        True; any other condition False), as 'Kind ns/name[/listener or parent]: Type=Status
+        Reason: message'. GatewayClasses Istio creates itself are left out."""
+        bad = {"Conflicted": "True", "PartiallyInvalid": "True"}
+        out = []
+
+        def check(where, conds):
+            for c in conds or []:
+                if c["status"] == bad.get(c["type"], "False"):
+                    out.append(f"{where}: {c['type']}={c['status']} {c.get('reason')}: {c.get('message')}")
+
+        for s in self.gateway_api["status"]:
+            if s["kind"] == "GatewayClass":
+                continue
+            where = f"{s['kind']} {s['namespace']}/{s['name']}"
+            check(where, s["status"].get("conditions"))
+            for l in s["status"].get("listeners") or []:
+                check(f"{where} listener {l['name']}", l["conditions"])
+            for p in s["status"].get("parents") or []:
+                check(f"{where} parent {p['parentRef'].get('name')}/{p['parentRef'].get('sectionName', '')}", p["conditions"])
+        return out
 
 
 @dataclass
@@ -347,8 +442,10 @@ def world_for(docs: list[dict], install: str | dict = "classic", plain_ports: It
     Service for every backend the VirtualServices route to that the render does not itself
     create (gRPC ports, appProtocol grpc, except hosts in plain_ports which get a port Istio
     cannot recognise), a ready Pod behind each (one per subset's labels), the TLS Secrets the
-    Gateways reference in the gateway pods' namespace, and, for a VirtualService bound to a
-    Gateway the render does not create, that Gateway (hosts shared_gateway_hosts).
+    Gateways reference (Istio Gateways: in the gateway pods' namespace; Gateway API listeners:
+    where their certificateRefs say), the Services GRPCRoute/HTTPRoute backendRefs name, and, for
+    a VirtualService bound to a Gateway the render does not create, that Gateway (hosts
+    shared_gateway_hosts).
     owner_subsets: {destination host: {subset: labels}} defined by a DestinationRule of the
     service's owner (externalSubsets).
     Documents are written as JSON, so that no name reads as a YAML 1.1 boolean (y, n, on)."""
@@ -372,6 +469,13 @@ def world_for(docs: list[dict], install: str | dict = "classic", plain_ports: It
                     # as written, and as its FQDN (a DestinationRule elsewhere names it so)
                     where.setdefault(dest["host"], key)
                     where.setdefault(f"{key[1]}.{key[0]}.svc.cluster.local", key)
+        if is_gateway_api(d) and d["kind"] in ("GRPCRoute", "HTTPRoute"):
+            for rule in d["spec"].get("rules", []):
+                for ref in rule.get("backendRefs", []):
+                    if ref.get("group", "") == "" and ref.get("kind", "Service") == "Service":
+                        key = (ref.get("namespace", ns), ref["name"])
+                        services.setdefault(key, set()).add(ref["port"])
+                        where.setdefault(f"{key[1]}.{key[0]}.svc.cluster.local", key)
     for d in docs:
         if d["kind"] == "DestinationRule":
             host = d["spec"]["host"]
@@ -414,10 +518,20 @@ def world_for(docs: list[dict], install: str | dict = "classic", plain_ports: It
                 cn = (s.get("tls") or {}).get("credentialName")
                 if cn:
                     credentials.add(cn)
-    for cn in sorted(credentials):
-        if ("Secret", gw_ns, cn) not in rendered:
+    secrets = {(gw_ns, cn) for cn in credentials}
+    for d in docs:
+        # A Gateway API listener's certificateRefs name the Secret and its namespace (default:
+        # the Gateway's); another namespace needs a ReferenceGrant, which is the render's job.
+        if is_gateway_api(d) and d["kind"] == "Gateway":
+            for l in d["spec"].get("listeners", []):
+                for ref in (l.get("tls") or {}).get("certificateRefs", []):
+                    if ref.get("kind", "Secret") == "Secret" and ref.get("group", "") == "":
+                        secrets.add((ref.get("namespace", d["metadata"].get("namespace", "default")), ref["name"]))
+    for sns, cn in sorted(secrets):
+        namespaces.add(sns)
+        if ("Secret", sns, cn) not in rendered:
             out.append({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-                        "metadata": {"name": cn, "namespace": gw_ns},
+                        "metadata": {"name": cn, "namespace": sns},
                         "data": {"tls.crt": _B64_CERT, "tls.key": _B64_KEY}})
     hosts = list(shared_gateway_hosts)
     for d in docs:
@@ -441,6 +555,10 @@ def world_for(docs: list[dict], install: str | dict = "classic", plain_ports: It
     return "".join("---\n" + json.dumps(d, sort_keys=True) + "\n" for d in out)
 
 
-# Placeholder key material: nothing reads it but the analyzers' "secret exists" check.
-_B64_CERT = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K"
-_B64_KEY = "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCi0tLS0tRU5EIFBSSVZBVEUgS0VZLS0tLS0K"
+# A self-signed test certificate (CN grpc.example.com, SANs grpc.example.com and *.example.com,
+# valid until 2126) and its key, made for this suite only and trusted by nothing. Istio's Gateway
+# API controller parses the certificate of every listener's certificateRef and refuses a malformed
+# one (ResolvedRefs InvalidCertificateRef), so placeholder bytes will not do; the classic gateway
+# and the analyzers only check that the Secret exists.
+_B64_CERT = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJ1akNDQVYrZ0F3SUJBZ0lVVENRanQxNlk0QWcyd2N5b3FqYTRVcGZ0b2Znd0NnWUlLb1pJemowRUF3SXcKR3pFWk1CY0dBMVVFQXd3UVozSndZeTVsZUdGdGNHeGxMbU52YlRBZ0Z3MHlOakV4TWpneE16TTFNemRhR0E4eQpNVEkyTVRFd05ERXpNelV6TjFvd0d6RVpNQmNHQTFVRUF3d1FaM0p3WXk1bGVHRnRjR3hsTG1OdmJUQlpNQk1HCkJ5cUdTTTQ5QWdFR0NDcUdTTTQ5QXdFSEEwSUFCTTc1ZzVXTmQvREJncHBpSjNUMXkzVzczZ3VTMUREdG1FY20KNG05eVEvcEpQVG1JNXZ5Um1pdnNWVkQ4amZBdk9mbklRT0poQ1prLzhzSnB5cHJGRFVlamZ6QjlNQjBHQTFVZApEZ1FXQkJRNG1XaHVZc0hJUll5VzZMS2cwZXFuQldKRDN6QWZCZ05WSFNNRUdEQVdnQlE0bVdodVlzSElSWXlXCjZMS2cwZXFuQldKRDN6QVBCZ05WSFJNQkFmOEVCVEFEQVFIL01Db0dBMVVkRVFRak1DR0NFR2R5Y0dNdVpYaGgKYlhCc1pTNWpiMjJDRFNvdVpYaGhiWEJzWlM1amIyMHdDZ1lJS29aSXpqMEVBd0lEU1FBd1JnSWhBS3FIdm5ITApzY2RDTlV6cUpqNS9yTm5WL1gzR0lURGpWWE5hL3FEa3hEbkZBaUVBOEFyaGFiWDJTckdKUXFSVjgxWXA2bW8rCndCc3lEWDJZNzFNemZLNkc3aW89Ci0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K"
+_B64_KEY = "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JR0hBZ0VBTUJNR0J5cUdTTTQ5QWdFR0NDcUdTTTQ5QXdFSEJHMHdhd0lCQVFRZ1NTcHFzTnBJZDFVem1HZnIKbFozaFNEbXpsNmRYTWthU05xMDgyRERaT1V1aFJBTkNBQVRPK1lPVmpYZnd3WUthWWlkMDljdDF1OTRMa3RRdwo3WmhISnVKdmNrUDZTVDA1aU9iOGtab3I3RlZRL0kzd0x6bjV5RURpWVFtWlAvTENhY3FheFExSAotLS0tLUVORCBQUklWQVRFIEtFWS0tLS0tCg=="

@@ -1,0 +1,138 @@
+"""api: gateway-api for the ci/ scenarios.
+
+gateway_api_values(name) gives the values of ci/<name> with api: gateway-api. Four scenarios
+use values the Gateway API cannot express on Istio (the chart refuses them, never drops them);
+REFUSED lists, for each, the keys its error must name and the nearest values that both APIs
+express (VARIANTS), which gateway_api_values uses instead. Those variants render in both modes,
+so the two modes can be compared on them (tests/test_gateway_api.py; the Istio harness tests).
+
+Reading a render: gateway(r), listeners(r), routes(r) (GRPCRoutes and HTTPRoutes),
+route_named(r, name), reference_grants(r).
+"""
+from __future__ import annotations
+
+import copy
+
+from support.scenarios import SCENARIOS, load_ci
+from support.validators.cel import go_duration
+
+GATEWAY_API = {"api": "gateway-api"}
+
+# ci file -> (regexes its gateway-api refusal must contain, edits that make it expressible)
+REFUSED = {
+    "canary-values.yaml": (
+        [r"routes\.0\.backends\.0\.subset: stable", r"routes\.0\.backends\.1\.subset: canary", r"names a Service, not a DestinationRule subset"],
+        # A Service per version instead of DestinationRule subsets.
+        {"routes": [{"name": "greeter", "services": ["helloworld.Greeter"], "timeout": "10s", "backends": [
+            {"host": "greeter-v1", "port": 50051, "weight": 90},
+            {"host": "greeter-v2", "port": 50051, "weight": 10}]}],
+         "backendServices": [
+            {"name": "greeter-v1", "selector": {"app": "greeter", "version": "v1"}, "port": 50051},
+            {"name": "greeter-v2", "selector": {"app": "greeter", "version": "v2"}, "port": 50051}]},
+    ),
+    "grpc-web-tls-values.yaml": (
+        [r"grpcWeb\.cors\.allowOrigins\.1: \{\"prefix\":\"https://preview-\"\}", r"exact scheme://host"],
+        {"grpcWeb": {"cors": {"allowOrigins": ["https://app.example.com", "https://preview-app.example.com"]}}},
+    ),
+    "multi-route-values.yaml": (
+        [r"routes\.1\.retries: ", r"standard channel has no retry field"],
+        {"routes": "drop routes[1].retries"},
+    ),
+    "mutual-tls-values.yaml": (
+        [r"tls\.minProtocolVersion: TLSV1_3", r"tls\.subjectAltNames: "],
+        {"tls": {"minProtocolVersion": "TLSV1_2", "subjectAltNames": []}},
+    ),
+}
+
+
+def _merge(base, edits):
+    for key, value in edits.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def variant(name: str) -> dict:
+    """ci/<name>'s values, made expressible in both APIs when REFUSED lists it (api unset)."""
+    values = copy.deepcopy(load_ci(SCENARIOS[name]))
+    if name not in REFUSED:
+        return values
+    edits = copy.deepcopy(REFUSED[name][1])
+    if edits.get("routes") == "drop routes[1].retries":
+        del edits["routes"]
+        values["routes"][1].pop("retries")
+    return _merge(values, edits)
+
+
+def gateway_api_values(name: str) -> dict:
+    """The values a ci/ scenario renders with under api: gateway-api."""
+    return {**variant(name), **GATEWAY_API}
+
+
+def gateway(render):
+    return render.one("Gateway")
+
+
+def listeners(render):
+    return gateway(render)["spec"]["listeners"]
+
+
+def routes(render):
+    return render.of_kind("GRPCRoute") + render.of_kind("HTTPRoute")
+
+
+def route_named(render, name):
+    """The GRPCRoute or HTTPRoute whose rule is named `name` (the chart route's name)."""
+    found = [r for r in routes(render) if any(rule.get("name") == name for rule in r["spec"]["rules"])]
+    assert len(found) == 1, f"no single route with rule {name}: {[r['metadata']['name'] for r in routes(render)]}"
+    return found[0]
+
+
+def reference_grants(render):
+    return render.of_kind("ReferenceGrant")
+
+
+_ORIGIN = r"^(\*|https?://[a-zA-Z0-9.-]+(:[0-9]{1,5})?)$"
+
+
+def expressible(values: dict) -> dict:
+    """values (as the chart means them, no nulls) with what the Gateway API cannot say on Istio
+    taken out or brought to its nearest expressible form: DestinationRule subsets, retries,
+    TLS versions and SANs, prefix/regex CORS origins, mid-segment raw prefixes, the Istio-mode
+    gateway pod knobs, and an istio.version below 1.26 (CORS, Hostname backends). An input
+    transform for properties; what the chart prints is checked on the render."""
+    import re
+    v = copy.deepcopy(values)
+    version = int(str(v.get("istio", {}).get("version", "1.30")).split(".")[1])
+    if version < 26:
+        v.setdefault("istio", {})["version"] = "1.26"
+        version = 26
+    for key in ("selector", "workloadNamespace", "servicePorts"):
+        v.get("gateway", {}).pop(key, None)
+    tls = v.get("tls", {})
+    for key in ("minProtocolVersion", "maxProtocolVersion", "subjectAltNames"):
+        tls.pop(key, None)
+    if version < 29:
+        tls.pop("cipherSuites", None)
+    v.pop("retries", None)
+    for route in v.get("routes", []):
+        route.pop("retries", None)
+        if route.get("timeout") and go_duration(route["timeout"]) > 99999 * 3600 * 10**9:
+            route["timeout"] = "99999h"  # a Gateway API duration's longest hours
+        if route.get("prefix") and route["prefix"] != "/" and not route["prefix"].endswith("/"):
+            route["prefix"] += "/"
+        for backend in ([route["backend"]] if route.get("backend") else route.get("backends", [])):
+            backend.pop("subset", None)
+            backend.pop("subsetLabels", None)
+    cors = v.get("grpcWeb", {}).get("cors", {})
+    if "allowOrigins" in cors:
+        kept = [o if isinstance(o, str) else o.get("exact") for o in cors["allowOrigins"]]
+        kept = [o for o in kept if isinstance(o, str) and re.match(_ORIGIN, o)]
+        if "*" in kept and len(kept) > 1:
+            kept = ["*"]
+        cors["allowOrigins"] = kept or ["https://app.example.com"]
+    if cors.get("maxAge") and not 10**9 <= go_duration(cors["maxAge"]) <= (2**31 - 1) * 10**9:
+        cors["maxAge"] = "24h"  # whole seconds in an int32
+    return v

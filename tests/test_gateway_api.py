@@ -1,0 +1,455 @@
+"""api: gateway-api: the same values rendered as the Kubernetes Gateway API that Istio serves
+(Gateway, GRPCRoute, HTTPRoute where a route needs what GRPCRoute lacks, ReferenceGrant), with
+the gRPC-Web EnvoyFilter, backend Services and gateway-scoped DestinationRules as in the Istio
+mode. Every render here is validated against the vendored Gateway API CRDs (standard channel,
+v1.6.1) with their CEL rules by the suite's validator. What Istio does with these objects is
+cited in templates/_gatewayapi.tpl."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from support.bad_input import assert_refused, bad_values
+from support.summary import STATS
+from support.gateway_api import (GATEWAY_API, REFUSED, expressible, gateway, gateway_api_values, listeners, reference_grants,
+                                 route_named, routes, variant)
+from support.helm import ROOT
+from support.properties import for_every_valid_values_set
+from support.scenarios import SCENARIOS, grpc_web_filter, load_ci
+from support.values import PEM_CA, WEB
+
+GAPI = "gateway.networking.k8s.io"
+GATEWAY_API_KINDS = {"GRPCRoute", "HTTPRoute", "ReferenceGrant"}
+
+
+def gapi(**values):
+    return {**values, **GATEWAY_API}
+
+
+# --- the switch -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_every_ci_scenario_renders_with_gateway_api_and_validates(helm, name):
+    r = helm.render(gateway_api_values(name))
+    kinds = set(r.kinds())
+    assert not kinds & {"VirtualService"}, "an Istio route object rendered in gateway-api mode"
+    assert routes(r), "no GRPCRoute or HTTPRoute"
+    if load_ci(SCENARIOS[name]).get("gateway", {}).get("create", True):
+        assert gateway(r)["apiVersion"] == f"{GAPI}/v1"
+        assert not [d for d in r.of_kind("Gateway") if d["apiVersion"].startswith("networking.istio.io")]
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_scenarios_with_istio_only_values_are_refused_naming_each_key(helm, name):
+    assert_refused(helm, gapi(**load_ci(SCENARIOS[name])), REFUSED[name][0])
+    helm.render(variant(name))  # the variant is fine for the Istio mode too, so both can be compared
+
+
+def test_the_default_api_is_istio_and_prints_no_gateway_api_object(helm, default_render):
+    assert set(default_render.kinds()) & GATEWAY_API_KINDS == set()
+    assert default_render.one("VirtualService")
+    assert default_render.one("Gateway")["apiVersion"] == "networking.istio.io/v1"
+    assert helm.render({"api": "istio"}).stdout == default_render.stdout
+
+
+def test_gateway_api_renders_no_istio_gateway_or_virtual_service(helm):
+    r = helm.render(GATEWAY_API)
+    assert [d["apiVersion"] for d in r.of_kind("Gateway")] == [f"{GAPI}/v1"]
+    assert not r.has("VirtualService")
+
+
+def test_helm_3_and_helm_4_print_the_same_bytes(helm):
+    binaries = [ROOT / ".tools/helm3/helm", ROOT / ".tools/helm4/helm"]
+    if not all(b.exists() for b in binaries):
+        pytest.skip("scripts/setup installs both Helms under .tools/")
+    import json
+    import tempfile
+    for name in ["tls-hosts-values.yaml", "grpc-web-tls-values.yaml", "multi-route-values.yaml", "h2c-values.yaml"]:
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+            f.write(json.dumps(gateway_api_values(name)))
+            f.flush()
+            outs = [subprocess.run([str(b), "template", "r", str(ROOT), "-f", f.name], capture_output=True, text=True,
+                                   check=True).stdout for b in binaries]
+        assert outs[0] == outs[1], f"{name}: Helm 3 and Helm 4 differ"
+
+
+# --- the Gateway ------------------------------------------------------------------------------
+
+def test_one_https_listener_per_host_each_with_its_entrys_certificate(helm):
+    r = helm.render(gateway_api_values("tls-hosts-values.yaml"))
+    https = [l for l in listeners(r) if l["protocol"] == "HTTPS"]
+    by_host = {l["hostname"]: l for l in https}
+    assert sorted(by_host) == ["a.example.com", "b.example.com", "c.example.com"]
+    assert by_host["a.example.com"]["tls"]["certificateRefs"] == [{"group": "", "kind": "Secret", "name": "a-example-tls"}]
+    for host in ("b.example.com", "c.example.com"):
+        assert by_host[host]["tls"]["certificateRefs"][0]["name"] == "shared-tls"
+    for l in https:
+        assert l["port"] == 443 and l["tls"]["mode"] == "Terminate"
+    assert len({l["name"] for l in https}) == 3
+
+
+def test_the_gateway_class_is_istio_unless_set(helm):
+    assert gateway(helm.render(GATEWAY_API))["spec"]["gatewayClassName"] == "istio"
+    r = helm.render(gapi(gatewayApi={"gatewayClassName": "istio-edge", "labels": {"team": "edge"},
+                                     "annotations": {"example.com/owner": "edge"}}))
+    gw = gateway(r)
+    assert gw["spec"]["gatewayClassName"] == "istio-edge"
+    assert gw["metadata"]["labels"]["team"] == "edge"
+    assert gw["metadata"]["annotations"] == {"example.com/owner": "edge"}
+
+
+def test_h2c_is_a_plaintext_http_listener_without_tls(helm):
+    r = helm.render(gateway_api_values("h2c-values.yaml"))
+    (h2c,) = listeners(r)
+    assert h2c["protocol"] == "HTTP" and h2c["port"] == 80 and "tls" not in h2c
+    for route in routes(r):
+        assert [p["sectionName"] for p in route["spec"]["parentRefs"]] == [h2c["name"]]
+
+
+def test_the_https_redirect_is_a_request_redirect_on_the_plaintext_listener_alone(helm):
+    r = helm.render(gateway_api_values("https-redirect-values.yaml"))
+    by_protocol = {l["protocol"]: l for l in listeners(r)}
+    plain = by_protocol["HTTP"]
+    assert plain["port"] == 80 and plain["allowedRoutes"]["kinds"] == [{"group": GAPI, "kind": "HTTPRoute"}]
+    redirects = [h for h in r.of_kind("HTTPRoute") if any(f["type"] == "RequestRedirect"
+                                                         for rule in h["spec"]["rules"] for f in rule.get("filters", []))]
+    (redirect,) = redirects
+    assert redirect["spec"]["parentRefs"] == [{"name": gateway(r)["metadata"]["name"], "namespace": "default",
+                                               "sectionName": plain["name"]}]
+    assert redirect["spec"]["rules"][0]["filters"][0]["requestRedirect"] == {"scheme": "https", "statusCode": 301}
+    assert redirect["spec"]["hostnames"] == ["grpc.example.com"]
+    for route in routes(r):
+        if route is not redirect:
+            assert plain["name"] not in [p.get("sectionName") for p in route["spec"]["parentRefs"]]
+
+
+def test_listeners_admit_only_the_route_kinds_the_chart_attaches_from_the_release_namespace(helm):
+    only_grpc = helm.render(GATEWAY_API)
+    for l in listeners(only_grpc):
+        assert l["allowedRoutes"] == {"namespaces": {"from": "Same"}, "kinds": [{"group": GAPI, "kind": "GRPCRoute"}]}
+    elsewhere = helm.render(gapi(gateway={"namespace": "edge"}))
+    (l,) = listeners(elsewhere)
+    assert l["allowedRoutes"]["namespaces"] == {"from": "Selector", "selector": {
+        "matchLabels": {"kubernetes.io/metadata.name": "default"}}}
+    both = helm.render(gapi(routes=[
+        {"name": "slow", "services": ["a.A"], "timeout": "30s", "backend": {"host": "a", "port": 50051}},
+        {"name": "b", "services": ["b.B"], "backend": {"host": "b", "port": 50051}}]))
+    kinds = {k["kind"] for l in listeners(both) for k in l["allowedRoutes"]["kinds"]}
+    assert kinds == {r["kind"] for r in routes(both)} == {"GRPCRoute", "HTTPRoute"}
+
+
+def test_an_existing_gateway_is_attached_to_and_not_rendered(helm):
+    r = helm.render(gateway_api_values("existing-gateway-values.yaml"))
+    assert not r.has("Gateway")
+    for route in routes(r):
+        assert route["spec"]["parentRefs"] == [{"name": "shared-gateway", "namespace": "istio-ingress"}]
+    assert not r.of_kind("EnvoyFilter"), "a shared gateway's owner sets its EnvoyFilters (auto)"
+    ref = {"name": "edge", "namespace": "gateways", "sectionName": "https-payments"}
+    r = helm.render(gapi(gateway={"create": False}, gatewayApi={"parentRefs": [ref]}))
+    for route in routes(r):
+        assert route["spec"]["parentRefs"] == [ref]
+
+
+# --- routes -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_every_route_carries_every_host_as_hostnames(helm, name):
+    values = gateway_api_values(name)
+    r = helm.render(values)
+    hosts = values.get("hosts", ["grpc.example.com"])
+    for route in routes(r):
+        assert route["spec"]["hostnames"] == hosts, route["metadata"]["name"]
+
+
+def test_services_and_methods_are_grpc_method_matches(helm):
+    r = helm.render(gateway_api_values("h2c-values.yaml"))
+    greeter = route_named(r, "greeter")
+    assert greeter["kind"] == "GRPCRoute"
+    assert greeter["spec"]["rules"][0]["matches"] == [{"method": {"type": "Exact", "service": "helloworld.Greeter"}}]
+    assert greeter["spec"]["rules"][0]["backendRefs"] == [{"name": "greeter", "port": 50051}]
+    health = route_named(r, "grpc-health")
+    assert health["spec"]["rules"][0]["matches"] == [{"method": {"type": "Exact", "service": "grpc.health.v1.Health"}}]
+
+
+def test_canary_weights_become_weighted_backend_refs(helm):
+    r = helm.render(gateway_api_values("canary-values.yaml"))
+    rule = route_named(r, "greeter")["spec"]["rules"][0]
+    assert rule["backendRefs"] == [{"name": "greeter-v1", "port": 50051, "weight": 90},
+                                   {"name": "greeter-v2", "port": 50051, "weight": 10}]
+
+
+def test_a_unary_timeout_needs_an_httproute_matching_the_grpc_path(helm):
+    r = helm.render(gateway_api_values("tls-values.yaml"))
+    greeter = route_named(r, "greeter")
+    assert greeter["kind"] == "HTTPRoute"
+    rule = greeter["spec"]["rules"][0]
+    assert rule["timeouts"] == {"request": "10s"}
+    assert rule["matches"] == [{"path": {"type": "PathPrefix", "value": "/helloworld.Greeter/"}}]
+    assert "# HTTPRoute, not GRPCRoute: timeout (timeouts.request: GRPCRoute has no timeouts" in r.stdout
+
+
+def test_streaming_routes_stay_grpcroutes_without_a_timeout(helm):
+    r = helm.render(gapi(routes=[
+        {"name": "watch", "methods": ["chat.v1.Chat/Subscribe", "chat.v1.Chat/Connect"], "streaming": True,
+         "backend": {"host": "chat", "port": 50051}},
+        {"name": "users", "services": ["users.v1.Users"], "timeout": "3s", "backend": {"host": "users", "port": 50051}}]))
+    stream = route_named(r, "watch")
+    assert stream["kind"] == "GRPCRoute"
+    assert stream["spec"]["rules"][0]["matches"] == [
+        {"method": {"type": "Exact", "service": "chat.v1.Chat", "method": "Subscribe"}},
+        {"method": {"type": "Exact", "service": "chat.v1.Chat", "method": "Connect"}}]
+    assert "timeouts" not in stream["spec"]["rules"][0]
+    unary = route_named(r, "users")
+    assert unary["kind"] == "HTTPRoute" and unary["spec"]["rules"][0]["timeouts"] == {"request": "3s"}
+
+
+def test_a_streaming_route_an_httproute_shares_calls_with_is_an_httproute_still_without_timeout(helm):
+    r = helm.render(gateway_api_values("streaming-values.yaml"))
+    stream = route_named(r, "chat-stream")
+    assert stream["kind"] == "HTTPRoute"  # chat (chat.v1.Chat/, with a timeout) covers its methods
+    rule = stream["spec"]["rules"][0]
+    assert rule["matches"] == [{"path": {"type": "Exact", "value": "/chat.v1.Chat/Subscribe"}},
+                               {"path": {"type": "Exact", "value": "/chat.v1.Chat/Connect"}}]
+    assert "timeouts" not in rule
+    assert route_named(r, "chat")["spec"]["rules"][0]["timeouts"] == {"request": "3s"}
+
+
+@pytest.mark.parametrize("timeout,written", [("1.5s", "1s500ms"), ("120s", "2m"), ("90m", "1h30m"), ("250ms", "250ms")])
+def test_timeouts_are_written_as_gateway_api_durations(helm, timeout, written):
+    r = helm.render(gapi(routes=[{"name": "t", "services": ["a.A"], "timeout": timeout,
+                                  "backend": {"host": "a", "port": 50051}}]))
+    assert route_named(r, "t")["spec"]["rules"][0]["timeouts"] == {"request": written}
+
+
+def test_grpc_web_cors_is_an_httproute_cors_filter_on_every_call_route(helm):
+    r = helm.render(gateway_api_values("grpc-web-tls-values.yaml"))
+    for route in routes(r):
+        assert route["kind"] == "HTTPRoute"
+        (f,) = route["spec"]["rules"][0]["filters"]
+        assert f["type"] == "CORS"
+        assert f["cors"]["allowOrigins"] == ["https://app.example.com", "https://preview-app.example.com"]
+        assert f["cors"]["allowMethods"] == ["POST", "OPTIONS"]
+        assert f["cors"]["maxAge"] == 3600 and f["cors"]["allowCredentials"] is True
+        assert "authorization" in f["cors"]["allowHeaders"] and "x-request-id" in f["cors"]["exposeHeaders"]
+    updates = route_named(r, "updates")["spec"]["rules"][0]
+    assert updates["matches"] == [{"path": {"type": "Exact", "value": "/helloworld.Greeter/StreamUpdates"}}]
+    assert "timeouts" not in updates
+
+
+def test_a_route_that_shares_calls_with_an_httproute_is_an_httproute_too(helm):
+    """Istio orders the rules of GRPCRoutes and of HTTPRoutes each on its own, then appends the two
+    kinds' virtual services by creation time: a GRPCRoute catch-all could come first."""
+    r = helm.render(gateway_api_values("multi-route-values.yaml"))
+    assert {x["kind"] for x in routes(r)} == {"HTTPRoute"}
+    assert "overlap (" in r.stdout
+    fallback = route_named(r, "fallback")["spec"]["rules"][0]
+    assert "matches" not in fallback  # a catch-all, as in the Istio mode
+    # No catch-all: routes of unrelated services keep GRPCRoute.
+    r = helm.render(gapi(routes=[
+        {"name": "slow", "methods": ["a.A/Slow"], "timeout": "30s", "backend": {"host": "a", "port": 50051}},
+        {"name": "a", "services": ["a.A"], "backend": {"host": "a", "port": 50051}},
+        {"name": "b", "services": ["b.B"], "backend": {"host": "b", "port": 50051}}]))
+    assert route_named(r, "slow")["kind"] == "HTTPRoute"
+    assert route_named(r, "a")["kind"] == "HTTPRoute"  # its prefix covers a.A/Slow
+    assert route_named(r, "b")["kind"] == "GRPCRoute"
+
+
+def test_backends_in_other_namespaces_get_a_reference_grant_there(helm):
+    r = helm.render(gateway_api_values("multi-route-values.yaml"))
+    export = route_named(r, "order-export")["spec"]["rules"][0]
+    assert export["backendRefs"] == [{"name": "exporter", "namespace": "batch", "port": 50051}]
+    (grant,) = reference_grants(r)
+    assert grant["metadata"]["namespace"] == "batch"
+    assert grant["spec"]["to"] == [{"group": "", "kind": "Service", "name": "exporter"}]
+    assert grant["spec"]["from"] == [{"group": GAPI, "kind": "HTTPRoute", "namespace": "default"}]
+
+
+def test_service_entry_hosts_are_istio_hostname_backends_from_1_26(helm):
+    route = {"name": "ext", "services": ["x.X"], "backend": {"host": "api.partner.example", "port": 443}}
+    r = helm.render(gapi(routes=[route]))
+    assert route_named(r, "ext")["spec"]["rules"][0]["backendRefs"] == [
+        {"group": "networking.istio.io", "kind": "Hostname", "name": "api.partner.example", "port": 443}]
+    assert_refused(helm, gapi(routes=[route], istio={"version": "1.25"}), [r"routes\.0\.backend\.host", "1.26"])
+
+
+# --- certificates -----------------------------------------------------------------------------
+
+def test_no_reference_grant_when_the_certificate_lives_with_the_gateway(helm):
+    r = helm.render(gateway_api_values("tls-values.yaml"))
+    assert not reference_grants(r)
+    assert "namespace" not in listeners(r)[0]["tls"]["certificateRefs"][0]
+
+
+def test_a_certificate_in_another_namespace_gets_a_reference_grant_for_the_gateway(helm):
+    r = helm.render(gapi(**load_ci(SCENARIOS["cert-manager-values.yaml"]), gatewayApi={"certificateNamespace": "certs"}))
+    (grant,) = reference_grants(r)
+    assert grant["metadata"]["namespace"] == "certs"
+    assert grant["spec"]["from"] == [{"group": GAPI, "kind": "Gateway", "namespace": "default"}]
+    secret = r.one("Certificate")["spec"]["secretName"]
+    assert grant["spec"]["to"] == [{"group": "", "kind": "Secret", "name": secret}]
+    assert r.one("Certificate")["metadata"]["namespace"] == "certs"
+    for l in listeners(r):
+        assert l["tls"]["certificateRefs"] == [{"group": "", "kind": "Secret", "name": secret, "namespace": "certs"}]
+
+
+def test_mutual_tls_is_istios_terminate_mode_option_with_the_ca_secret_beside_the_certificate(helm):
+    r = helm.render(gateway_api_values("mutual-tls-values.yaml"))
+    (l,) = listeners(r)
+    assert l["tls"]["options"] == {"gateway.istio.io/tls-terminate-mode": "MUTUAL"}
+    assert {s["metadata"]["name"]: s["metadata"]["namespace"] for s in r.of_kind("Secret")} == {
+        "grpc-mtls": "default", "grpc-mtls-cacert": "default"}
+
+
+# --- what stays as in the Istio mode ----------------------------------------------------------
+
+def test_the_grpc_web_envoyfilter_targets_the_deployed_gateway_pods_on_the_listener_port(helm):
+    r = helm.render(gateway_api_values("grpc-web-tls-values.yaml"))
+    ef = grpc_web_filter(r)
+    assert ef["metadata"]["namespace"] == gateway(r)["metadata"]["namespace"]
+    assert ef["spec"]["workloadSelector"]["labels"] == {"gateway.networking.k8s.io/gateway-name": gateway(r)["metadata"]["name"]}
+    assert ef["spec"]["priority"] == 10
+    inserts = [p for p in ef["spec"]["configPatches"] if p["patch"]["operation"] == "INSERT_BEFORE"]
+    assert [p["match"]["listener"]["filterChain"]["sni"] for p in inserts] == ["api.example.com"]
+    for p in inserts:
+        assert p["match"]["listener"]["portNumber"] == 443  # the listener port itself, not 8443
+        assert p["match"]["listener"]["filterChain"]["filter"]["subFilter"]["name"] == "envoy.filters.http.grpc_stats"
+
+
+def test_plaintext_grpc_web_patches_the_http_listener_by_port(helm):
+    r = helm.render(gateway_api_values("grpc-web-plaintext-values.yaml"))
+    (l,) = listeners(r)
+    assert l["protocol"] == "HTTP" and l["port"] == 80
+    ef = grpc_web_filter(r)
+    for p in ef["spec"]["configPatches"]:
+        assert p["match"]["listener"]["portNumber"] == 80
+        assert "sni" not in p["match"]["listener"]["filterChain"]
+
+
+def test_every_https_host_is_its_own_chain_for_the_envoyfilters(helm):
+    values = gateway_api_values("tls-hosts-values.yaml")
+    r = helm.render({**values, "grpcWeb": WEB})
+    inserts = [p for p in grpc_web_filter(r)["spec"]["configPatches"] if p["patch"]["operation"] == "INSERT_BEFORE"]
+    assert sorted(p["match"]["listener"]["filterChain"]["sni"] for p in inserts) == ["a.example.com", "b.example.com", "c.example.com"]
+
+
+def _strip(doc):
+    meta = {k: v for k, v in doc["metadata"].items() if k != "namespace"}
+    return {**doc, "metadata": meta}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_services_destination_rules_and_connection_settings_are_those_of_the_istio_mode(helm, name):
+    istio = helm.render(variant(name))
+    gw = helm.render(gateway_api_values(name))
+    assert gw.of_kind("Service") == istio.of_kind("Service")
+    # DestinationRules: the same rules, in the namespace of the gateway pods (for a Gateway the
+    # chart renders: the Gateway's; for an existing one: its parent's).
+    pods_ns = gateway(gw)["metadata"]["namespace"] if gw.has("Gateway") else \
+        routes(gw)[0]["spec"]["parentRefs"][0]["namespace"]
+    assert [_strip(d) for d in gw.of_kind("DestinationRule")] == [_strip(d) for d in istio.of_kind("DestinationRule")]
+    assert {d["metadata"]["namespace"] for d in gw.of_kind("DestinationRule")} <= {pods_ns}
+    conn = lambda r: [p["patch"] for d in r.of_kind("EnvoyFilter") if d["metadata"]["name"].endswith("-connections")
+                      for p in d["spec"]["configPatches"]]
+    assert {str(p) for p in conn(gw)} == {str(p) for p in conn(istio)}
+
+
+def test_the_helm_test_pod_calls_the_service_istio_deploys_for_the_gateway(helm):
+    r = helm.render(gapi(gateway={"namespace": "edge"}))
+    args = r.one("Pod")["spec"]["containers"][0]["args"]
+    assert "grpc-ingress-istio.edge.svc.cluster.local:443" in args
+
+
+# --- refused: values the Gateway API cannot express -------------------------------------------
+
+BAD_VALUES = [
+    ("gapi-subset", gapi(routes=[{"name": "r", "backends": [
+        {"host": "a", "port": 1, "subset": "v1", "subsetLabels": {"v": "1"}, "weight": 50},
+        {"host": "a", "port": 1, "subset": "v2", "subsetLabels": {"v": "2"}, "weight": 50}]}]),
+     [r"routes\.0\.backends\.0\.subset: v1", r"routes\.0\.backends\.1\.subset: v2", "backendServices"]),
+    ("gapi-route-retries", gapi(routes=[{"name": "r", "backend": {"host": "a", "port": 1}, "retries": {"attempts": 5}}]),
+     [r"routes\.0\.retries: ", r"DefaultPolicy", "keep api: istio"]),
+    ("gapi-chart-retries", gapi(retries={"streaming": {"attempts": 0}}), [r"retries\.streaming: ", "standard channel"]),
+    ("gapi-tls13", gapi(tls={"minProtocolVersion": "TLSV1_3"}), [r"tls\.minProtocolVersion: TLSV1_3", "TLSV1_2"]),
+    ("gapi-max-tls", gapi(tls={"maxProtocolVersion": "TLSV1_2"}), [r"tls\.maxProtocolVersion: TLSV1_2"]),
+    ("gapi-sans", gapi(tls={"mode": "MUTUAL", "secret": {"caCert": PEM_CA}, "subjectAltNames": ["spiffe://x/y"]}),
+     [r"tls\.subjectAltNames: "]),
+    ("gapi-ciphers-before-1.29", gapi(istio={"version": "1.28"}, tls={"cipherSuites": ["ECDHE-ECDSA-AES256-GCM-SHA384"]}),
+     [r"tls\.cipherSuites: ", "1.29"]),
+    ("gapi-cors-before-1.26", gapi(istio={"version": "1.25"}, grpcWeb=WEB), [r"grpcWeb\.enabled: ", "1.26"]),
+    ("gapi-cors-regex-origin", gapi(grpcWeb={"enabled": True, "cors": {"allowOrigins": [{"regex": "https://[a-z]+\\.example\\.com"}]}}),
+     [r"grpcWeb\.cors\.allowOrigins\.0: ", "exact scheme://host"]),
+    ("gapi-cors-max-age-under-a-second", gapi(grpcWeb={**WEB, "cors": {**WEB["cors"], "maxAge": "500ms"}}),
+     [r"grpcWeb\.cors\.maxAge: 500ms", "whole seconds"]),
+    ("gapi-cors-max-age-beyond-int32", gapi(grpcWeb={**WEB, "cors": {**WEB["cors"], "maxAge": "600000h"}}),
+     [r"grpcWeb\.cors\.maxAge: 600000h", "2147483647"]),
+    ("gapi-raw-prefix-mid-segment", gapi(routes=[{"name": "r", "prefix": "/pkg.Ser", "backend": {"host": "a", "port": 1}}]),
+     [r"routes\.0\.prefix: /pkg\.Ser", "end the prefix with /"]),
+    ("gapi-too-many-hosts", gapi(hosts=[f"h{i}.example.com" for i in range(17)]), [r"hosts: 17 hosts", "16"]),
+    ("gapi-selector", gapi(gateway={"selector": {"istio": "ingressgateway"}}), [r"gateway\.selector: ", "gateway-name"]),
+    ("gapi-service-ports", gapi(gateway={"servicePorts": {"443": 8443}}), [r"gateway\.servicePorts: "]),
+    ("gapi-workload-namespace", gapi(gateway={"workloadNamespace": "istio-system"}),
+     [r"gateway\.workloadNamespace: istio-system", "Gateway's namespace"]),
+    ("gapi-parent-refs-with-own-gateway", gapi(gatewayApi={"parentRefs": [{"name": "edge"}]}),
+     [r"gatewayApi\.parentRefs: ", "gateway.create: false"]),
+    ("gapi-timeout-beyond-duration", gapi(routes=[{"name": "r", "services": ["a.A"], "timeout": "2562047h",
+                                                   "backend": {"host": "a", "port": 1}}]),
+     [r"routes\.0\.timeout: 2562047h", "99999h"]),
+    ("gapi-unknown-api", {"api": "gateway"}, [r"api"]),
+    ("gapi-parent-ref-without-name", gapi(gateway={"create": False}, gatewayApi={"parentRefs": [{"namespace": "x"}]}),
+     [r"gatewayApi\.parentRefs\.0", "name"]),
+]
+
+
+@pytest.mark.parametrize("values,match", bad_values(BAD_VALUES))
+def test_bad_values_are_refused_naming_the_key(helm, values, match):
+    assert_refused(helm, values, match)
+
+
+def test_every_refusal_comes_in_one_error(helm):
+    err = assert_refused(helm, gapi(**load_ci(SCENARIOS["mutual-tls-values.yaml"]), retries={"unary": {"attempts": 4}}),
+                         [r"tls\.minProtocolVersion", r"tls\.subjectAltNames", r"retries\.unary"])
+    assert err.count("keep api: istio") >= 3
+
+
+# --- every values set the chart accepts -------------------------------------------------------
+
+@for_every_valid_values_set
+def test_every_valid_values_set_renders_as_gateway_api_or_is_refused_for_gateway_api_reasons_only(case):
+    """With api: gateway-api a values set the Istio mode accepts renders objects the Gateway API
+    CRDs accept, every route carrying every host and the Services of the Istio mode, or is refused
+    only for what the Gateway API cannot say (each problem names api: istio / api: gateway-api);
+    brought to its expressible form (support.gateway_api.expressible) it renders."""
+    helm = sys.modules["conftest"]._SESSION["helm"]  # the session's Helm (conftest): cache and validator
+    hosts = case.values["hosts"] if case.values.get("hosts") else ["grpc.example.com"]
+    if len(hosts) > 16:
+        return
+    rc, out, err, docs, errors = helm.template({**case.raw_values, **GATEWAY_API}, release=case.release,
+                                               namespace=case.namespace)
+    easy = expressible(case.values)
+    outcome = "gateway_api_refused" if rc else "gateway_api_rendered"
+    STATS[outcome] = STATS.get(outcome, 0) + 1
+    if rc != 0:
+        assert easy != case.values, f"refused although nothing Istio-only is set:\n{err}"
+        problems = [line for line in err.splitlines() if line[:1].isdigit() and ". " in line[:6]]
+        assert problems, err
+        for p in problems:
+            assert "api: istio" in p or "api: gateway-api" in p, f"refused for a reason of its own:\n{p}"
+        rc, out, err, docs, errors = helm.template({**easy, **GATEWAY_API}, release=case.release, namespace=case.namespace)
+        assert rc == 0, f"the expressible form is refused too:\n{err}"
+        STATS["gateway_api_expressible"] = STATS.get("gateway_api_expressible", 0) + 1
+    assert not errors, "\n".join(errors)
+    rendered = [d for d in docs if d["kind"] in ("GRPCRoute", "HTTPRoute")]
+    assert rendered
+    for d in rendered:
+        assert d["spec"]["hostnames"] == hosts
+    assert [d for d in docs if d["kind"] == "Service"] == case.render.of_kind("Service")
+
+
+def test_the_generated_values_sets_render_as_gateway_api_as_given_or_in_expressible_form(generated):
+    """The property above is no vacuous pass: nearly every generated set renders as Gateway API (as
+    given, or once its Istio-only values are taken out), and those with Istio-only values are refused."""
+    rendered = STATS.get("gateway_api_rendered", 0) + STATS.get("gateway_api_expressible", 0)
+    assert rendered >= 0.9 * len(generated.cases), f"{rendered} of {len(generated.cases)} rendered"
+    assert STATS.get("gateway_api_refused", 0) >= 10
