@@ -136,7 +136,7 @@ here, while merging, and reported with the others.
         {{- end -}}
       {{- end -}}
       {{- if not (hasKey $entry.subsets $target.subset) -}}
-        {{- $_ := set $model "errors" (concat $model.errors (include "grpc-ingress.keyPrefixProblems" (list (printf "routes[%d].backends: subset %s of %s: subsetLabels" $index $target.subset $target.host) $target.subsetLabels) | fromJsonArray)) -}}
+        {{- $_ := set $model "errors" (concat $model.errors (include "grpc-ingress.keyProblems" (list (printf "routes[%d].backends: subset %s of %s: subsetLabels" $index $target.subset $target.host) $target.subsetLabels $model) | fromJsonArray)) -}}
       {{- end -}}
       {{- $_ := set $entry.subsets $target.subset $target.subsetLabels -}}
     {{- end -}}{{- end -}}

@@ -20,11 +20,11 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
 {{- $tls := $values.tls -}}
 
 {{- /* metadata: label and annotation keys, and the annotations' total size */ -}}
-{{- $errors = concat $errors (include "grpc-ingress.keyPrefixProblems" (list "commonLabels" $values.commonLabels) | fromJsonArray) -}}
-{{- $errors = concat $errors (include "grpc-ingress.keyPrefixProblems" (list "commonAnnotations" $values.commonAnnotations) | fromJsonArray) -}}
-{{- $errors = concat $errors (include "grpc-ingress.keyPrefixProblems" (list "gateway.selector" $values.gateway.selector) | fromJsonArray) -}}
+{{- $errors = concat $errors (include "grpc-ingress.keyProblems" (list "commonLabels" $values.commonLabels $model) | fromJsonArray) -}}
+{{- $errors = concat $errors (include "grpc-ingress.keyProblems" (list "commonAnnotations" $values.commonAnnotations $model) | fromJsonArray) -}}
+{{- $errors = concat $errors (include "grpc-ingress.keyProblems" (list "gateway.selector" $values.gateway.selector $model) | fromJsonArray) -}}
 {{- range $index, $service := $values.backendServices -}}
-  {{- $errors = concat $errors (include "grpc-ingress.keyPrefixProblems" (list (printf "backendServices[%d].selector" $index) $service.selector) | fromJsonArray) -}}
+  {{- $errors = concat $errors (include "grpc-ingress.keyProblems" (list (printf "backendServices[%d].selector" $index) $service.selector $model) | fromJsonArray) -}}
 {{- end -}}
 {{- /* The API server caps an object's annotations at 256 KiB, keys and values counted
        (ValidateAnnotationsSize in k8s.io/apimachinery pkg/api/validation/objectmeta.go);
