@@ -102,7 +102,7 @@ here, while merging, and reported with the others.
   {{- $wanted := $anySubset -}}
   {{- if $policy -}}{{- $wanted = true -}}{{- end -}}
   {{- if $wanted -}}
-  {{- range $target := $targets -}}
+  {{- range $targetIndex, $target := $targets -}}
     {{- $wanted = $target.subsetLabels -}}
     {{- if $policy -}}{{- $wanted = true -}}{{- end -}}
     {{- if $wanted -}}
@@ -136,7 +136,7 @@ here, while merging, and reported with the others.
         {{- end -}}
       {{- end -}}
       {{- if not (hasKey $entry.subsets $target.subset) -}}
-        {{- $_ := set $model "errors" (concat $model.errors (include "grpc-ingress.keyProblems" (list (printf "routes[%d].backends: subset %s of %s: subsetLabels" $index $target.subset $target.host) $target.subsetLabels $model) | fromJsonArray)) -}}
+        {{- $_ := set $model "errors" (concat $model.errors (include "grpc-ingress.keyProblems" (list (printf "%s.subsetLabels (subset %s of %s)" (ternary (printf "routes[%d].backend" $index) (printf "routes[%d].backends[%d]" $index $targetIndex) (not (empty $route.backend))) $target.subset $target.host) $target.subsetLabels $model) | fromJsonArray)) -}}
       {{- end -}}
       {{- $_ := set $entry.subsets $target.subset $target.subsetLabels -}}
     {{- end -}}{{- end -}}

@@ -181,7 +181,7 @@ BAD_VALUES = [
      [r"backendServices\.0\.selector", r'"app/"', r"rename the key"]),
     ("subset-label-key-bad", routes({"name": "r", "backend": {"host": "a", "port": 1, "subset": "v1",
                                                               "subsetLabels": {"x" * 64: "1"}}}),
-     [r"routes\.0\.backends", r"subsetLabels", "x" * 64, r"rename the key"]),
+     [r"routes\.0\.backend\.subsetLabels", "x" * 64, r"rename the key"]),
     # every bad key is named, each once, though keys are checked once per render
     ("label-keys-bad-twice", {"commonLabels": {"bad key": "x"}, "gateway": {"selector": {"bad key": "x"}}},
      [r'commonLabels: the key "bad key"', r'gateway\.selector: the key "bad key"']),
@@ -193,7 +193,7 @@ BAD_VALUES = [
      [r"backendServices\.0\.selector", r"254-character prefix"]),
     ("subset-label-key-prefix-254", routes({"name": "r", "backend": {"host": "a", "port": 1, "subset": "v1",
                                                                     "subsetLabels": {PREFIX_254 + "/v": "1"}}}),
-     [r"routes\.0\.backends", r"subsetLabels", r"254-character prefix"]),
+     [r"routes\.0\.backend\.subsetLabels", r"254-character prefix"]),
     ("annotations-300-kb", {"commonAnnotations": {"runbook": "x" * 300_000}}, [r"commonAnnotations", r"300084 bytes", r"262144"]),
 ]
 
