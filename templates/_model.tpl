@@ -50,6 +50,8 @@ its rule in _validate.tpl, its fields here, then print them in each renderer.
                      services, methods, prefix, regex, timeout, streaming...), catchAll,
                      backends, weighted, retries (effective policy)}; range it for
                      match-precedence order                                  (_routes.tpl)
+  routeHosts         hosts the routes are written for: hosts minus those another covers
+                     (a VirtualService refuses overlapping hosts)             (_routes.tpl)
   cors               CORS policy every route carries when gRPC-Web is on ({} otherwise)
   destinationPolicies  map host -> {name, namespace, subsets, policy, owner}  (_policies.tpl)
   keyChecks          label/annotation key -> its problem ("" for none), each key checked

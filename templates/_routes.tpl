@@ -67,7 +67,36 @@ Fill model.routes and model.cors: include "grpc-ingress.model.routes" (list $ $m
     "route" $route "catchAll" $catchAll "backends" $backends "weighted" $weighted "retries" $retries) -}}
 {{- end -}}
 {{- $_ := set $model "routes" $routes -}}
+{{- include "grpc-ingress.model.routeHosts" (list $values.hosts $model) -}}
 {{- include "grpc-ingress.model.cors" (list $values.grpcWeb $model) -}}
+{{- end -}}
+
+{{/*
+Fill model.routeHosts, the hosts the routes are written for: include "grpc-ingress.model.routeHosts" (list .Values.hosts $model)
+hosts without the ones another host already covers (api.example.com beside *.example.com,
+*.a.example.com beside *.example.com, anything beside *). Istio's webhook refuses a
+VirtualService whose hosts overlap ("duplicate hosts in virtual service":
+pkg/config/validation/validation.go ValidateVirtualService, host.Name.Matches on every pair),
+and the covering host already routes the covered one's calls: the gateway server of
+api.example.com takes the routes of a *.example.com VirtualService (pickMatchingGatewayHosts
+in pilot/pkg/networking/core/gateway.go). The gateway servers keep every host, so a host's
+own certificate (tls.hosts) still applies. Exact duplicates are refused by the schema.
+*/}}
+{{- define "grpc-ingress.model.routeHosts" -}}
+{{- $hosts := index . 0 -}}
+{{- $kept := list -}}
+{{- range $hosts -}}
+  {{- $host := . -}}
+  {{- $covered := false -}}
+  {{- range $hosts -}}
+    {{- /* A wildcard "*.x" covers what ends in ".x" (a longer name); "*" covers all. */ -}}
+    {{- if and (ne . $host) (hasPrefix "*" .) (hasSuffix (trimPrefix "*" .) $host) -}}
+      {{- $covered = true -}}
+    {{- end -}}
+  {{- end -}}
+  {{- if not $covered -}}{{- $kept = append $kept $host -}}{{- end -}}
+{{- end -}}
+{{- $_ := set (index . 1) "routeHosts" $kept -}}
 {{- end -}}
 
 {{/*

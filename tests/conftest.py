@@ -5,7 +5,9 @@ render cache for the whole run):
                   helm.render_fails(values, match=[...]); helm.template / helm.run for the rest
   default_render  the chart rendered with no values
   validator       support.validators.ManifestValidator, which helm runs on every render
-  generated       the hypothesis run behind @for_every_valid_values_set (support.properties)
+  generated       the hypothesis run behind @for_every_valid_values_set and
+                  @for_every_valid_values_set_in_istio (support.properties)
+  istio           support.istio.IstioHarness: Istio's webhook, analyzers and xDS simulation
   mutation_bases  generated valid values sets that bad edits start from (support.mutations)
   injected        the renders behind the injection cases (support.injection)
 
@@ -63,9 +65,12 @@ def default_render(helm):
 
 
 @pytest.fixture(scope="session")
-def generated(helm):
+def generated(helm, request):
     from support.properties import Generated
-    return Generated(helm)
+    g = Generated(helm)
+    if any(getattr(getattr(item, "function", None), "istio_property", False) for item in request.session.items):
+        g.start_istio(request.getfixturevalue("istio"))  # in the background, while other tests run
+    return g
 
 
 @pytest.fixture(scope="session")

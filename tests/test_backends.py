@@ -478,6 +478,7 @@ def test_istio_gives_the_gateway_outlier_detection_and_the_load_balancer_asked_f
     assert up["lb_policy"] == "LEAST_REQUEST" and up["outlier_detection"] is None
 
 
+@pytest.mark.istio_release
 @pytest.mark.parametrize("install", ["classic", "gateway-chart"])
 def test_istio_1_31_sends_http2_pings_to_backends_and_older_istio_drops_the_field(istio, upstream_verdicts, install):
     """On 1.31 the gateway PINGs backend connections; Istio 1.30 knows no such field and drops it

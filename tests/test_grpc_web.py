@@ -7,9 +7,10 @@ import pytest
 from support.bad_input import assert_refused, bad_values
 from support.helm import get
 from support.injection import Field, string_keys
+from support.istio import grpc_web
+from support.istio_promises import Plan
 from support.mutations import assert_edits_refused, edits, enable_tls, free_port, own_gateway, path_re
-from support.properties import for_every_valid_values_set
-from support.routing import route_for
+from support.properties import for_every_valid_values_set, for_every_valid_values_set_in_istio
 from support.scenarios import SCENARIOS, ci, grpc_web_filter, grpc_web_filters, load_ci, servers
 from support.strategies import STOCK_SERVICE_PORTS
 from support.values import WEB
@@ -73,8 +74,10 @@ def test_envoy_filter_has_one_patch_per_tls_server(helm):
 def test_envoy_filter_names_each_chain_by_a_host_of_its_server_as_written(helm):
     """Istio's chain for a TLS server carries all the server's hosts as server names
     (GetSNIHostsForServer) and compares a patch's sni with them as plain strings: a wildcard is
-    matched only by itself, so the patch names it literally."""
-    r = helm.render({"hosts": ["*.example.com", "zeta.example.com", "alpha.example.com"], "grpcWeb": WEB})
+    matched only by itself, so the patch names it literally. (Hosts the wildcard covers, such as
+    zeta.example.com, would make Istio's webhook refuse the VirtualService: test_istio_properties,
+    wildcard-host-covering-another.)"""
+    r = helm.render({"hosts": ["*.example.com", "zeta.example.org", "alpha.example.org"], "grpcWeb": WEB})
     assert [get(p, "match.listener.filterChain.sni") for p in inserts(grpc_web_filter(r))] == ["*.example.com"]
 
 
@@ -121,23 +124,25 @@ def test_envoy_filter_can_live_in_istios_root_namespace(helm):
     assert grpc_web_filter(r)["metadata"]["namespace"] == "istio-system"
 
 
-def test_grpc_web_cors_is_on_the_route_the_preflight_reaches(helm):
-    vs = ci(helm, "grpc-web-tls-values.yaml").one("VirtualService")
-    # The browser's preflight: OPTIONS, no content-type: application/grpc-web.
-    preflight = route_for(vs, "/helloworld.Greeter/SayHello", method="OPTIONS",
-                          headers={"access-control-request-method": "POST"})
-    call = route_for(vs, "/helloworld.Greeter/SayHello", headers={"content-type": "application/grpc-web+proto"})
-    assert preflight is call, "the preflight must reach the route that serves the call"
-    cors = preflight["corsPolicy"]
-    assert cors["allowOrigins"] == [{"exact": "https://app.example.com"}, {"prefix": "https://preview-"}]
-    assert cors["allowMethods"] == ["POST", "OPTIONS"]
-    assert cors["allowHeaders"] == GRPC_WEB_HEADERS + ["authorization"]
-    assert cors["exposeHeaders"] == GRPC_EXPOSED + ["x-request-id"]
-    assert cors["maxAge"] == "1h" and cors["allowCredentials"] is True
-    for entry in vs["spec"]["http"]:
-        assert "corsPolicy" in entry
-        for m in entry.get("match", []):
-            assert "content-type" not in m.get("headers", {}), "a content-type match hides the route from the preflight"
+def test_grpc_web_cors_is_on_the_route_the_preflight_reaches(helm, istio):
+    """Asked of Istio: the browser's call and its preflight (OPTIONS, no gRPC-Web content-type)
+    reach the same route, by path alone, and that route answers CORS as the values say."""
+    values = load_ci(SCENARIOS["grpc-web-tls-values.yaml"])
+    plan = Plan(values, "grpc-ingress", "default")
+    path, host, origin = "/helloworld.Greeter/SayHello", values["hosts"][0], "https://app.example.com"
+    calls = [grpc_web("call", path, host, origin, port=plan.ports["tls"]),
+             grpc_web("preflight", path, host, origin, port=plan.ports["tls"], preflight=True)]
+    res = istio.run([plan.case(helm.render(values), calls=calls)])[0]
+    call, preflight = res.call("call"), res.call("preflight")
+    assert call["route"] and preflight["route"] == call["route"], "the preflight must reach the route that serves the call"
+    assert call["path_only"] and preflight["path_only"], "a header match before it would hide the route from the preflight"
+    assert "envoy.filters.http.cors" in call["http_filters"]
+    cors = preflight["cors"]
+    assert cors["allowOriginStringMatch"] == [{"exact": "https://app.example.com"}, {"prefix": "https://preview-"}]
+    assert cors["allowMethods"] == "POST,OPTIONS"
+    assert cors["allowHeaders"] == ",".join(GRPC_WEB_HEADERS + ["authorization"])
+    assert cors["exposeHeaders"] == ",".join(GRPC_EXPOSED + ["x-request-id"])
+    assert cors["maxAge"] == "3600" and cors["allowCredentials"] is True
 
 
 def test_grpc_web_plaintext_is_a_grpc_web_server_without_envoy_filter(helm):
@@ -180,10 +185,19 @@ def test_existing_gateway_with_grpc_web_renders_envoy_filter_only_when_asked(hel
 
 # --- every generated values set ------------------------------------------------------------
 
-@for_every_valid_values_set
+@for_every_valid_values_set_in_istio
 def test_every_route_answers_cors_exactly_when_grpc_web_is_on(case):
-    on = bool(case.values.get("grpcWeb", {}).get("enabled"))
-    assert all(("corsPolicy" in e) == on for e in case.entries)
+    """Asked of Istio: every route a call reaches carries CORS (POST, OPTIONS and each origin the
+    values allow) when gRPC-Web is on, and none when it is off."""
+    assert case.unkept("cors") == []
+
+
+@for_every_valid_values_set_in_istio
+def test_grpc_web_calls_reach_a_chain_with_the_grpc_web_filter(case):
+    """Asked of Istio: a call on a plaintext GRPC-WEB server, and on an HTTPS server when the
+    chart's EnvoyFilter is on where the gateway reads it, goes through grpc_web, once, before
+    the router (support.istio_promises.Plan._grpc_web_on_tls says when it must)."""
+    assert case.unkept("grpc_web") == []
 
 
 @for_every_valid_values_set

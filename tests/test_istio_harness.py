@@ -41,12 +41,13 @@ def test_input_istio_cannot_read_fails_loudly(istio):
         res.calls
 
 
+@pytest.mark.istio_release
 def test_edge_connection_profile_caps_quiet_streams(helm, istio):
     """Istio 1.31's opt-in EDGE profile (pilot/pkg/networking/core/connection_settings.go) gives
     gateways a 5-minute stream idle and request timeout: streams quiet or longer than that end,
     whatever the route says."""
     if istio.release != "1.31":
-        pytest.skip("the EDGE connection profile is new in Istio 1.31 (ISTIO=1.31)")
+        pytest.skip("the EDGE connection profile is new in Istio 1.31: scripts/test asks it under ISTIO=1.31")
     # Without the chart's client connection EnvoyFilter, which turns both off on its chains
     # (test_connections checks that it does, under EDGE too).
     r = helm.render({"routes": [{"name": "s", "methods": ["chat.v1.Chat/Subscribe"], "streaming": True,

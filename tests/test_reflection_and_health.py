@@ -10,9 +10,8 @@ import yaml
 
 from support.bad_input import assert_refused, bad_values
 from support.istio import for_install, grpc, world_for
-from support.istio_checks import NO_ROUTE, Expect, analysis_problems, broken_promises, cl
+from support.istio_checks import NO_ROUTE, Expect, analysis_problems, ask_paths, broken_promises, cl, reached
 from support.mutations import assert_edits_refused, edits, fresh_service, new_route, path_re
-from support.routing import backends_for, route_for
 
 REFLECTION_V1 = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
 REFLECTION_V1ALPHA = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
@@ -32,27 +31,33 @@ def test_reflection_is_off_by_default(default_render):
     assert "grpc-reflection" not in names and "grpc-health" not in names
 
 
-def test_reflection_and_health_reach_their_backends_before_any_raw_or_catch_all_route(helm):
-    vs = helm.render(BOTH).one("VirtualService")
-    for path in (REFLECTION_V1, REFLECTION_V1ALPHA):
-        assert route_for(vs, path)["name"] == "grpc-reflection"
-        assert backends_for(vs, path) == [("orders", 50051, None, None)]
-    for path in (HEALTH_CHECK, HEALTH_WATCH):
-        assert route_for(vs, path)["name"] == "grpc-health"
-        assert backends_for(vs, path) == [("orders-health", 8081, None, None)]
-    assert route_for(vs, "/grpc.reflection.v1.ServerReflectionX/Info")["name"] == "legacy", "service prefixes keep their slash"
-    assert route_for(vs, "/shop.v1.OrderService/Get")["name"] == "orders"
+@pytest.fixture(scope="module")
+def both(helm, istio):
+    """BOTH's paths, through Istio's simulation of the gateway (support.istio_checks.ask_paths)."""
+    return ask_paths(helm, istio, {"both": (BOTH, {
+        "reflection-v1": REFLECTION_V1, "reflection-v1alpha": REFLECTION_V1ALPHA, "health-check": HEALTH_CHECK,
+        "health-watch": HEALTH_WATCH, "look-alike": "/grpc.reflection.v1.ServerReflectionX/Info",
+        "orders": "/shop.v1.OrderService/Get"})})["both"]
 
 
-def test_reflection_and_health_routes_are_streams(helm):
+def test_reflection_and_health_reach_their_backends_before_any_raw_or_catch_all_route(both):
+    for id in ("reflection-v1", "reflection-v1alpha"):
+        assert reached(both, id) == {cl("orders"): 100}, id
+    for id in ("health-check", "health-watch"):
+        assert reached(both, id) == {cl("orders-health", 8081): 100}, id
+    assert reached(both, "look-alike") == {cl("legacy", 9000): 100}, "service prefixes keep their slash"
+    assert reached(both, "orders") == {cl("orders"): 100}
+
+
+def test_reflection_and_health_routes_are_streams(both):
     """ServerReflectionInfo is a bidi stream and Health/Watch a server stream: no route timeout,
     and the streaming retry policy (only calls that never reached the application: Envoy would
     replay a buffered stream the backend answers before its headers)."""
-    vs = helm.render(BOTH).one("VirtualService")
-    for path in (REFLECTION_V1, HEALTH_WATCH):
-        entry = route_for(vs, path)
-        assert "timeout" not in entry
-        assert entry["retries"] == {"attempts": 1, "retryOn": "connect-failure,refused-stream"}
+    for id in ("reflection-v1", "health-watch"):
+        got = both.call(id)
+        assert got["timeout"] in (None, "0s") and not got.get("max_stream_duration"), id
+        assert got["retry_policy"]["numRetries"] == 1, id
+        assert got["retry_policy"]["retryOn"] == "connect-failure,refused-stream", id
 
 
 def test_pass_through_backends_get_the_chart_wide_and_streaming_policies(helm):

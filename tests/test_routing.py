@@ -6,77 +6,88 @@ import pytest
 
 from support.bad_input import assert_refused, bad_values
 from support.injection import Field, string_keys
+from support.istio_checks import ask_paths, cl, reached
 from support.mutations import assert_edits_refused, edits, fresh_service, key_re, new_route, path_re
-from support.properties import for_every_valid_values_set
-from support.routing import backends_for, route_for, traffic_shares
-from support.scenarios import ci
+from support.properties import for_every_valid_values_set, for_every_valid_values_set_in_istio
+from support.scenarios import ci, load_ci
 from support.values import B, route, routes
 
 
-def test_services_methods_and_catch_all_reach_the_right_backend(helm):
-    vs = ci(helm, "multi-route-values.yaml").one("VirtualService")
-    assert backends_for(vs, "/shop.v1.OrderService/Create")[0][0] == "orders"
-    assert backends_for(vs, "/shop.v1.CartService/Add")[0][0] == "orders"
-    assert backends_for(vs, "/shop.v1.OrderService/Export")[0][0] == "exporter.batch.svc.cluster.local", \
+def _one(name, host, **match):
+    return {"name": name, **match, "backend": {"host": host, "port": 1}}
+
+
+# Each routing example, answered by Istio's simulation of the gateway (one harness process):
+# values, and the paths to call on the first host.
+ROUTING = {
+    "multi-route": (load_ci("multi-route-values.yaml"), {
+        "create": "/shop.v1.OrderService/Create", "cart": "/shop.v1.CartService/Add",
+        "export": "/shop.v1.OrderService/Export", "users": "/users.v1.UserService/Get",
+        "watch": "/grpc.health.v1.Health/Watch", "other": "/other.Thing/Do"}),
+    "service-prefix": (routes(_one("greeter", "greeter", services=["a.Greeter"])), {
+        "call": "/a.Greeter/SayHello", "look-alike": "/a.GreeterX/SayHello"}),
+    "method-exact": (routes(_one("one", "one", methods=["a.S/Get"])), {
+        "call": "/a.S/Get", "longer": "/a.S/GetAll"}),
+    "precedence": (routes(_one("all", "fallback"), _one("raw", "raw", prefix="/legacy/"),
+                          _one("svc", "svc", services=["a.S"]), _one("meth", "meth", methods=["a.S/M"])), {
+        "method": "/a.S/M", "service": "/a.S/N", "raw": "/legacy/x", "other": "/b.S/M"}),
+    "regex": (routes(_one("reflection", "reflect", regex="/grpc\\.reflection\\.v1(alpha)?\\.ServerReflection/.*")), {
+        "v1alpha": "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        "v1": "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        "v2": "/grpc.reflection.v2.ServerReflection/X"}),
+    "canary": (load_ci("canary-values.yaml"), {"call": "/helloworld.Greeter/SayHello"}),
+    "raw-beside-services": (routes(_one("svc", "svc", services=["a.v1.A"]), _one("longer", "v2", prefix="/legacy/v2/"),
+                                   _one("shorter", "v1", prefix="/legacy/"), _one("optional", "opt", regex="/a\\.v1\\.Ax?/.*"),
+                                   _one("neighbour", "nb", prefix="/a.v1.A"), _one("all", "all")), {
+        "longer": "/legacy/v2/Call", "shorter": "/legacy/v1/Call", "neighbour": "/a.v1.AB/Call",
+        "optional": "/a.v1.Ax/Call", "svc": "/a.v1.A/Call"}),
+}
+
+
+@pytest.fixture(scope="module")
+def routed(helm, istio):
+    return ask_paths(helm, istio, ROUTING)
+
+
+def test_services_methods_and_catch_all_reach_the_right_backend(routed):
+    res = routed["multi-route"]
+    assert reached(res, "create") == reached(res, "cart") == {cl("orders"): 100}
+    assert reached(res, "export") == {cl("exporter", ns="batch"): 100}, \
         "a single method routed elsewhere must win over its service's prefix"
-    assert backends_for(vs, "/users.v1.UserService/Get")[0][0] == "users"
-    assert backends_for(vs, "/grpc.health.v1.Health/Watch")[0][0] == "orders"
-    assert backends_for(vs, "/other.Thing/Do")[0][0] == "legacy", "unknown services reach the catch-all"
-    assert "match" not in vs["spec"]["http"][-1], "the catch-all comes last"
+    assert reached(res, "users") == {cl("users"): 100}
+    assert reached(res, "watch") == {cl("orders"): 100}
+    assert reached(res, "other") == {cl("legacy", 9000): 100}, "unknown services reach the catch-all"
 
 
-def test_service_prefix_keeps_its_trailing_slash(helm):
-    vs = helm.render({"routes": [
-        {"name": "greeter", "services": ["a.Greeter"], "backend": {"host": "greeter", "port": 1}},
-    ]}).one("VirtualService")
-    assert route_for(vs, "/a.Greeter/SayHello")["name"] == "greeter"
-    assert route_for(vs, "/a.GreeterX/SayHello") is None, "/a.Greeter/ must not catch /a.GreeterX/"
-    assert vs["spec"]["http"][0]["match"] == [{"uri": {"prefix": "/a.Greeter/"}}]
+def test_service_prefix_keeps_its_trailing_slash(routed):
+    assert reached(routed["service-prefix"], "call") == {cl("greeter", 1): 100}
+    assert reached(routed["service-prefix"], "look-alike") is None, "/a.Greeter/ must not catch /a.GreeterX/"
 
 
-def test_method_match_is_exact(helm):
-    vs = helm.render({"routes": [
-        {"name": "one", "methods": ["a.S/Get"], "backend": {"host": "one", "port": 1}},
-    ]}).one("VirtualService")
-    assert route_for(vs, "/a.S/Get")["name"] == "one"
-    assert route_for(vs, "/a.S/GetAll") is None
+def test_method_match_is_exact(routed):
+    assert reached(routed["method-exact"], "call") == {cl("one", 1): 100}
+    assert reached(routed["method-exact"], "longer") is None
 
 
-def test_more_specific_matches_come_first_whatever_the_user_order(helm):
-    vs = helm.render({"routes": [
-        {"name": "all", "backend": {"host": "fallback", "port": 1}},
-        {"name": "raw", "prefix": "/legacy/", "backend": {"host": "raw", "port": 1}},
-        {"name": "svc", "services": ["a.S"], "backend": {"host": "svc", "port": 1}},
-        {"name": "meth", "methods": ["a.S/M"], "backend": {"host": "meth", "port": 1}},
-    ]}).one("VirtualService")
-    assert [e["name"] for e in vs["spec"]["http"]] == ["meth", "svc", "raw", "all"]
+def test_more_specific_matches_come_first_whatever_the_user_order(routed):
+    res = routed["precedence"]
+    assert {id: reached(res, id) for id in ("method", "service", "raw", "other")} == {
+        "method": {cl("meth", 1): 100}, "service": {cl("svc", 1): 100},
+        "raw": {cl("raw", 1): 100}, "other": {cl("fallback", 1): 100}}
 
 
-def test_raw_regex_escape_hatch(helm):
-    vs = helm.render({"routes": [
-        {"name": "reflection", "regex": "/grpc\\.reflection\\.v1(alpha)?\\.ServerReflection/.*",
-         "backend": {"host": "reflect", "port": 1}},
-    ]}).one("VirtualService")
-    assert route_for(vs, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")["name"] == "reflection"
-    assert route_for(vs, "/grpc.reflection.v2.ServerReflection/X") is None
+def test_raw_regex_escape_hatch(routed):
+    assert reached(routed["regex"], "v1alpha") == reached(routed["regex"], "v1") == {cl("reflect", 1): 100}
+    assert reached(routed["regex"], "v2") is None
 
 
-def test_raw_matches_that_can_match_render_beside_services_and_other_raw_routes(helm):
+def test_raw_matches_that_can_match_render_beside_services_and_other_raw_routes(routed):
     """Near misses of the shadowing rules: a prefix without the service's slash, a longer
     prefix listed before the shorter one, a regex whose literal start differs."""
-    vs = helm.render({"routes": [
-        {"name": "svc", "services": ["a.v1.A"], "backend": {"host": "svc", "port": 1}},
-        {"name": "longer", "prefix": "/legacy/v2/", "backend": {"host": "v2", "port": 1}},
-        {"name": "shorter", "prefix": "/legacy/", "backend": {"host": "v1", "port": 1}},
-        {"name": "optional", "regex": "/a\\.v1\\.Ax?/.*", "backend": {"host": "opt", "port": 1}},
-        {"name": "neighbour", "prefix": "/a.v1.A", "backend": {"host": "nb", "port": 1}},
-        {"name": "all", "backend": {"host": "all", "port": 1}},
-    ]}).one("VirtualService")
-    assert route_for(vs, "/legacy/v2/Call")["name"] == "longer"
-    assert route_for(vs, "/legacy/v1/Call")["name"] == "shorter"
-    assert route_for(vs, "/a.v1.AB/Call")["name"] == "neighbour"
-    assert route_for(vs, "/a.v1.Ax/Call")["name"] == "optional"
-    assert route_for(vs, "/a.v1.A/Call")["name"] == "svc"
+    res = routed["raw-beside-services"]
+    assert {id: reached(res, id) for id in ("longer", "shorter", "neighbour", "optional", "svc")} == {
+        "longer": {cl("v2", 1): 100}, "shorter": {cl("v1", 1): 100}, "neighbour": {cl("nb", 1): 100},
+        "optional": {cl("opt", 1): 100}, "svc": {cl("svc", 1): 100}}
 
 
 # RE2 the chart must pass through, and 1,024 characters: Istio's webhook accepts them all.
@@ -121,47 +132,16 @@ def test_regexes_istio_refuses_are_refused_naming_the_route(helm, istio, regex):
     assert regex[:60] in err
 
 
-def test_canary_splits_by_weight_and_defines_the_subsets(helm):
-    r = ci(helm, "canary-values.yaml")
-    assert sorted(backends_for(r.one("VirtualService"), "/helloworld.Greeter/SayHello")) == [
-        ("greeter", 50051, "canary", 10), ("greeter", 50051, "stable", 90)]
-    dr = r.one("DestinationRule")
+def test_canary_splits_by_weight_and_defines_the_subsets(helm, routed):
+    assert reached(routed["canary"], "call") == {cl("greeter", subset="stable"): 90, cl("greeter", subset="canary"): 10}
+    dr = ci(helm, "canary-values.yaml").one("DestinationRule")
     assert {s["name"]: s["labels"] for s in dr["spec"]["subsets"]} == {"stable": {"version": "v1"}, "canary": {"version": "v2"}}
 
 
 # --- every generated values set ------------------------------------------------------------
-
-def probe_paths(route, samples=None):
-    """Paths the route must serve (Probe is never a generated method name); a regex's path is
-    the generator's sample for it."""
-    paths = ["/%s/Probe" % s for s in route.get("services", [])]
-    paths += ["/" + m for m in route.get("methods", [])]
-    if "prefix" in route:
-        paths.append(route["prefix"] + "Probe")
-    if "regex" in route:
-        paths.append((samples or {}).get(route["name"]) or route["regex"].replace("\\.", ".").replace(".*", "Probe"))
-    return paths
-
-
-def intended_shares(route, case):
-    """Percent of the route's calls each (Service, port, subset) should get, read from the values:
-    backend takes them all, backends split them by weight. The Service is the one the host
-    names (case.facts): name.ns, name.ns.svc and the FQDN are the Service name in ns."""
-    targets = route.get("backends") or [route["backend"]]
-    shares = {}
-    for t in targets:
-        ns = case.facts["host_namespace"].get(t["host"])
-        service = "%s.%s.svc.cluster.local" % (t["host"].split(".")[0], ns or case.namespace)
-        key = (service, t["port"], t.get("subset"))
-        shares[key] = shares.get(key, 0) + (100 if len(targets) == 1 else t.get("weight", 0))
-    return shares
-
-
-def resolved_shares(entry, namespace):
-    """traffic_shares with each host as Istio reads a VirtualService destination: a dot-free name
-    in the VirtualService's namespace, any other host literally."""
-    return {(h if "." in h else "%s.%s.svc.cluster.local" % (h, namespace), port, subset): share
-            for (h, port, subset), share in traffic_shares(entry).items()}
+# Istio's own routing answers (support.istio_promises reads the expected route of every path from
+# the values: a method beats its service, a service beats raw prefixes and regexes, the
+# catch-all takes the rest; a backend takes every call, backends split them by weight).
 
 
 @for_every_valid_values_set
@@ -169,37 +149,23 @@ def test_each_route_becomes_one_http_entry(case):
     assert sorted(e["name"] for e in case.entries) == sorted(r["name"] for r in case.routes)
 
 
-@for_every_valid_values_set
+@for_every_valid_values_set_in_istio
 def test_every_service_method_and_raw_match_reaches_its_routes_backends_in_its_proportions(case):
-    for r in case.routes:
-        for path in probe_paths(r, case.facts.get("regex_sample")):
-            entry = route_for(case.vs, path)
-            assert entry is not None and entry["name"] == r["name"], \
-                "%s reaches %s, not route %s" % (path, entry and entry["name"], r["name"])
-            assert resolved_shares(entry, case.namespace) == intended_shares(r, case), path
+    """Each path a route names (/pkg.Svc/Probe for a service, /pkg.Svc/M1 for a method, a path
+    under a raw prefix or regex) reaches that route's clusters with their weights, over HTTP/2, in
+    Istio's simulation of the gateway; and so do the paths no route names (below)."""
+    assert case.unkept("routing") == []
 
 
-@for_every_valid_values_set
+@for_every_valid_values_set_in_istio
 def test_unknown_services_and_near_miss_names_reach_their_own_service_or_the_catch_all(case):
-    routes = case.routes
-    catch_all = [r["name"] for r in routes if not probe_paths(r)]
-    fallback = catch_all[0] if catch_all else None
-    entry = route_for(case.vs, "/zz.Unknown/Call")
-    assert (entry and entry["name"]) == fallback
-    # A service's longer or shorter neighbour (pkg1.Svc1Admin / pkg1.Svc1) and a method's longer
-    # neighbour (pkg1.Svc1/M1x) go where their own service goes.
-    owner = {s: r["name"] for r in routes for s in r.get("services", [])}
-    for r in routes:
-        for s in r.get("services", []):
-            neighbour = s[:-len("Admin")] if s.endswith("Admin") else s + "Admin"
-            entry = route_for(case.vs, "/%s/Probe" % neighbour)
-            assert (entry and entry["name"]) == owner.get(neighbour, fallback), "/%s/Probe" % neighbour
-        for m in r.get("methods", []):
-            entry = route_for(case.vs, "/%sx" % m)
-            assert (entry and entry["name"]) == owner.get(m.split("/")[0], fallback), "/%sx" % m
-    if catch_all:
-        last = case.entries[-1]
-        assert "match" not in last and last["name"] == catch_all[0], "the catch-all goes last"
+    """A service's longer or shorter neighbour (pkg1.Svc1Admin / pkg1.Svc1) and a method's longer
+    neighbour (pkg1.Svc1/M1x) go where their own service goes, an unknown service to the
+    catch-all, or nowhere (404) without one: the calls support.istio_promises.look_alikes makes."""
+    plan = case.plan()
+    assert not plan.main_kind() or any(p.call.path == "/zz.Unknown/Call" for p in plan.promises), \
+        "the look-alike calls are made"
+    assert case.unkept("look_alikes") == []
 
 
 # --- strings from values: refused naming the key, or kept verbatim (support.injection) --------

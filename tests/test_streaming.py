@@ -7,10 +7,10 @@ import re
 import pytest
 
 from support.bad_input import assert_refused, bad_values
+from support.istio_checks import ask_paths, cl, reached
 from support.mutations import assert_edits_refused, edits, path_re
-from support.properties import for_every_valid_values_set
-from support.routing import route_for
-from support.scenarios import ci
+from support.properties import for_every_valid_values_set_in_istio
+from support.scenarios import ci, load_ci
 from support.values import route
 
 
@@ -85,14 +85,18 @@ def test_streaming_retry_policies_everywhere_keep_to_calls_that_never_reached_th
         assert NEVER_REACHED <= tokens and not tokens & {"unavailable", "reset", "5xx", "gateway-error"}, (where, on)
 
 
-def test_streaming_routes_carry_no_timeout_and_unary_ones_keep_theirs(helm):
-    r = ci(helm, "streaming-values.yaml")
-    vs = r.one("VirtualService")
-    stream = route_for(vs, "/chat.v1.Chat/Subscribe")
-    unary = route_for(vs, "/chat.v1.Chat/Send")
-    assert stream["name"] == "chat-stream" and "timeout" not in stream
-    assert unary["name"] == "chat" and unary["timeout"] == "3s"
-    assert_safe_retries(stream["retries"])  # Envoy buffers the request body: a stream can be replayed
+def test_streaming_routes_carry_no_timeout_and_unary_ones_keep_theirs(helm, istio):
+    """Asked of Istio: the streaming route's Envoy route has no timeout, the unary one 3s; the
+    stream still retries, only calls that never reached the application (Envoy buffers the request
+    body: a stream can be replayed if the backend answers before headers)."""
+    res = ask_paths(helm, istio, {"streaming": (load_ci("streaming-values.yaml"), {
+        "stream": "/chat.v1.Chat/Subscribe", "unary": "/chat.v1.Chat/Send"})})["streaming"]
+    stream, unary = res.call("stream"), res.call("unary")
+    assert reached(res, "stream") == reached(res, "unary") == {cl("chat"): 100}
+    assert stream["timeout"] in (None, "0s") and not stream.get("max_stream_duration")
+    assert unary["timeout"] == "3s"
+    assert stream["retry_policy"]["numRetries"] >= 1
+    assert set(stream["retry_policy"]["retryOn"].split(",")) <= NEVER_REACHED, stream["retry_policy"]
 
 
 def test_streaming_backend_gets_keepalive_idle_timeout_and_rebalancing(helm):
@@ -144,34 +148,22 @@ def test_durations_up_to_gos_longest_render_and_istio_refuses_one_unit_more(helm
 
 
 # --- every generated values set ------------------------------------------------------------
+# Istio's answer for the route each path reaches (support.istio_promises: the timeout and retries
+# each route's values ask for, with the chart-wide retries for its kind when it sets none).
 
-@for_every_valid_values_set
+@for_every_valid_values_set_in_istio
 def test_streams_never_carry_a_route_timeout_and_unary_routes_keep_theirs(case):
-    by_name = {route["name"]: route for route in case.routes}
-    for e in case.entries:
-        route = by_name[e["name"]]
-        if route.get("streaming"):
-            assert "timeout" not in e, "streaming route %s has a timeout" % e["name"]
-        else:
-            assert e.get("timeout") == route.get("timeout")
+    """A streaming route's Envoy route has no timeout and no max stream duration, its connection
+    manager no stream idle timeout; a unary route has the timeout its values give, or none."""
+    assert case.unkept("timeouts") == []
 
 
-@for_every_valid_values_set
+@for_every_valid_values_set_in_istio
 def test_routes_retry_as_asked_and_attempts_zero_turns_retries_off(case):
-    """A route's own retries, else the chart-wide ones for its kind (unary or streaming);
-    attempts: 0 means no retries, and Istio reads nothing else beside it."""
-    by_name = {route["name"]: route for route in case.routes}
-    for e in case.entries:
-        route, got = by_name[e["name"]], e.get("retries")
-        asked = route.get("retries")
-        if asked is None:
-            asked = case.values.get("retries", {}).get("streaming" if route.get("streaming") else "unary")
-        if got is not None and got["attempts"] == 0:
-            assert got == {"attempts": 0}, e["name"]
-        if asked is not None and asked["attempts"] == 0:
-            assert got == {"attempts": 0}, e["name"]
-        elif "retries" in route:
-            assert got == route["retries"], e["name"]
+    """A route's own retries, else the chart-wide ones for its kind (unary or streaming), reach
+    Envoy's route: its attempts, per-try timeout and retry conditions; attempts: 0 means no retry
+    policy at all (Istio's default would retry twice)."""
+    assert case.unkept("retries") == []
 
 
 # --- bad input -----------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The suite's own tools can fail: the key-path matcher, the round-trip comparison the
-bad-input and injection tests rely on, and the routing model the routing specs ask."""
+"""The suite's own tools can fail: the key-path matcher and the round-trip comparison the
+bad-input and injection tests rely on. (The Istio promises' own check is in
+test_istio_properties.py: test_a_render_of_other_values_breaks_the_promises.)"""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,6 @@ import pytest
 from support.injection import Field, Injected, substitute
 from support import mutations
 from support.mutations import path_re
-from support.routing import route_for, traffic_shares
 
 
 def test_path_regexes_do_not_match_longer_paths():
@@ -30,53 +30,6 @@ def test_round_trip_check_catches_a_changed_value():
     assert substitute(base, "zqxjkval", "a: b") == [{"metadata": {"name": "x", "annotations": {"note": "a: b"}}}]
     assert substitute(base, "zqxjkval", "a: b") != [{"metadata": {"name": "x", "annotations": {"note": "a", "b": None}}}]
     assert substitute(base, "zqxjkval", "true") != [{"metadata": {"name": "x", "annotations": {"note": True}}}]
-
-
-# --- the routing model (support.routing) --------------------------------------------------------
-
-def _dest(host, subset=None, weight=None):
-    d = {"destination": {"host": host, "port": {"number": 50051}}}
-    if subset:
-        d["destination"]["subset"] = subset
-    if weight is not None:
-        d["weight"] = weight
-    return d
-
-
-MODEL_VS = {"spec": {"http": [
-    {"name": "exact", "match": [{"uri": {"exact": "/a.S/M"}}], "route": [_dest("one", weight=37)]},
-    {"name": "service", "match": [{"uri": {"prefix": "/a.S/"}}],
-     "route": [_dest("two", "v1", 90), _dest("two", "v2", 10)]},
-    {"name": "regex", "match": [{"uri": {"regex": "/r\\.S/(Get|List)"}}], "route": [_dest("three")]},
-    {"name": "web", "match": [{"uri": {"prefix": "/w/"}, "headers": {"content-type": {"prefix": "application/grpc-web"}}}],
-     "route": [_dest("four")]},
-    {"name": "all", "route": [_dest("five")]},
-]}}
-
-
-def test_the_first_matching_entry_serves_a_call():
-    assert route_for(MODEL_VS, "/a.S/M")["name"] == "exact"
-    assert route_for(MODEL_VS, "/a.S/Mx")["name"] == "service"
-    assert route_for(MODEL_VS, "/b.S/M")["name"] == "all"
-
-
-def test_regexes_match_the_whole_path_and_every_header_must_match():
-    assert route_for(MODEL_VS, "/r.S/List")["name"] == "regex"
-    assert route_for(MODEL_VS, "/r.S/ListAll")["name"] == "all"
-    assert route_for(MODEL_VS, "/w/x", headers={"content-type": "application/grpc-web+proto"})["name"] == "web"
-    assert route_for(MODEL_VS, "/w/x", method="OPTIONS")["name"] == "all", "a preflight carries no content-type"
-
-
-def test_no_match_and_no_catch_all_means_no_route():
-    assert route_for({"spec": {"http": MODEL_VS["spec"]["http"][:1]}}, "/b.S/M") is None
-
-
-def test_traffic_shares_are_what_envoy_sends_each_destination():
-    entries = {e["name"]: e for e in MODEL_VS["spec"]["http"]}
-    assert traffic_shares(entries["exact"]) == {("one", 50051, None): 100}, "a lone destination takes every call"
-    assert traffic_shares(entries["service"]) == {("two", 50051, "v1"): 90, ("two", 50051, "v2"): 10}
-    unweighted = {"route": [_dest("a", weight=100), _dest("b")]}
-    assert traffic_shares(unweighted) == {("a", 50051, None): 100, ("b", 50051, None): 0}
 
 
 # --- injection batches (support.injection) ------------------------------------------------------

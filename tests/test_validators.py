@@ -1,7 +1,9 @@
 """Tests of the manifest validator itself (tests/support/validators): hand-written documents, no helm.
 
 Every rule has a valid document that passes (VALID, all checked together) and a planted
-defect that fails with the expected message (BAD).
+defect that fails with the expected message (BAD). The istio.io documents go through Istio's own
+validating webhook (the harness), so their BAD rows expect Istio's words where no CRD schema or
+CEL rule catches the defect first.
 """
 import copy
 import importlib.machinery
@@ -198,20 +200,19 @@ BAD = [
     ("istio-gateway-unknown-field-under-tls", "Gateway", _set("spec.servers.0.tls.alpn", ["h2"]), 'spec.servers[0].tls.alpn: unknown field "alpn"'),
     ("istio-gateway-tls-mode-enum", "Gateway", _set("spec.servers.0.tls.mode", "STRICT"), "must be equal to one of the allowed values"),
     ("istio-gateway-credential-exclusive", "Gateway", _set("spec.servers.0.tls.credentialNames", ["a", "b"]), "only one of credentialName or credentialNames can be set"),
-    ("istio-gateway-name-dots", "Gateway", _set("metadata.name", "grpc.ingress"), "metadata.name: must be a DNS-1123 label"),
+    ("istio-gateway-name-dots", "Gateway", _set("metadata.name", "grpc.ingress"), 'invalid gateway name: "grpc.ingress"'),
     ("istio-gateway-duplicate-port-name", "Gateway", _set("spec.servers.1.port.name", "https"), "port names in servers must be unique: duplicate name https"),
     ("istio-gateway-http-with-tls", "Gateway", _set("spec.servers.2.tls", {"mode": "SIMPLE", "credentialName": "x"}), "server cannot have TLS settings for plain text HTTP ports"),
     ("istio-gateway-grpc-with-tls", "Gateway", _set("spec.servers.4.tls", {"credentialName": "x"}), "server cannot have TLS settings for plain text HTTP ports"),
     ("istio-gateway-tcp-with-tls", "Gateway", _set("spec.servers.4.port.protocol", "TCP"), None),  # replaced below
     ("istio-gateway-https-without-tls", "Gateway", _set("spec.servers.0.tls", None), "server must have TLS settings for HTTPS/TLS protocols"),
     ("istio-gateway-https-without-mode", "Gateway", _set("spec.servers.0.tls.mode", None), "tls.mode: required on an HTTPS server"),
-    ("istio-gateway-simple-without-credential", "Gateway", _set("spec.servers.0.tls.credentialName", None), "SIMPLE TLS requires serverCertificate"),
-    ("istio-gateway-protocol", "Gateway", _set("spec.servers.3.port.protocol", "GRPCS"), "invalid protocol 'GRPCS'"),
+    ("istio-gateway-simple-without-credential", "Gateway", _set("spec.servers.0.tls.credentialName", None), "SIMPLE TLS requires a server certificate"),
+    ("istio-gateway-protocol", "Gateway", _set("spec.servers.3.port.protocol", "GRPCS"), 'invalid protocol "GRPCS"'),
     ("istio-gateway-port-range", "Gateway", _set("spec.servers.3.port.number", 0), "must be in the range 1..65535"),
     ("istio-gateway-no-hosts", "Gateway", _set("spec.servers.3.hosts", []), "server config must contain at least one host"),
-    ("istio-gateway-bad-host", "Gateway", _set("spec.servers.3.hosts", ["grpc_example.com"]), "domain name 'grpc_example.com' invalid"),
-    ("istio-gateway-numeric-tld", "Gateway", _set("spec.servers.3.hosts", ["grpc.example.123"]), "top level domain '123' cannot be all-numeric"),
-    ("vs-bad-host", "VirtualService", _set("spec.hosts", ["GRPC.example.com"]), "domain name 'GRPC.example.com' invalid"),
+    ("istio-gateway-bad-host", "Gateway", _set("spec.servers.3.hosts", ["grpc_example.com"]), 'domain name "grpc_example.com" invalid'),
+    ("istio-gateway-numeric-tld", "Gateway", _set("spec.servers.3.hosts", ["grpc.example.123"]), 'top level domain "123" cannot be all-numeric'),
     ("istio-gateway-plain-and-tls-same-port", "Gateway", _set("spec.servers.3.port.number", 443), "mixes TLS servers [0, 1] with plaintext servers [3]"),
     ("istio-gateway-tcp-and-http-same-port", "Gateway", _set("spec.servers.3.port.protocol", "TCP"), "cannot merge"),
     ("istio-gateway-tls-host-twice-on-port", "Gateway", _set("spec.servers.1.hosts", ["grpc.example.com"]), "is already served on port 443 by server 0"),
@@ -225,19 +226,18 @@ BAD = [
     ("vs-per-try-timeout-precision", "VirtualService", _set("spec.http.0.retries.perTryTimeout", "1500us"), "only durations to ms precision"),
     ("vs-cors-max-age-0", "VirtualService", _set("spec.http.0.corsPolicy.maxAge", "0s"), "corsPolicy.maxAge: must be a valid duration greater than 1ms"),
     ("vs-cors-max-age-precision", "VirtualService", _set("spec.http.0.corsPolicy.maxAge", "1500ms"), "accurate only to seconds precision"),
-    ("vs-retry-on-space", "VirtualService", _set("spec.http.0.retries.retryOn", "connect-failure, unavailable"), "' unavailable' is not a valid retryOn policy"),
-    ("vs-retry-on-unknown", "VirtualService", _set("spec.http.0.retries.retryOn", "timeout"), "'timeout' is not a valid retryOn policy"),
-    ("vs-retry-on-status-unknown", "VirtualService", _set("spec.http.0.retries.retryOn", "599"), "'599' is not a valid retryOn policy"),
+    ("vs-retry-on-space", "VirtualService", _set("spec.http.0.retries.retryOn", "connect-failure, unavailable"), '" unavailable" is not a valid retryOn policy'),
+    ("vs-retry-on-unknown", "VirtualService", _set("spec.http.0.retries.retryOn", "timeout"), '"timeout" is not a valid retryOn policy'),
+    ("vs-retry-on-status-unknown", "VirtualService", _set("spec.http.0.retries.retryOn", "599"), '"599" is not a valid retryOn policy'),
     ("vs-retry-attempts-0-with-fields", "VirtualService", _set("spec.http.1.retries", {"attempts": 0, "retryOn": "unavailable"}),
      "http retry policy configured when attempts are set to 0 (disabled)"),
     ("vs-weights-missing", "VirtualService", _set("spec.http.0.route.1.weight", None), "weight: required when a route has more than one destination"),
     ("vs-weights-all-zero", "VirtualService", lambda d: [r.pop("weight") for r in d["spec"]["http"][0]["route"]], "total destination weight = 0"),
     ("vs-unknown-field", "VirtualService", _set("spec.http.0.timeouts", "30s"), 'spec.http[0].timeouts: unknown field "timeouts"'),
-    ("vs-regex-lookahead", "VirtualService", _set("spec.http.0.match.1.uri.regex", "^/echo(?!x)"), "which RE2 (Istio/Envoy) does not support"),
-    ("vs-regex-invalid", "VirtualService", _set("spec.http.0.match.1.uri.regex", "^/echo("), "invalid regex"),
-    ("vs-gateway-ref", "VirtualService", _set("spec.gateways", ["apps/grpc.ingress"]), "invalid gateway reference 'apps/grpc.ingress'"),
-    ("vs-route-and-redirect", "VirtualService", _set("spec.http.1.redirect", {"uri": "/x"}), "needs exactly one of route, redirect, directResponse"),
-    ("vs-subset-name", "VirtualService", _set("spec.http.0.route.0.destination.subset", "Stable"), "destination.subset: must be a DNS-1123 label"),
+    ("vs-regex-lookahead", "VirtualService", _set("spec.http.0.match.1.uri.regex", "^/echo(?!x)"), "invalid or unsupported Perl syntax: `(?!`"),
+    ("vs-regex-invalid", "VirtualService", _set("spec.http.0.match.1.uri.regex", "^/echo("), "error parsing regexp: missing closing )"),
+    ("vs-gateway-ref", "VirtualService", _set("spec.gateways", ["apps/grpc.ingress"]), 'invalid value for gateway name: "grpc.ingress"'),
+    ("vs-route-and-redirect", "VirtualService", _set("spec.http.1.redirect", {"uri": "/x"}), "HTTP route cannot contain both route and redirect"),
     ("vs-destination-port", "VirtualService", _set("spec.http.1.route.0.destination.port.number", 0), "port number 0 must be in the range 1..65535"),
     ("vs-cors-method", "VirtualService", _set("spec.http.0.corsPolicy.allowMethods", ["post"]), '"post" is not a supported HTTP method'),
     ("vs-cors-header", "VirtualService", _set("spec.http.0.corsPolicy.allowHeaders", ["content type"]), "is not a valid header name"),
@@ -245,7 +245,7 @@ BAD = [
     # Istio DestinationRule
     ("dr-idle-timeout-0s", "DestinationRule", _set("spec.trafficPolicy.connectionPool.http.idleTimeout", "0s"), "connectionPool.http.idleTimeout: must be a valid duration greater than 1ms"),
     ("dr-keepalive-interval", "DestinationRule", _set("spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.interval", "5"), "tcpKeepalive.interval: must be a valid duration greater than 1ms"),
-    ("dr-tcp-idle-timeout", "DestinationRule", _set("spec.trafficPolicy.connectionPool.tcp.idleTimeout", "1 h"), "tcp.idleTimeout: invalid duration '1 h'"),
+    ("dr-tcp-idle-timeout", "DestinationRule", _set("spec.trafficPolicy.connectionPool.tcp.idleTimeout", "1 h"), 'bad Duration: time: unknown unit " h" in duration "1 h"'),
     ("dr-duplicate-subset", "DestinationRule", _set("spec.subsets.1.name", "stable"), "duplicate subset names: stable"),
     ("dr-empty-traffic-policy", "DestinationRule", _set("spec.trafficPolicy", {}), "traffic policy must have at least one field"),
     ("dr-empty-connection-pool", "DestinationRule", _set("spec.trafficPolicy.connectionPool", {}), "connection pool must have at least one field"),
@@ -262,9 +262,9 @@ BAD = [
     ("envoyfilter-missing-value", "EnvoyFilter", _set("spec.configPatches.0.patch.value", None), "missing patch value for non-remove operation"),
     ("envoyfilter-subfilter-needs-hcm", "EnvoyFilter", _set("spec.configPatches.0.match.listener.filterChain.filter.name", "envoy.filters.network.tcp_proxy"),
      "subfilter match requires filter match with envoy.filters.network.http_connection_manager"),
-    ("envoyfilter-no-typed-config", "EnvoyFilter", _set("spec.configPatches.0.patch.value", {"name": "envoy.filters.http.grpc_web"}), "HTTP filter needs typed_config"),
+    ("envoyfilter-no-typed-config", "EnvoyFilter", _set("spec.configPatches.0.patch.value", {"name": "envoy.filters.http.grpc_web"}), "using deprecated types by name without typed_config"),
     ("envoyfilter-unknown-field", "EnvoyFilter", _set("spec.configPatches.0.match.listener.port", 8443), 'unknown field "port"'),
-    ("envoyfilter-wrong-match-class", "EnvoyFilter", _set("spec.configPatches.0.match", {"context": "GATEWAY", "cluster": {"service": "x"}}), "applyTo HTTP_FILTER needs a listener match"),
+    ("envoyfilter-wrong-match-class", "EnvoyFilter", _set("spec.configPatches.0.match", {"context": "GATEWAY", "cluster": {"service": "x"}}), "applyTo for listener class objects cannot have non listener match"),
     ("envoyfilter-waypoint-port", "EnvoyFilter",
      _set("spec.configPatches.0.match", {"context": "WAYPOINT", "waypoint": {"portNumber": 70000}}), "port must be between 1-65535"),
     ("envoyfilter-selector-syntax", "EnvoyFilter", _set("spec.workloadSelector.labels", {"istio": "ingress gateway"}), "label value 'ingress gateway'"),
@@ -362,7 +362,7 @@ def test_duplicate_objects_in_one_render_fail(validator):
 def test_malformed_values_are_errors_not_crashes(validator):
     doc = copy.deepcopy(VALID["VirtualService"])
     doc["spec"]["http"][0]["retries"]["attempts"] = "two"
-    doc["spec"]["http"][0]["route"] = "everything"
+    doc["spec"]["http"].append("everything")
     errors = validator.validate([doc])
     assert any("could not check this document" in e for e in errors)
     assert any("is not of type 'integer'" in e for e in errors)

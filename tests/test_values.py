@@ -127,20 +127,6 @@ def test_the_property_run_tries_nulls_range_edges_and_regex_edge_cases(generated
     assert any("(?i)" in r for r in regexes) and any("\\Q" in r for r in regexes), "RE2-only syntax"
 
 
-@pytest.mark.property
-def test_istios_own_webhook_accepts_every_generated_render(generated, istio):
-    """Accepted means it applies: every values set the chart renders in the property run
-    (nulls, range edges, RE2 edge cases included) passes Istio's validating webhook. Asked
-    for validation only, in one harness process, once per distinct render."""
-    renders = sorted({c.render.stdout for c in generated.cases if c.render is not None})
-    assert len(renders) > len(generated.cases) // 2, "the property run renders distinct values sets"
-    results = istio.run([istio.case(out, analyze=False, simulate=False) for out in renders])
-    checked = sum(len(r.validation) for r in results)
-    assert checked >= 2 * len(renders), "each render has a Gateway or VirtualService and more for Istio to check"
-    refused = [(v["kind"], v["name"], v["message"]) for r in results for v in r.refused()]
-    assert refused == [], f"Istio's webhook refuses what the chart rendered: {refused[:5]}"
-
-
 # --- bad edits of valid values -------------------------------------------------------------
 
 def m_unknown_key(v, rnd):

@@ -19,6 +19,8 @@ import (
 var (
 	inputPath  = flag.String("input", "", "JSON file with the cases (see types.go)")
 	outputPath = flag.String("output", "", "JSON file the results are written to")
+	// webhookMode serves Istio's webhook on stdin/stdout instead (TestWebhook, webhook_test.go).
+	webhookMode = flag.Bool("webhook", false, "serve Istio's validating webhook on stdin/stdout")
 	// proxyVersion is the Istio version the simulated gateway proxy reports and istioModule the
 	// istio.io/istio module version compiled in; scripts/setup sets both with -ldflags -X
 	// (a test binary's build info lists no dependencies).

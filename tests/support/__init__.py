@@ -7,10 +7,14 @@ module, tests/support/istio.py, drives a live Istio control plane and must stay 
                error paths normalised across Helm 3 and Helm 4; find_helm asks scripts/helm
   scenarios    the ci/ scenario values files and Gateway server accessors
   values       small valid building blocks for values in tests
-  routing      what Istio does with a VirtualService's http list (which route serves a path)
   bad_input    bad-value tables: rows -> params, assert_refused
   strategies   hypothesis strategies for valid values sets
-  properties   @for_every_valid_values_set: one hypothesis run per session, every property on it
+  properties   @for_every_valid_values_set (_in_istio): one hypothesis run per session, every
+               property on it; Istio's answer for each render from the harness
+  istio        the Istio harness client: cases, calls, the cluster around a render (world_for)
+  istio_checks what a scenario's call must do (Expect, broken_promises); ask_paths / reached
+  istio_promises  what a values set promises a client, read from the values: Plan, its calls and
+               checks of Istio's answer, the known bugs tolerated
   mutations    bad edits of valid values sets, and the schema walk they use
   injection    strings with YAML or template syntax in one key at a time, batched renders
   determinism  fresh renders, a scanner for nondeterministic template calls, key reordering

@@ -11,10 +11,14 @@ What answers: Istio's validating webhook, its analyzers (istioctl analyze's set,
 Pods kept) and istiod's xDS generation for the gateway pod, replayed by pilot/pkg/simulation.
 Each distinct (manifests, fixtures, install, mesh config, calls) is answered once per session;
 `run` (or `prefetch`) answers many in one harness process (Go start-up and Istio's init cost once).
+With ISTIO_CACHE=<directory> (scripts/test sets one for its two Helm runs), sessions share
+answers: the first to need a batch runs it, the other waits for it and reads it (the renders of
+both Helms are byte-identical, so are the cases).
 A missing harness binary is an error, never a skip: scripts/setup builds it.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -27,7 +31,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 RELEASES = ("1.30", "1.31")
@@ -202,6 +205,7 @@ class IstioHarness:
     cases_run: int = 0      # distinct cases answered
     calls_run: int = 0      # calls replayed
     seconds: float = 0.0
+    shared: int = 0         # cases another session answered (ISTIO_CACHE)
     istio_module: str = ""
     _cache: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -249,7 +253,7 @@ class IstioHarness:
                 futs.append(fut)
         if mine:
             try:
-                answers = self._invoke({k: c for k, (c, _) in mine.items()})
+                answers = self._answer({k: c for k, (c, _) in mine.items()})
                 for k, (_, fut) in mine.items():
                     fut.set_result(answers[k])
             except BaseException as e:  # keep waiters from hanging
@@ -263,6 +267,36 @@ class IstioHarness:
     def prefetch(self, cases: list[dict]) -> None:
         """Answer cases ahead of the tests that read them, in one process."""
         self.run(cases)
+
+    def _answer(self, cases: dict[str, dict]) -> dict[str, dict]:
+        """Answers from ISTIO_CACHE where another session left them, the rest from the harness
+        (left there in turn). One lock per batch: two sessions asking the same batch run it once."""
+        shared_dir = os.environ.get("ISTIO_CACHE")
+        if not shared_dir:
+            return self._invoke(cases)
+        d = Path(shared_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        st = self.binary.stat()
+        binary = f"{self.binary}:{st.st_size}:{st.st_mtime_ns}"
+        files = {k: d / (hashlib.sha256((binary + k).encode()).hexdigest() + ".json") for k in cases}
+        missing = sorted(k for k, f in files.items() if not f.exists())
+        todo: dict = {}
+        if missing:
+            lock = d / (hashlib.sha256("".join(missing).encode()).hexdigest() + ".lock")
+            with open(lock, "w") as held:
+                fcntl.flock(held, fcntl.LOCK_EX)  # released when the file closes
+                todo = {k: cases[k] for k in missing if not files[k].exists()}
+                if todo:
+                    for k, a in self._invoke(todo).items():
+                        tmp = files[k].with_suffix(f".{os.getpid()}.tmp")
+                        tmp.write_text(json.dumps(a))
+                        tmp.replace(files[k])
+                    (d / "istio-module").write_text(self.istio_module)
+        answers = {k: json.loads(f.read_text()) for k, f in files.items()}
+        with self._lock:
+            self.shared += len(cases) - len(todo)
+            self.istio_module = self.istio_module or (d / "istio-module").read_text()
+        return answers
 
     def _invoke(self, cases: dict[str, dict]) -> dict[str, dict]:
         with tempfile.TemporaryDirectory(prefix="istio-harness-") as tmp:
@@ -291,8 +325,9 @@ class IstioHarness:
         return answers
 
     def summary(self) -> str:
+        shared = f"; {self.shared} cases answered by the other run (ISTIO_CACHE)" if self.shared else ""
         return (f"istio harness: Istio {self.release} ({self.istio_module or 'not run'}); {self.processes} harness "
-                f"processes; {self.cases_run} cases; {self.calls_run} calls; {self.seconds:.1f} s")
+                f"processes; {self.cases_run} cases; {self.calls_run} calls; {self.seconds:.1f} s{shared}")
 
 
 # --- the cluster around the chart's output -----------------------------------------------
@@ -307,19 +342,23 @@ def _host_ns(host: str, namespace: str) -> tuple[str, str]:
 
 
 def world_for(docs: list[dict], install: str | dict = "classic", plain_ports: Iterable[str] = (),
-              shared_gateway_hosts: Iterable[str] = ()) -> str:
+              shared_gateway_hosts: Iterable[str] = (), owner_subsets: dict[str, dict[str, dict]] | None = None) -> str:
     """The cluster the rendered manifests presume, as YAML: a Namespace per namespace used, a
     Service for every backend the VirtualServices route to that the render does not itself
     create (gRPC ports, appProtocol grpc, except hosts in plain_ports which get a port Istio
     cannot recognise), a ready Pod behind each (one per subset's labels), the TLS Secrets the
     Gateways reference in the gateway pods' namespace, and, for a VirtualService bound to a
-    Gateway the render does not create, that Gateway (hosts shared_gateway_hosts)."""
+    Gateway the render does not create, that Gateway (hosts shared_gateway_hosts).
+    owner_subsets: {destination host: {subset: labels}} defined by a DestinationRule of the
+    service's owner (externalSubsets).
+    Documents are written as JSON, so that no name reads as a YAML 1.1 boolean (y, n, on)."""
     inst = INSTALLS[install] if isinstance(install, str) else install
     plain = set(plain_ports)
     rendered = {(d["kind"], d["metadata"].get("namespace", "default"), d["metadata"]["name"]) for d in docs}
     out: list[dict] = []
     namespaces = {inst["namespace"]}
-    services: dict[tuple[str, str], dict] = {}
+    services: dict[tuple[str, str], set] = {}  # (namespace, name) -> destination ports
+    where: dict[str, tuple[str, str]] = {}  # destination host -> its Service's (namespace, name)
     subsets: dict[tuple[str, str], list[dict]] = {}
     for d in docs:
         ns = d["metadata"].get("namespace", "default")
@@ -328,29 +367,43 @@ def world_for(docs: list[dict], install: str | dict = "classic", plain_ports: It
             for entry in d["spec"].get("http", []):
                 for r in entry.get("route", []):
                     dest = r["destination"]
-                    name, sns = _host_ns(dest["host"], ns)
-                    services.setdefault((sns, name), {"ports": set()})["ports"].add(dest["port"]["number"])
+                    key = _host_ns(dest["host"], ns)[::-1]
+                    services.setdefault(key, set()).add(dest["port"]["number"])
+                    # as written, and as its FQDN (a DestinationRule elsewhere names it so)
+                    where.setdefault(dest["host"], key)
+                    where.setdefault(f"{key[1]}.{key[0]}.svc.cluster.local", key)
+    for d in docs:
         if d["kind"] == "DestinationRule":
-            name, sns = _host_ns(d["spec"]["host"], ns)
-            subsets.setdefault((sns, name), []).extend(s.get("labels", {}) for s in d["spec"].get("subsets", []))
+            host = d["spec"]["host"]
+            key = where.get(host) or _host_ns(host, d["metadata"].get("namespace", "default"))[::-1]
+            subsets.setdefault(key, []).extend(s.get("labels", {}) for s in d["spec"].get("subsets", []))
+    for host, subs in sorted((owner_subsets or {}).items()):
+        sns, _ = where[host]
+        out.append({"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+                    "metadata": {"name": "owner-" + host.replace(".", "-")[:50], "namespace": sns},
+                    "spec": {"host": host, "subsets": [{"name": k, "labels": v} for k, v in sorted(subs.items())]}})
+        subsets.setdefault(where[host], []).extend(v for _, v in sorted(subs.items()))
     ip = 1
-    for (sns, name), s in sorted(services.items()):
+    for (sns, name), ports in sorted(services.items()):
         namespaces.add(sns)
-        selector = {"app": name}
+        pod_name = name.replace(".", "-")[:50]
+        selector = {"app": pod_name}
         if ("Service", sns, name) not in rendered:
-            ports = [{"name": f"grpc-{p}" if name not in plain else f"legacy-{p}", "port": p, "targetPort": p,
-                      "protocol": "TCP", **({"appProtocol": "grpc"} if name not in plain else {})}
-                     for p in sorted(s["ports"])]
             out.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": sns},
-                        "spec": {"selector": selector, "ports": ports}})
+                        "spec": {"selector": selector, "ports": [
+                            {"name": f"grpc-{p}" if name not in plain else f"legacy-{p}", "port": p, "targetPort": p,
+                             "protocol": "TCP", **({"appProtocol": "grpc"} if name not in plain else {})}
+                            for p in sorted(ports)]}})
         else:
             svc = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == name)
             selector = svc["spec"]["selector"]
+        # A ready Pod behind the Service for each subset (the analyzers check that subsets select pods).
         for labels in subsets.get((sns, name)) or [{}]:
             out.append({"apiVersion": "v1", "kind": "Pod",
-                        "metadata": {"name": f"{name}-{ip}", "namespace": sns, "labels": {**selector, **labels}},
+                        "metadata": {"name": f"{pod_name}-{ip}", "namespace": sns, "labels": {**selector, **labels}},
                         "spec": {"containers": [{"name": "app", "image": "example.com/app:1"}]},
-                        "status": {"phase": "Running", "podIP": f"10.1.0.{ip}", "podIPs": [{"ip": f"10.1.0.{ip}"}],
+                        "status": {"phase": "Running", "podIP": f"10.1.{ip // 250}.{ip % 250 + 1}",
+                                   "podIPs": [{"ip": f"10.1.{ip // 250}.{ip % 250 + 1}"}],
                                    "conditions": [{"type": "Ready", "status": "True"}]}})
             ip += 1
     gw_ns = inst["namespace"]
@@ -385,7 +438,7 @@ def world_for(docs: list[dict], install: str | dict = "classic", plain_ports: It
                         "data": {"tls.crt": _B64_CERT, "tls.key": _B64_KEY}})
     for ns in sorted(namespaces):
         out.insert(0, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-    return yaml.safe_dump_all(out, sort_keys=True)
+    return "".join("---\n" + json.dumps(d, sort_keys=True) + "\n" for d in out)
 
 
 # Placeholder key material: nothing reads it but the analyzers' "secret exists" check.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from support.istio import Call
+from support.istio import Call, IstioHarness
 
 
 def cl(host: str, port: int = 50051, subset: str = "", ns: str = "default") -> str:
@@ -113,3 +113,33 @@ def broken_promises(res, expect: Expect) -> list[str]:
 def analysis_problems(res) -> list[str]:
     """Analyzer messages of level Warning or Error, but the one every EnvoyFilter draws."""
     return [m["text"] for m in res.analysis_at_least("Warning") if not accepted(m)]
+
+
+def ask_paths(helm, istio: IstioHarness, cases: dict[str, tuple[dict, dict[str, str]]]) -> dict:
+    """{name: (values, {call id: path})} -> {name: Result}: each values set rendered, and each
+    path called as gRPC on the values' first host through the listener that serves routes (HTTPS
+    on tls.port by default), on the world the values presume (support.istio_promises.Plan: the
+    gateway install they name), all in one harness process. Read the answers with
+    reached(result, id)."""
+    from support.istio_promises import Plan  # it imports this module
+
+    batch = []
+    for values, paths in cases.values():
+        plan = Plan(values, "grpc-ingress", "default")
+        render = helm.render(values)
+        batch.append(plan.case(render, calls=[plan.call(id, path) for id, path in paths.items()]))
+    return dict(zip(cases, istio.run(batch)))
+
+
+def reached(res, id: str) -> dict[str, int] | None:
+    """Where a call went, as {cluster: percent of the calls} (a lone cluster takes 100), or None
+    when no route matched (Istio answers 404). Fails when the simulation's path-only answer could
+    be wrong or the call went wrong otherwise."""
+    got = res.call(id)
+    if got.get("error") == NO_ROUTE:
+        return None
+    assert not got.get("error"), f"{id}: {got['error']}"
+    assert got["path_only"], f"{id}: a route before the match needs headers; the path-only answer may be wrong"
+    if got["weighted_clusters"]:
+        return {w["name"]: w["weight"] for w in got["weighted_clusters"] if w["weight"]}
+    return {u["name"]: 100 for u in got["upstreams"]}

@@ -7,6 +7,17 @@
 and it is checked on every values set support.strategies.valid_cases() draws
 (HYPOTHESIS_EXAMPLES, default 200; a fixed seed, so CI is deterministic).
 
+A property of what Istio does with the render asks Istio's own control plane (the harness in
+tests/istio, through support.istio_promises):
+
+    @for_every_valid_values_set_in_istio
+    def test_every_route_reaches_its_backends(case):
+        assert case.unkept("routing") == []     # or read case.answer(install) yourself
+
+Each distinct render is sent to the harness once, on the gateway install its values name, all of
+them in two harness processes started in the background as soon as the renders are drawn
+(start_istio).
+
 All such tests share one hypothesis run per session (conftest's `generated` fixture): each
 values set is drawn and rendered once, and every registered property looks at it. A property
 that fails is then run again alone under hypothesis, which shrinks the values set to a small
@@ -17,15 +28,18 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import pytest
 from hypothesis import HealthCheck, given, note, reject, seed, settings
 
 from support.helm import Helm, Render, RenderError
+from support.istio import IstioHarness, Result
+from support.istio_promises import CONCERNS, Plan, Problem, declared_routes
 from support.strategies import valid_cases, without_nulls
 from support.summary import count
 
@@ -34,13 +48,6 @@ SHRINK = os.environ.get("HYPOTHESIS_SHRINK", "") not in ("", "0")
 SEED = 20260801  # any fixed number: the same examples every run, in every test that draws them
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-# reflection.* and health.*: the route each adds (README "Reflection and health").
-PASS_THROUGH = {
-    "reflection": ("grpc-reflection", ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]),
-    "health": ("grpc-health", ["grpc.health.v1.Health"]),
-}
 
 
 @dataclass
@@ -56,17 +63,41 @@ class Case:
     raw_values: dict | None = None
     render: Render | None = None
     error: str | None = None
+    istio: IstioHarness | None = field(default=None, repr=False)
+    _plans: dict = field(default_factory=dict, repr=False)
+
+    def plan(self) -> Plan:
+        """What the values promise a client, on the gateway install they name (support.istio_promises)."""
+        if "plan" not in self._plans:
+            self._plans["plan"] = Plan(self.values, self.release, self.namespace, self.facts)
+        return self._plans["plan"]
+
+    def istio_case(self) -> dict:
+        return self.plan().case(self.render)
+
+    def answer(self) -> Result:
+        """Istio's answer for this render (the harness caches it per session)."""
+        assert self.istio is not None, "an Istio property runs with the harness (Generated.check_istio)"
+        return self.istio.run([self.istio_case()])[0]
+
+    def problems(self) -> list[Problem]:
+        """Every promise of the values Istio's answer breaks."""
+        if "problems" not in self._plans:
+            self._plans["problems"] = self.plan().broken(self.answer())
+        return self._plans["problems"]
+
+    def unkept(self, *concerns: str) -> list[str]:
+        """Broken promises of these concerns (support.istio_promises.CONCERNS) that no known bug
+        explains ([] when Istio does what the values say)."""
+        assert set(concerns) <= set(CONCERNS), concerns
+        return [f"[{self.plan().install_name} install] {p.text}" for p in self.problems()
+                if p.concern in concerns and p.known is None]
 
     @property
     def routes(self) -> list[dict]:
         """The routes the values declare: routes[], then the reflection and health routes that
         reflection.enabled / health.enabled add, written as a routes[] entry would be."""
-        out = list(self.values["routes"])
-        for key, (name, services) in PASS_THROUGH.items():
-            settings = self.values.get(key, {})
-            if settings.get("enabled"):
-                out.append({"name": name, "services": services, "streaming": True, "backend": settings["backend"]})
-        return out
+        return declared_routes(self.values)
 
     @property
     def vs(self) -> dict:
@@ -92,6 +123,7 @@ def render_case(helm: Helm, drawn) -> Case:
 
 
 _PROPERTIES: dict[str, Callable[[Case], None]] = {}
+_ISTIO_PROPERTIES: dict[str, Callable[[Case], None]] = {}
 RENDERS = "renders"  # the property every other one builds on: the render succeeds and validates
 
 
@@ -105,6 +137,22 @@ def for_every_valid_values_set(check: Callable[[Case], None]):
 
     test.__name__, test.__qualname__, test.__doc__ = check.__name__, check.__qualname__, check.__doc__
     test.__module__ = check.__module__
+    return pytest.mark.property(test)
+
+
+def for_every_valid_values_set_in_istio(check: Callable[[Case], None]):
+    """Make check(case) a test over every generated values set, with case.answer(install) from
+    Istio's harness (see the module docstring)."""
+    key = f"{check.__module__}::{check.__name__}"
+    _ISTIO_PROPERTIES[key] = check
+
+    def test(generated, istio):
+        generated.check_istio(istio)
+        generated.assert_holds(key)
+
+    test.__name__, test.__qualname__, test.__doc__ = check.__name__, check.__qualname__, check.__doc__
+    test.__module__ = check.__module__
+    test.istio_property = True  # conftest starts the harness early when one is collected
     return pytest.mark.property(test)
 
 
@@ -141,6 +189,52 @@ class Generated:
                     except Exception:  # noqa: BLE001 - recorded, reported by the property's own test
                         self.failures[key] = (case, traceback.format_exc())
         count("hypothesis_examples", len(self.cases))
+        self._istio_lock = threading.Lock()
+        self._istio_checked = False
+        self._prefetch: list[threading.Thread] = []
+        self._prefetch_errors: list[BaseException] = []
+
+    def rendered(self) -> list[Case]:
+        return [c for c in self.cases if c.render is not None]
+
+    def start_istio(self, istio: IstioHarness) -> None:
+        """Send every render to the harness in the background, in two processes (one per core),
+        while other tests run; check_istio waits for them."""
+        cases = self.rendered()
+        for c in cases:
+            c.istio = istio
+        for half in (cases[0::2], cases[1::2]):
+            batch = [c.istio_case() for c in half]
+
+            def run(batch=batch):
+                try:
+                    istio.run(batch)
+                except BaseException as e:  # noqa: BLE001 - raised again by check_istio
+                    self._prefetch_errors.append(e)
+
+            t = threading.Thread(target=run, name="istio-prefetch", daemon=True)
+            t.start()
+            self._prefetch.append(t)
+
+    def check_istio(self, istio: IstioHarness) -> None:
+        """Run every Istio property on every rendered case (once per session)."""
+        with self._istio_lock:
+            if self._istio_checked:
+                return
+            if not self._prefetch:
+                self.start_istio(istio)
+            for t in self._prefetch:
+                t.join()
+            if self._prefetch_errors:
+                raise self._prefetch_errors[0]
+            for key, check in _ISTIO_PROPERTIES.items():
+                for case in self.rendered():
+                    try:
+                        check(case)
+                    except Exception:  # noqa: BLE001 - recorded, reported by the property's own test
+                        self.failures[key] = (case, traceback.format_exc())
+                        break
+            self._istio_checked = True
 
     def assert_holds(self, key: str) -> None:
         if key == RENDERS:
@@ -155,7 +249,8 @@ class Generated:
         if not SHRINK:
             raise AssertionError(f"{tb}\nfailing values set (release {case.release}, namespace {case.namespace}; "
                                  f"HYPOTHESIS_SHRINK=1 shrinks it):\n{json.dumps(case.raw_values, indent=1)}")
-        check, helm = _PROPERTIES[key], self.helm
+        check, helm = {**_PROPERTIES, **_ISTIO_PROPERTIES}[key], self.helm
+        istio = next((c.istio for c in self.cases if c.istio is not None), None)
 
         @SETTINGS
         @seed(SEED)
@@ -166,6 +261,7 @@ class Generated:
             case = render_case(helm, drawn)
             if case.error is not None:
                 reject()  # RENDERS reports those; keep shrinking on this property's failure
+            case.istio = istio  # an Istio property asks the harness for each example (slow)
             check(case)
 
         alone()

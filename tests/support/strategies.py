@@ -148,7 +148,22 @@ class Ports:
 _PLAIN_HOST = st.builds(lambda labels, tld: ".".join(labels + [tld]),
                         st.lists(dns_label(1, 10), min_size=1, max_size=2), dns_label(1, 8, LOWER))
 HOST = st.builds(lambda wildcard, host: ("*." if wildcard else "") + host, BOOL, _PLAIN_HOST)
-HOSTS = st.integers(1, 3).flatmap(lambda n: st.lists(HOST, min_size=n, max_size=n, unique=True))
+
+
+@st.composite
+def _hosts(draw):
+    """1-3 distinct hosts; beside a wildcard, sometimes a name it covers (api.x beside *.x),
+    which the VirtualService must not repeat (Istio refuses overlapping hosts there)."""
+    hosts = draw(st.integers(1, 3).flatmap(lambda n: st.lists(HOST, min_size=n, max_size=n, unique=True)))
+    wild = [h for h in hosts if h.startswith("*.")]
+    if wild and draw(BOOL):
+        covered = draw(dns_label(1, 10, LOWER)) + wild[0][1:]
+        if covered not in hosts:
+            hosts.insert(draw(st.integers(0, len(hosts))), covered)
+    return hosts
+
+
+HOSTS = _hosts()
 
 BACKEND_HOST_FORMS = {"short": "{name}", "fqdn": "{name}.{ns}.svc.cluster.local", "svc": "{name}.{ns}.svc",
                       "dotted": "{name}.{ns}"}
@@ -244,10 +259,21 @@ def _targets(route):
     return route.get("backends") or [route["backend"]]
 
 
+def backend_labels(draw, gateway_pods):
+    """Labels of backend pods (a subset's, a backend Service's selector), never a superset of
+    the gateway pods' labels: the Gateway would then select the backend pods too, and Istio
+    (its analyzers, a real cluster) would read them as gateway pods."""
+    labels = draw(LABELS_1_2)
+    if gateway_pods and all(labels.get(k) == v for k, v in gateway_pods.items()):
+        labels = {"version": "backend"}
+    return labels
+
+
 @st.composite
-def routes_and_backends(draw, max_routes):
+def routes_and_backends(draw, max_routes, gateway_pods=None):
     """(routes, the chart-level keys whose validity depends on them (trafficPolicy, streaming,
-    externalSubsets), facts about the backend hosts)."""
+    externalSubsets), facts about the backend hosts). gateway_pods: the gateway pods' labels,
+    which no subset's labels may include (see backend_labels)."""
     n = draw(st.integers(1, max_routes))
     names = draw(st.lists(dns_label(1, 30), min_size=n, max_size=n, unique=True))
     kinds = [draw(ROUTE_KINDS) for _ in range(n)]
@@ -303,7 +329,8 @@ def routes_and_backends(draw, max_routes):
             if subset:
                 t["subset"] = subset
                 if (host, subset) not in subset_labels:
-                    subset_labels[host, subset] = {"version": subset} if draw(BOOL) else draw(LABELS_1_2)
+                    subset_labels[host, subset] = ({"version": subset} if draw(BOOL)
+                                                   else backend_labels(draw, gateway_pods))
                 if draw(BOOL):
                     t["subsetLabels"] = subset_labels[host, subset]
                 occurrences.setdefault((host, subset), []).append(t)
@@ -564,7 +591,7 @@ def valid_cases(draw, max_routes=8):
     if install == "custom":
         gw["servicePorts"] = {str(p): t for p, t in ports.service_ports.items()} or {"443": 8443}
 
-    routes, extra, facts = draw(routes_and_backends(max_routes))
+    routes, extra, facts = draw(routes_and_backends(max_routes, gw.get("selector") or {"istio": "ingressgateway"}))
     v["routes"] = routes
     v.update(extra)
     # Chart-wide retry defaults; attempts: 0 turns them off (Helm merges the default retryOn in,
@@ -576,7 +603,8 @@ def valid_cases(draw, max_routes=8):
     if services:
         v["backendServices"] = []
         for name in services:
-            s = {"name": name, "selector": draw(LABELS_1_2), "port": draw(PORT)}
+            s = {"name": name, "selector": backend_labels(draw, gw.get("selector") or {"istio": "ingressgateway"}),
+                 "port": draw(PORT)}
             if draw(BOOL):
                 s["targetPort"] = draw(PORT) if draw(BOOL) else choice(draw, ["grpc", "grpc-api", "h2c", "api9"])
             if draw(BOOL):

@@ -12,8 +12,11 @@ What a document goes through:
   crd_validate.mjs), the structural unknown-field walk, CEL rules and jsonschema on the real
   CRD schema (crd.py, cel.py; a kind a newer supported release extends passes when either
   release's schema accepts it), and ObjectMeta as the API server checks it;
+- istio.io objects: Istio's own validating webhook (istio_webhook.py, the harness in tests/istio
+  serving it), as istiod would admit them;
 - any other kind is an error: there is nothing to prove it against;
-- every document: the API-server / webhook rules no schema carries (rules.py);
+- every document: the API-server and cert-manager rules no schema carries, and the chart's
+  own policies (rules.py);
 - across the documents: no two objects with the same group, kind, namespace and name.
 
 Each distinct document is checked once per session (results are cached by content).
@@ -31,6 +34,7 @@ import time
 from . import rules
 from .core import KUBE_VERSIONS, CoreValidator
 from .crd import load_schemas, prune_nulls
+from .istio_webhook import IstioWebhook, is_istio
 from .node import NodeValidator, NodeValidatorError
 
 __all__ = ["ManifestValidator", "NodeValidatorError", "KUBE_VERSIONS"]
@@ -70,6 +74,7 @@ class ManifestValidator:
         self._core = CoreValidator(self.kube_versions)
         self._crds = load_schemas()
         self._node = NodeValidator(node)
+        self._webhook = IstioWebhook()
         self._lock = threading.Lock()
         # Renders repeat documents (the same Service in many scenarios). A document's errors
         # depend only on its content, so each distinct document is checked once per session.
@@ -92,6 +97,9 @@ class ManifestValidator:
             results = self._node.validate([doc for _, doc in custom])
             for (index, doc), found in zip(custom, results):
                 per_doc[index] = per_doc[index] + ["%s: %s (kubernetes-models)" % (_label(doc), e) for e in found]
+            istio = [(index, doc) for index, doc in custom if is_istio(doc)]
+            for (index, doc), found in zip(istio, self._webhook.check([doc for _, doc in istio])):
+                per_doc[index] = per_doc[index] + ["%s: %s" % (_label(doc), e) for e in found]
         with self._lock:
             if len(self._cache) > 100_000:
                 self._cache.clear()
@@ -124,8 +132,9 @@ class ManifestValidator:
         return ["%s: %s" % (label, e) for e in errors + rules.check(doc)]
 
     def close(self) -> None:
-        """Stops the Node.js process; validate() would start a new one."""
+        """Stops the Node.js and webhook processes; validate() would start new ones."""
         self._node.close()
+        self._webhook.close()
 
     def __enter__(self):
         return self

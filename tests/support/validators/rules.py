@@ -1,19 +1,18 @@
-"""API-server and admission-webhook rules that no schema carries.
+"""API-server and admission-webhook rules that no schema carries, but Istio's.
 
 Each rule is a small function `rule(doc) -> [error, ...]` (errors as "field.path: message"),
 registered for the kinds it applies to, with a docstring naming where the real rule lives:
 Kubernetes apiserver validation (k8s.io/kubernetes pkg/apis/core/validation, apimachinery),
-istiod's validating webhook (istio/istio pkg/config/validation), cert-manager's webhook
-(cert-manager internal/apis/certmanager/validation), or Istio/Envoy runtime behaviour that
-silently drops config (documented as such). A few are the chart's own policy; their
-docstrings say "Chart policy".
+cert-manager's webhook (cert-manager internal/apis/certmanager/validation), or Istio/Envoy
+runtime behaviour that silently drops config (documented as such). A few are the chart's own
+policy; their docstrings say "Chart policy". Istio's validating webhook is not copied here:
+istio_webhook.py asks Istio's own (pkg/webhooks/validation/server).
 """
 import base64
 import binascii
-import ipaddress
 import re
 
-from .cel import MILLISECOND, go_duration
+from .cel import go_duration
 
 # --- registry --------------------------------------------------------------------------
 
@@ -115,10 +114,9 @@ def metadata_name(doc):
     """ValidateObjectMeta: a name is required and, for most kinds, a DNS-1123 subdomain
     (apimachinery NameIsDNSSubdomain). Services need a DNS-1035 label (ValidateServiceName =
     NameIsDNS1035Label, pkg/apis/core/validation; only the alpha RelaxedServiceNameValidation
-    gate of 1.34 relaxes it, and we support 1.25), Namespaces a DNS-1123 label, and an Istio
-    Gateway a DNS-1123 label too (istiod ValidateGateway: "invalid gateway name", because
-    gateways are referenced as <namespace>/<name>). Chart policy: every name <= 63 characters,
-    so names also fit in a label value."""
+    gate of 1.34 relaxes it, and we support 1.25) and Namespaces a DNS-1123 label (an Istio
+    Gateway's DNS-1123 label is Istio's webhook's to check). Chart policy: every name <= 63
+    characters, so names also fit in a label value."""
     name = (doc.get("metadata") or {}).get("name")
     if not name:
         return ["metadata.name: required"]
@@ -126,7 +124,7 @@ def metadata_name(doc):
     if group == CORE and kind == "Service":
         errors = [] if len(name) <= 63 and _DNS1035_LABEL.match(name) else [
             "must be a DNS-1035 label (start with a lowercase letter; a-z, 0-9, '-'; at most 63 characters), got %r" % name]
-    elif (group == CORE and kind == "Namespace") or (group == ISTIO and kind == "Gateway"):
+    elif group == CORE and kind == "Namespace":
         errors = dns1123_label(name)
     else:
         errors = dns1123_subdomain(name)
@@ -294,120 +292,41 @@ def data_keys_and_values(doc):
     return errors
 
 
-# --- Istio ----------------------------------------------------------------------------------
+# --- Istio: the chart's own policies ---------------------------------------------------------
+# What Istio's validating webhook refuses or warns about is asked of Istio itself
+# (istio_webhook.py runs pkg/webhooks/validation/server on every istio.io object). What stays
+# here is what the webhook does not check: the chart's stricter policies, and config istiod
+# admits but then drops or Envoy refuses at runtime.
 
 HTTP_PROTOCOLS = {"HTTP", "HTTP2", "GRPC", "GRPC-WEB", "HTTP_PROXY"}  # protocol.Instance.IsHTTP()
-TLS_PROTOCOLS = {"HTTPS", "TLS"}  # IsTLS()
-ISTIO_PROTOCOLS = HTTP_PROTOCOLS | TLS_PROTOCOLS | {"TCP", "UDP", "MONGO", "REDIS", "MYSQL"}
 
 
 def _protocol(server):
     return str((server.get("port") or {}).get("protocol", "")).upper()  # protocol.Parse ignores case
 
 
-_WILDCARD_LABEL = re.compile(r"(\*|(\*|\*-)?[a-z0-9]([-a-z0-9]*[a-z0-9])?)\Z")
-
-
-def wildcard_host(host, allow_ip=False):
-    """istiod agent.ValidateWildcardDomain: at most 255 characters; the first label may be a
-    wildcard ('*', '*foo', '*-foo'), the others are lowercase DNS-1123 labels, the last one
-    is not all digits and may be empty (trailing dot). VirtualService hosts may be IPs."""
-    if not isinstance(host, str) or not host:
-        return ["empty domain name not allowed"]
-    if allow_ip:
-        try:
-            ipaddress.ip_address(host)
-            return []
-        except ValueError:
-            pass
-    if len(host) > 255:
-        return ["domain name %r too long (max 255)" % host]
-    first, _, rest = host.partition(".")
-    labels = rest.split(".") if rest else []
-    if labels and labels[-1] == "":
-        labels.pop()
-    if len(first) > 63 or not _WILDCARD_LABEL.match(first):
-        return ["domain name %r invalid (label %r invalid)" % (host, first)]
-    if labels and labels[-1].isdigit():
-        return ["domain name %r invalid (top level domain %r cannot be all-numeric)" % (host, labels[-1])]
-    bad = [label for label in labels if len(label) > 63 or not _DNS1123_LABEL.match(label)]
-    return ["domain name %r invalid (label %r invalid)" % (host, bad[0])] if bad else []
-
-
-@rule((ISTIO, "Gateway"))
-def istio_gateway_servers(doc):
-    """istiod ValidateGateway / validateServer / validateServerPort / validateTLSOptions:
-    at least one server; each server has hosts ([namespace/]host), a port with a name, a
-    supported protocol and a number in 1-65535, no targetPort; port names unique across
-    servers; HTTPS/TLS servers carry tls, other protocols none (HTTP-family ones only an
-    httpsRedirect); SIMPLE/MUTUAL/OPTIONAL_MUTUAL need a credential (credentialName(s),
-    tlsCertificates or serverCertificate+privateKey[+caCertificates]); ISTIO_MUTUAL none.
-    Chart policy, stricter than istiod: an HTTP-family server's tls may hold httpsRedirect
-    only (istiod tolerates other keys while mode stays PASSTHROUGH), and an HTTPS server names
-    its mode (omitted, it is PASSTHROUGH, which does not terminate TLS)."""
-    servers = (doc.get("spec") or {}).get("servers") or []
-    errors = [] if servers else ["spec.servers: gateway must have at least one server"]
-    names = set()
-    for i, s in enumerate(servers):
-        at = "spec.servers[%d]" % i
-        port = s.get("port") or {}
-        hosts = s.get("hosts") or []
-        if not hosts:
-            errors.append(at + ".hosts: server config must contain at least one host")
-        for j, h in enumerate(hosts):
-            ns, _, name = h.rpartition("/") if isinstance(h, str) else ("", "", h)
-            bad = wildcard_host(name) if name != "*" else []
-            if ns and ns not in (".", "*"):
-                bad += ["namespace " + m for m in dns1123_label(ns)]
-            errors += ["%s.hosts[%d]: %s" % (at, j, m) for m in bad]
-        protocol = _protocol(s)
-        if protocol not in ISTIO_PROTOCOLS:
-            errors.append("%s.port.protocol: invalid protocol %r, supported protocols are HTTP, HTTP2, GRPC, "
-                          "GRPC-WEB, MONGO, REDIS, MYSQL, TCP" % (at, port.get("protocol")))
-        if not _port_number(port.get("number")):
-            errors.append("%s.port.number: port number %r must be in the range 1..65535" % (at, port.get("number")))
-        if port.get("targetPort"):
-            errors.append(at + ".port.targetPort: targetPort has no impact on Gateways")
-        if not port.get("name"):
-            errors.append(at + ".port.name: port name must be set")
-        elif port["name"] in names:
-            errors.append("%s.port.name: port names in servers must be unique: duplicate name %s" % (at, port["name"]))
-        names.add(port.get("name"))
-        tls = s.get("tls")
-        if protocol in TLS_PROTOCOLS:
-            if tls is None:
-                errors.append(at + ".tls: server must have TLS settings for HTTPS/TLS protocols")
-            elif protocol == "HTTPS" and "mode" not in tls:
-                errors.append(at + ".tls.mode: required on an HTTPS server (chart policy: omitted means PASSTHROUGH)")
-        elif tls is not None:
-            if protocol not in HTTP_PROTOCOLS:
-                errors.append(at + ".tls: server cannot have TLS settings for non HTTPS/TLS ports")
-            elif set(tls) - {"httpsRedirect"}:
-                errors.append("%s.tls: server cannot have TLS settings for plain text HTTP ports (only httpsRedirect), got %s"
-                              % (at, sorted(tls)))
-        errors += ["%s.tls: %s" % (at, m) for m in _tls_options(tls or {})]
-    return errors
-
-
 _TLS_VERSIONS = ["TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3"]
 
 
-def _tls_options(tls):
-    """The credential checks of istiod validateTLSOptions, plus min <= max protocol version
-    (Envoy rejects a listener whose minimum TLS version is above its maximum)."""
-    mode = tls.get("mode", "PASSTHROUGH")
+@rule((ISTIO, "Gateway"))
+def istio_gateway_server_policy(doc):
+    """Chart policy, stricter than istiod's validateServer: an HTTP-family server's tls may hold
+    httpsRedirect only (istiod tolerates other keys while mode stays PASSTHROUGH), and an HTTPS
+    server names its mode (omitted, it is PASSTHROUGH, which does not terminate TLS). Envoy
+    refuses a listener whose minimum TLS version is above its maximum; istiod's
+    validateTLSOptions does not check it, so the webhook admits it."""
     errors = []
-    has_credential = tls.get("credentialName") or tls.get("credentialNames") or tls.get("tlsCertificates")
-    if mode == "ISTIO_MUTUAL":
-        errors += ["ISTIO_MUTUAL TLS cannot have associated %s" % k
-                   for k in ("serverCertificate", "privateKey", "caCertificates", "credentialName") if tls.get(k)]
-    elif mode in ("SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL") and not has_credential:
-        label = "SIMPLE" if mode == "SIMPLE" else "MUTUAL"
-        needed = ["serverCertificate", "privateKey"] + ([] if mode == "SIMPLE" else ["caCertificates"])
-        errors += ["%s TLS requires %s (or a credentialName)" % (label, k) for k in needed if not tls.get(k)]
-    low, high = tls.get("minProtocolVersion"), tls.get("maxProtocolVersion")
-    if low in _TLS_VERSIONS and high in _TLS_VERSIONS and _TLS_VERSIONS.index(low) > _TLS_VERSIONS.index(high):
-        errors.append("minProtocolVersion %s is above maxProtocolVersion %s" % (low, high))
+    for i, s in enumerate((doc.get("spec") or {}).get("servers") or []):
+        at = "spec.servers[%d]" % i
+        tls = s.get("tls")
+        if _protocol(s) == "HTTPS" and tls is not None and "mode" not in tls:
+            errors.append(at + ".tls.mode: required on an HTTPS server (chart policy: omitted means PASSTHROUGH)")
+        if _protocol(s) in HTTP_PROTOCOLS and tls is not None and set(tls) - {"httpsRedirect"}:
+            errors.append("%s.tls: server cannot have TLS settings for plain text HTTP ports (only httpsRedirect), got %s"
+                          % (at, sorted(tls)))
+        low, high = (tls or {}).get("minProtocolVersion"), (tls or {}).get("maxProtocolVersion")
+        if low in _TLS_VERSIONS and high in _TLS_VERSIONS and _TLS_VERSIONS.index(low) > _TLS_VERSIONS.index(high):
+            errors.append("%s.tls: minProtocolVersion %s is above maxProtocolVersion %s" % (at, low, high))
     return errors
 
 
@@ -447,300 +366,20 @@ def istio_gateway_port_conflicts(doc):
     return errors
 
 
-_RETRY_ON = {
-    # Envoy x-envoy-retry-on
-    "5xx", "gateway-error", "reset", "reset-before-request", "connect-failure", "envoy-ratelimited",
-    "retriable-4xx", "refused-stream", "retriable-status-codes", "retriable-headers", "http3-post-connect-failure",
-    # Envoy x-envoy-retry-grpc-on
-    "cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable",
-}
-# Go's net/http StatusText: the numeric retryOn tokens istiod accepts.
-_HTTP_STATUS = {100, 101, 102, 103, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305,
-                307, 308, 400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417,
-                418, 421, 422, 423, 424, 425, 426, 428, 429, 431, 451, 500, 501, 502, 503, 504, 505, 506, 507, 508,
-                510, 511}
-
-
-def _ms_precision(value, path, cel_checked=True):
-    """istiod agent.ValidateDuration: at least 1ms and whole milliseconds. Where the CRD's CEL
-    rule duration(self) >= duration('1ms') already reports unparsable and too short values
-    (crd.py), only the precision is checked here, to report each problem once."""
-    try:
-        nanos = go_duration(value)
-    except ValueError as e:
-        return [] if cel_checked else ["%s: %s" % (path, e)]
-    if nanos < MILLISECOND:
-        return [] if cel_checked else ["%s: duration must be greater than 1ms, got %r" % (path, value)]
-    if nanos % MILLISECOND:
-        return ["%s: only durations to ms precision are supported, got %r" % (path, value)]
-    return []
-
-
 @rule((ISTIO, "VirtualService"))
-def istio_http_retries(doc):
-    """istiod validateHTTPRetry: attempts >= 0; attempts 0 (retries disabled) with
-    perTryTimeout, retryOn or retryRemoteLocalities is an error ("http retry policy configured
-    when attempts are set to 0 (disabled)"); retryOn is a comma-separated list (no spaces:
-    the split is on ',' alone) of Envoy retry-on / retry-grpc-on policies or HTTP status codes
-    Go knows (net/http StatusText); perTryTimeout >= 1ms in whole ms."""
-    errors = []
-    for i, http in enumerate((doc.get("spec") or {}).get("http") or []):
-        retries = http.get("retries")
-        if retries is None:
-            continue
-        at = "spec.http[%d].retries" % i
-        attempts = retries.get("attempts", 0)
-        if attempts < 0:
-            errors.append(at + ".attempts: attempts cannot be negative")
-        if attempts == 0 and any(k in retries for k in ("perTryTimeout", "retryOn", "retryRemoteLocalities")):
-            errors.append(at + ": http retry policy configured when attempts are set to 0 (disabled)")
-        if "perTryTimeout" in retries:
-            errors += _ms_precision(retries["perTryTimeout"], at + ".perTryTimeout")
-        for token in str(retries.get("retryOn", "")).split(",") if retries.get("retryOn") else []:
-            if token not in _RETRY_ON and not (token.isdigit() and int(token) in _HTTP_STATUS):
-                errors.append("%s.retryOn: %r is not a valid retryOn policy" % (at, token))
-    return errors
-
-
-@rule((ISTIO, "VirtualService"))
-def istio_http_routes(doc):
-    """istiod ValidateVirtualService / validateHTTPRoute: hosts valid (not '*' without
-    gateways); gateways are <namespace>/<name> DNS-1123 labels or a name; each http route
-    has exactly one of route, redirect, directResponse; destinations: host not '*', subset a
-    DNS-1123 label, port 1-65535, weight >= 0 and, with more than one destination, a total
-    weight > 0 (validateHTTPRouteDestinations). Chart policy: with more than one destination
-    every destination states its weight (an omitted weight is 0: no traffic). timeout >= 1ms
-    in whole ms; corsPolicy.maxAge in whole seconds (validateCORSPolicy)."""
+def istio_route_policy(doc):
+    """Chart policy, stricter than istiod's ValidateVirtualService: hosts are set (istiod admits a
+    VirtualService without hosts as a delegate; this chart renders none), and with more than one
+    destination every destination states its weight (istiod reads an omitted weight as 0: no
+    traffic)."""
     spec = doc.get("spec") or {}
-    errors = []
-    gateways = spec.get("gateways") or []
-    for j, host in enumerate(spec.get("hosts") or []):
-        if host == "*" and not gateways:
-            errors.append("spec.hosts[%d]: wildcard host * is not allowed for virtual services bound to the mesh gateway" % j)
-        errors += ["spec.hosts[%d]: %s" % (j, m) for m in wildcard_host(host, allow_ip=True)]
-    if not spec.get("hosts"):
-        errors.append("spec.hosts: required (this chart renders no delegate VirtualServices)")
-    for j, gw in enumerate(gateways):
-        if gw == "mesh":
-            continue
-        ns, slash, name = gw.rpartition("/")
-        bad = dns1123_label(name) + (dns1123_label(ns) if slash else [])
-        errors += ["spec.gateways[%d]: invalid gateway reference %r: %s" % (j, gw, m) for m in bad]
-    if not (spec.get("http") or spec.get("tcp") or spec.get("tls")):
-        errors.append("spec: http, tcp or tls must be provided in virtual service")
+    errors = [] if spec.get("hosts") else ["spec.hosts: required (this chart renders no delegate VirtualServices)"]
     for i, http in enumerate(spec.get("http") or []):
-        at = "spec.http[%d]" % i
-        actions = [k for k in ("route", "redirect", "directResponse") if http.get(k)]
-        if len(actions) != 1:
-            errors.append("%s: needs exactly one of route, redirect, directResponse, got %s" % (at, actions))
-        if "timeout" in http:
-            errors += _ms_precision(http["timeout"], at + ".timeout")
-        max_age = (http.get("corsPolicy") or {}).get("maxAge")
-        if max_age is not None:
-            try:
-                if go_duration(max_age) % 10**9:
-                    errors.append(at + ".corsPolicy.maxAge: max_age duration is accurate only to seconds precision")
-            except ValueError as e:
-                errors.append("%s.corsPolicy.maxAge: %s" % (at, e))
         routes = http.get("route") or []
-        total = 0
         for k, dest in enumerate(routes):
-            where = "%s.route[%d]" % (at, k)
-            errors += _destination(dest.get("destination"), where + ".destination")
-            weight = dest.get("weight", 0)
-            total += weight
-            if weight < 0:
-                errors.append("%s.weight: weight %d < 0" % (where, weight))
             if len(routes) > 1 and "weight" not in dest:
-                errors.append(where + ".weight: required when a route has more than one destination (chart policy)")
-        if len(routes) > 1 and total == 0:
-            errors.append(at + ".route: total destination weight = 0")
-    return errors
-
-
-def _destination(dest, at):
-    """istiod validateDestination."""
-    if not dest:
-        return [at + ": destination is required"]
-    errors = []
-    host = dest.get("host")
-    errors += ["%s.host: %s" % (at, m) for m in (["invalid destination host *"] if host == "*" else wildcard_host(host))]
-    if dest.get("subset") is not None:
-        errors += ["%s.subset: %s" % (at, m) for m in dns1123_label(dest["subset"])]
-    port = (dest.get("port") or {}).get("number")
-    if dest.get("port") is not None and not _port_number(port):
-        errors.append("%s.port.number: port number %r must be in the range 1..65535" % (at, port))
-    return errors
-
-
-# What RE2 lacks and Python's re has: lookarounds, backreferences, atomic groups, possessive
-# quantifiers.
-_RE2_UNSUPPORTED = re.compile(r"\(\?(=|!|<=|<!|>)|\\[1-9]|(?<!\\)[*+?}]\+")
-_HEADER_NAME = re.compile(r"[-_A-Za-z0-9]+\Z")
-_HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE"}
-# RE2 syntax Python's re spells differently or lacks, rewritten to something of the same
-# shape before Python compiles it: \Q...\E quoting, flags anywhere ((?i) mid-pattern),
-# (?<name>...) groups, \z, Unicode classes \pL / \p{Greek}, POSIX classes [[:alpha:]].
-_RE2_TO_PYTHON = [
-    (re.compile(r"\\Q(.*?)(\\E|\Z)", re.S), lambda m: re.escape(m.group(1))),
-    (re.compile(r"\(\?[imsU-]+\)"), lambda m: ""),  # shape only: see routing.py for the meaning
-    (re.compile(r"\(\?<(?=[A-Za-z_])"), lambda m: "(?P<"),
-    (re.compile(r"\\z"), lambda m: r"\Z"),
-    (re.compile(r"\\[pP](\{\^?[A-Za-z_]+\}|[A-Za-z])"), lambda m: "a"),
-    (re.compile(r"\[:\^?[a-z]+:\]"), lambda m: "a"),
-]
-
-
-def re2_to_python(pattern):
-    """An RE2 pattern in the syntax of Python's re (for the constructs both have)."""
-    for syntax, rewrite in _RE2_TO_PYTHON:
-        pattern = syntax.sub(rewrite, pattern)
-    return pattern
-
-
-def _regex(pattern, at):
-    """istiod validateStringRegexp: at most 1024 characters, compiles as RE2 (Go's regexp).
-    Approximated here: the pattern, with RE2-only syntax rewritten, compiles in Python and
-    uses nothing RE2 lacks. The Istio harness (tests/istio) asks Istio's own webhook."""
-    if not pattern:
-        return [at + ": regex string match should not be empty"]
-    if len(pattern) > 1024:
-        return [at + ": regex is too large, max length allowed is 1024"]
-    try:
-        re.compile(re2_to_python(pattern))
-    except re.error as e:
-        return ["%s: invalid regex %r: %s" % (at, pattern, e)]
-    if _RE2_UNSUPPORTED.search(pattern):
-        return ["%s: %r uses lookaround, backreferences or possessive quantifiers, which RE2 (Istio/Envoy) does not support" % (at, pattern)]
-    return []
-
-
-def _string_match(match, at, allow_empty_prefix=False):
-    """istiod validateStringMatch: a prefix is not empty (except for uri), a regex is valid RE2."""
-    if not isinstance(match, dict):
-        return []
-    if "prefix" in match and not match["prefix"] and not allow_empty_prefix:
-        return [at + ".prefix: prefix string match should not be empty"]
-    if "regex" in match:
-        return _regex(match["regex"], at + ".regex")
-    return []
-
-
-@rule((ISTIO, "VirtualService"))
-def istio_http_matches_and_cors(doc):
-    """istiod validateHTTPRouteMatchRequest and validateCORSPolicy: header names match
-    ^[-_A-Za-z0-9]+$; string matches are non-empty prefixes / valid RE2 regexes; match ports
-    1-65535; CORS allowOrigins entries are non-empty matches, allowMethods Go's HTTP methods,
-    allow/exposeHeaders header names or '*'."""
-    errors = []
-    for i, http in enumerate((doc.get("spec") or {}).get("http") or []):
-        at = "spec.http[%d]" % i
-        for j, m in enumerate(http.get("match") or []):
-            where = "%s.match[%d]" % (at, j)
-            errors += _string_match(m.get("uri"), where + ".uri", allow_empty_prefix=True)
-            for field in ("scheme", "method", "authority"):
-                errors += _string_match(m.get(field), "%s.%s" % (where, field))
-            for field in ("headers", "withoutHeaders", "queryParams"):
-                for name, sm in (m.get(field) or {}).items():
-                    if field != "queryParams" and not _HEADER_NAME.match(name) and not name.startswith("@request.auth.claims"):
-                        errors.append("%s.%s: header name %s is not a valid header name" % (where, field, name))
-                    if not (field == "withoutHeaders" and (sm or {}).get("regex") == "*"):
-                        errors += _string_match(sm, "%s.%s[%s]" % (where, field, name))
-            if "port" in m and not _port_number(m["port"]):
-                errors.append("%s.port: port number %r must be in the range 1..65535" % (where, m["port"]))
-        cors = http.get("corsPolicy") or {}
-        for j, origin in enumerate(cors.get("allowOrigins") or []):
-            value = next((origin.get(k) for k in ("exact", "prefix", "regex") if k in origin), "")
-            if not value:
-                errors.append("%s.corsPolicy.allowOrigins[%d]: '' is not a valid match type for CORS allow origins" % (at, j))
-            elif "regex" in origin:
-                errors += _regex(origin["regex"], "%s.corsPolicy.allowOrigins[%d].regex" % (at, j))
-        for j, method in enumerate(cors.get("allowMethods") or []):
-            if method not in _HTTP_METHODS:
-                errors.append('%s.corsPolicy.allowMethods[%d]: "%s" is not a supported HTTP method' % (at, j, method))
-        for field in ("allowHeaders", "exposeHeaders"):
-            for j, name in enumerate(cors.get(field) or []):
-                if name != "*" and not _HEADER_NAME.match(name or ""):
-                    errors.append("%s.corsPolicy.%s[%d]: header name %r is not a valid header name" % (at, field, j, name))
-    return errors
-
-
-def _traffic_policies(spec):
-    """(path, policy) of the DestinationRule's traffic policies, port-level and subset ones included."""
-    found = []
-    def add(policy, at):
-        if policy is None:
-            return
-        found.append((at, policy))
-        for i, p in enumerate(policy.get("portLevelSettings") or []):
-            found.append(("%s.portLevelSettings[%d]" % (at, i), p))
-    add(spec.get("trafficPolicy"), "spec.trafficPolicy")
-    for i, subset in enumerate(spec.get("subsets") or []):
-        add(subset.get("trafficPolicy"), "spec.subsets[%d].trafficPolicy" % i)
-    return found
-
-
-_POLICY_FIELDS = ("outlierDetection", "connectionPool", "loadBalancer", "tls", "portLevelSettings", "tunnel", "proxyProtocol")
-
-
-@rule((ISTIO, "DestinationRule"))
-def istio_destination_rule(doc):
-    """istiod ValidateDestinationRule / validateTrafficPolicy / validateConnectionPool /
-    validatePortTrafficPolicies / validateSubset: host a valid domain; subset names unique
-    DNS-1123 labels with valid labels; a trafficPolicy (and a port-level one, which also needs
-    a port) sets at least one field; a connectionPool sets http or tcp; useClientProtocol is
-    not combined with h2UpgradePolicy UPGRADE; counts are non-negative; every duration
-    (idleTimeout, connectTimeout, maxConnectionDuration, tcpKeepalive time/interval, outlier
-    interval/baseEjectionTime) >= 1ms in whole ms; outlier percents 0-100."""
-    spec = doc.get("spec") or {}
-    errors = ["spec.host: %s" % m for m in wildcard_host(spec.get("host"))]
-    names = set()
-    for i, subset in enumerate(spec.get("subsets") or []):
-        at = "spec.subsets[%d]" % i
-        errors += ["%s.name: subset name is invalid: %s" % (at, m) for m in dns1123_label(subset.get("name"))]
-        if subset.get("name") in names:
-            errors.append("%s.name: duplicate subset names: %s" % (at, subset.get("name")))
-        names.add(subset.get("name"))
-        errors += _label_map(subset.get("labels"), at + ".labels")
-    for at, policy in _traffic_policies(spec):
-        port_level = "portLevelSettings[" in at.rpartition(".")[2]
-        if port_level and not policy.get("port"):
-            errors.append(at + ".port: portTrafficPolicy must have valid port")
-        if not any(k in policy for k in _POLICY_FIELDS):
-            errors.append("%s: %s traffic policy must have at least one field" % (at, "port" if port_level else "a"))
-        pool = policy.get("connectionPool")
-        if pool is not None:
-            errors += _connection_pool(pool, at + ".connectionPool")
-        outlier = policy.get("outlierDetection") or {}
-        for field in ("interval", "baseEjectionTime"):
-            if field in outlier:
-                errors += _ms_precision(outlier[field], "%s.outlierDetection.%s" % (at, field))
-        for field in ("maxEjectionPercent", "minHealthPercent"):
-            if not 0 <= outlier.get(field, 0) <= 100:
-                errors.append("%s.outlierDetection.%s: percentage %s is not in range 0..100" % (at, field, outlier[field]))
-    return errors
-
-
-def _connection_pool(pool, at):
-    http, tcp = pool.get("http"), pool.get("tcp")
-    if http is None and tcp is None:
-        return [at + ": connection pool must have at least one field"]
-    errors = []
-    for name, settings in (("http", http or {}), ("tcp", tcp or {})):
-        for field, value in settings.items():
-            if isinstance(value, int) and not isinstance(value, bool) and value < 0:
-                errors.append("%s.%s.%s: must be non-negative" % (at, name, field))
-    if (http or {}).get("h2UpgradePolicy") == "UPGRADE" and (http or {}).get("useClientProtocol"):
-        errors.append(at + ".http: use client protocol must not be true when H2UpgradePolicy is UPGRADE")
-    if http and "idleTimeout" in http:
-        errors += _ms_precision(http["idleTimeout"], at + ".http.idleTimeout")
-    for field in ("connectTimeout", "maxConnectionDuration", "idleTimeout"):
-        if tcp and field in tcp:  # tcp.idleTimeout is the one without a CEL rule in the CRD
-            errors += _ms_precision(tcp[field], "%s.tcp.%s" % (at, field), cel_checked=field != "idleTimeout")
-    keepalive = (tcp or {}).get("tcpKeepalive") or {}
-    for field in ("time", "interval"):
-        if field in keepalive:
-            errors += _ms_precision(keepalive[field], "%s.tcp.tcpKeepalive.%s" % (at, field))
+                errors.append("spec.http[%d].route[%d].weight: required when a route has more than one destination "
+                              "(chart policy)" % (i, k))
     return errors
 
 
@@ -759,67 +398,6 @@ def istio_selectors(doc):
     }
     path, labels = selectors[doc["kind"]]
     return _label_map(labels, path)
-
-
-_LISTENER_CLASS = {"LISTENER", "FILTER_CHAIN", "NETWORK_FILTER", "HTTP_FILTER"}
-_ROUTE_CLASS = {"ROUTE_CONFIGURATION", "VIRTUAL_HOST", "HTTP_ROUTE"}
-_HCM = ("envoy.filters.network.http_connection_manager", "envoy.http_connection_manager")
-
-
-@rule((ISTIO, "EnvoyFilter"))
-def istio_envoy_filter(doc):
-    """istiod ValidateEnvoyFilter (pkg/config/validation/envoyfilter): each
-    config patch has applyTo and a patch with an operation, and a value unless REMOVE; the
-    match object type fits applyTo (listener for LISTENER/FILTER_CHAIN/NETWORK_FILTER/
-    HTTP_FILTER, routeConfiguration for route classes, cluster for CLUSTER); a filter match
-    names the filter; subFilter only with HTTP_FILTER, under the http_connection_manager
-    filter, and named; proxyVersion is a valid regex. Chart policy: an HTTP_FILTER value
-    carries typed_config with an @type (istiod warns "using deprecated types by name
-    without typed_config"; Envoy no longer looks extensions up by name)."""
-    errors = []
-    for i, cp in enumerate((doc.get("spec") or {}).get("configPatches") or []):
-        at = "spec.configPatches[%d]" % i
-        apply_to, patch, match = cp.get("applyTo"), cp.get("patch"), cp.get("match") or {}
-        if not apply_to or apply_to == "INVALID":
-            errors.append(at + ".applyTo: Envoy filter: missing applyTo")
-            continue
-        if not patch:
-            errors.append(at + ".patch: Envoy filter: missing patch")
-            continue
-        if patch.get("operation", "INVALID") == "INVALID":
-            errors.append(at + ".patch.operation: Envoy filter: missing patch operation")
-            continue
-        if patch["operation"] != "REMOVE" and patch.get("value") is None:
-            errors.append(at + ".patch.value: Envoy filter: missing patch value for non-remove operation")
-            continue
-        proxy_version = (match.get("proxy") or {}).get("proxyVersion")
-        if proxy_version:
-            errors += _regex(proxy_version, at + ".match.proxy.proxyVersion")
-        object_types = {"listener", "routeConfiguration", "cluster"} & set(match)
-        if object_types:
-            wanted = "listener" if apply_to in _LISTENER_CLASS else "routeConfiguration" if apply_to in _ROUTE_CLASS else \
-                "cluster" if apply_to == "CLUSTER" else None
-            if wanted and wanted not in object_types:
-                errors.append("%s.match: Envoy filter: applyTo %s needs a %s match, got %s" % (at, apply_to, wanted, sorted(object_types)))
-        flt = (((match.get("listener") or {}).get("filterChain") or {}).get("filter"))
-        if flt is not None and apply_to in _LISTENER_CLASS:
-            where = at + ".match.listener.filterChain.filter"
-            if not flt.get("name"):
-                errors.append(where + ".name: Envoy filter: filter match has no name to match on")
-            elif flt.get("subFilter") is not None:
-                if apply_to != "HTTP_FILTER":
-                    errors.append(where + ".subFilter: Envoy filter: subfilter match can be used with applyTo HTTP_FILTER only")
-                elif flt["name"] not in _HCM:
-                    errors.append(where + ".subFilter: Envoy filter: subfilter match requires filter match with " + _HCM[0])
-                elif not flt["subFilter"].get("name"):
-                    errors.append(where + ".subFilter.name: Envoy filter: subfilter match has no name to match on")
-        value = patch.get("value")
-        if apply_to == "HTTP_FILTER" and patch["operation"] != "REMOVE" and isinstance(value, dict):
-            typed = value.get("typed_config", value.get("typedConfig"))
-            if not (isinstance(typed, dict) and str(typed.get("@type", "")).startswith("type.googleapis.com/")):
-                errors.append(at + ".patch.value: HTTP filter needs typed_config with an @type "
-                              "(type.googleapis.com/...) (chart policy; istiod warns, Envoy no longer looks filters up by name)")
-    return errors
 
 
 # --- cert-manager ------------------------------------------------------------------------------
