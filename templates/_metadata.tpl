@@ -63,20 +63,35 @@ namespace: {{ .namespace | quote }}
 {{- end -}}
 
 {{/*
-Label or annotation keys whose prefix is longer than the API server allows, as a JSON list of
-messages: include "grpc-ingress.keyPrefixProblems" (list KEY MAP) | fromJsonArray
-A key is prefix/name with the prefix a DNS subdomain of at most 253 characters (IsQualifiedName
-in k8s.io/apimachinery pkg/util/validation/validation.go, used for labels, selectors and
-annotations alike; Istio validates its selectors and subset labels the same way). The schema
-checks the syntax and the name's 63 characters; a length bound on the prefix is beyond its
-patterns.
+Label or annotation keys the API server would refuse, as a JSON list of messages:
+include "grpc-ingress.keyProblems" (list KEY MAP $model) | fromJsonArray
+A key is name or prefix/name: the name at most 63 characters, letters, digits, -, _ and .
+inside, a letter or digit at each end; the prefix a DNS subdomain of at most 253 characters
+(IsQualifiedName in k8s.io/apimachinery pkg/util/validation/validation.go, used for labels,
+selectors and annotations alike; Istio validates its selectors and subset labels the same
+way). The schema checks the values, the chart the keys: Helm 3's JSON schema library
+compiles a patternProperties regex again for every key it checks (gojsonschema
+validatePatternProperty), which made a thousand subsetLabels cost more than the routes, and
+Helm 4's reports a propertyNames error without the map's path. Each distinct key is checked
+once per render (model.keyChecks: key -> its problem, "" for none): regexMatch compiles its
+regex on every call, and a thousand subsets share a few keys.
 */}}
-{{- define "grpc-ingress.keyPrefixProblems" -}}
+{{- define "grpc-ingress.keyProblems" -}}
 {{- $problems := list -}}
+{{- $checks := (index . 2).keyChecks -}}
 {{- range $key, $_ := index . 1 | default dict -}}
-  {{- if contains "/" $key -}}{{- $prefix := first (splitList "/" $key) -}}{{- if gt (len $prefix) 253 -}}
-    {{- $problems = append $problems (printf "%s: the key %s has a %d-character prefix, and the API server takes at most 253 (a DNS subdomain); shorten the prefix (the part before /)" (index $ 0) (include "grpc-ingress.shorten" $key) (len $prefix)) -}}
-  {{- end -}}{{- end -}}
+  {{- if not (hasKey $checks $key) -}}
+    {{- $problem := "" -}}
+    {{- if not (regexMatch "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$" $key) -}}
+      {{- $problem = printf "the key %q is not a valid key: a key is a name of 1 to 63 characters (letters, digits, -, _ and . inside, a letter or digit at each end), optionally after a prefix and / (a lower-case DNS subdomain), such as app.kubernetes.io/name; rename the key" (include "grpc-ingress.shorten" $key) -}}
+    {{- else if contains "/" $key -}}{{- $prefix := first (splitList "/" $key) -}}{{- if gt (len $prefix) 253 -}}
+      {{- $problem = printf "the key %s has a %d-character prefix, and the API server takes at most 253 (a DNS subdomain); shorten the prefix (the part before /)" (include "grpc-ingress.shorten" $key) (len $prefix) -}}
+    {{- end -}}{{- end -}}
+    {{- $_ := set $checks $key $problem -}}
+  {{- end -}}
+  {{- with get $checks $key -}}
+    {{- $problems = append $problems (printf "%s: %s" (index $ 0) .) -}}
+  {{- end -}}
 {{- end -}}
 {{- toJson $problems -}}
 {{- end -}}

@@ -54,6 +54,8 @@ its rule in _validate.tpl, its fields here, then print them in each renderer.
                      (a VirtualService refuses overlapping hosts)             (_routes.tpl)
   cors               CORS policy every route carries when gRPC-Web is on ({} otherwise)
   destinationPolicies  map host -> {name, namespace, subsets, policy, owner}  (_policies.tpl)
+  keyChecks          label/annotation key -> its problem ("" for none), each key checked
+                     once per render                                       (_metadata.tpl)
   errors             every violation, "key: problem; fix"; non-empty means the render fails
                      (_validate.tpl, _policies.tpl)
 
@@ -86,7 +88,7 @@ then read it as $.grpcIngressModel.
 {{- define "grpc-ingress.model" -}}
 {{- if not (hasKey . "grpcIngressModel") -}}
 {{- include "grpc-ingress.restoreDefaults" (list .Values (include "grpc-ingress.defaults" . | fromJson)) -}}
-{{- $model := dict "errors" list -}}
+{{- $model := dict "errors" list "keyChecks" dict -}}
 {{- include "grpc-ingress.model.gateway" (list . $model) -}}
 {{- include "grpc-ingress.model.names" (list . $model) -}}
 {{- include "grpc-ingress.model.gatewayApi.target" (list . $model) -}}

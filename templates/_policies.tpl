@@ -102,7 +102,7 @@ here, while merging, and reported with the others.
   {{- $wanted := $anySubset -}}
   {{- if $policy -}}{{- $wanted = true -}}{{- end -}}
   {{- if $wanted -}}
-  {{- range $target := $targets -}}
+  {{- range $targetIndex, $target := $targets -}}
     {{- $wanted = $target.subsetLabels -}}
     {{- if $policy -}}{{- $wanted = true -}}{{- end -}}
     {{- if $wanted -}}
@@ -136,7 +136,12 @@ here, while merging, and reported with the others.
         {{- end -}}
       {{- end -}}
       {{- if not (hasKey $entry.subsets $target.subset) -}}
-        {{- $_ := set $model "errors" (concat $model.errors (include "grpc-ingress.keyPrefixProblems" (list (printf "routes[%d].backends: subset %s of %s: subsetLabels" $index $target.subset $target.host) $target.subsetLabels) | fromJsonArray)) -}}
+        {{- /* keyProblems (and its path) only for keys not yet found fine: subsets share a few. */ -}}
+        {{- $check := false -}}
+        {{- range $key, $_ := $target.subsetLabels -}}{{- if hasKey $model.keyChecks $key -}}{{- if get $model.keyChecks $key -}}{{- $check = true -}}{{- end -}}{{- else -}}{{- $check = true -}}{{- end -}}{{- end -}}
+        {{- if $check -}}
+          {{- $_ := set $model "errors" (concat $model.errors (include "grpc-ingress.keyProblems" (list (printf "%s.subsetLabels (subset %s of %s)" (ternary (printf "routes[%d].backend" $index) (printf "routes[%d].backends[%d]" $index $targetIndex) (not (empty $route.backend))) $target.subset $target.host) $target.subsetLabels $model) | fromJsonArray)) -}}
+        {{- end -}}
       {{- end -}}
       {{- $_ := set $entry.subsets $target.subset $target.subsetLabels -}}
     {{- end -}}{{- end -}}

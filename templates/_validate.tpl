@@ -20,11 +20,11 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
 {{- $tls := $values.tls -}}
 
 {{- /* metadata: label and annotation keys, and the annotations' total size */ -}}
-{{- $errors = concat $errors (include "grpc-ingress.keyPrefixProblems" (list "commonLabels" $values.commonLabels) | fromJsonArray) -}}
-{{- $errors = concat $errors (include "grpc-ingress.keyPrefixProblems" (list "commonAnnotations" $values.commonAnnotations) | fromJsonArray) -}}
-{{- $errors = concat $errors (include "grpc-ingress.keyPrefixProblems" (list "gateway.selector" $values.gateway.selector) | fromJsonArray) -}}
+{{- $errors = concat $errors (include "grpc-ingress.keyProblems" (list "commonLabels" $values.commonLabels $model) | fromJsonArray) -}}
+{{- $errors = concat $errors (include "grpc-ingress.keyProblems" (list "commonAnnotations" $values.commonAnnotations $model) | fromJsonArray) -}}
+{{- $errors = concat $errors (include "grpc-ingress.keyProblems" (list "gateway.selector" $values.gateway.selector $model) | fromJsonArray) -}}
 {{- range $index, $service := $values.backendServices -}}
-  {{- $errors = concat $errors (include "grpc-ingress.keyPrefixProblems" (list (printf "backendServices[%d].selector" $index) $service.selector) | fromJsonArray) -}}
+  {{- $errors = concat $errors (include "grpc-ingress.keyProblems" (list (printf "backendServices[%d].selector" $index) $service.selector $model) | fromJsonArray) -}}
 {{- end -}}
 {{- /* The API server caps an object's annotations at 256 KiB, keys and values counted
        (ValidateAnnotationsSize in k8s.io/apimachinery pkg/api/validation/objectmeta.go);
@@ -271,6 +271,9 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
 {{- $serviceOwner := dict -}}
 {{- $methodOwner := dict -}}
 {{- $catchAll := "" -}}
+{{- /* Durations that may be refused, by value (see below): regexMatch compiles its
+       regex on every call, and a thousand routes share a few durations. */ -}}
+{{- $suspect := dict -}}
 {{- range $index, $route := $values.routes -}}
   {{- $_ := set $routeNames $route.name $index -}}
   {{- range $route.services -}}
@@ -334,7 +337,8 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
     {{- end -}}
     {{- /* Only what may be refused costs a call: a non-zero duration of whole h/m/s/ms of
            at most seven characters is at least 1ms, to the millisecond, and fits Go. */ -}}
-    {{- if regexMatch "^[-+0.]|[.nuµμ]|^.{8}" $route.timeout -}}{{- with include "grpc-ingress.durationProblem" (list (printf "routes[%d].timeout" $index) $route.timeout) -}}
+    {{- if not (hasKey $suspect $route.timeout) -}}{{- $_ := set $suspect $route.timeout (regexMatch "^[-+0.]|[.nuµμ]|^.{8}" $route.timeout) -}}{{- end -}}
+    {{- if get $suspect $route.timeout -}}{{- with include "grpc-ingress.durationProblem" (list (printf "routes[%d].timeout" $index) $route.timeout) -}}
       {{- $errors = append $errors . -}}
     {{- end -}}{{- end -}}
   {{- end -}}
@@ -344,7 +348,9 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
   {{- /* Chart-wide retry defaults are merged by Helm, so attempts: 0 there arrives with the
          default retryOn and still means "off". On a route, the user wrote both: say so. */ -}}
   {{- with $route.retries -}}
-    {{- with .perTryTimeout -}}{{- if regexMatch "^[-+0.]|[.nuµμ]|^.{8}" . -}}
+    {{- with .perTryTimeout -}}
+    {{- if not (hasKey $suspect .) -}}{{- $_ := set $suspect . (regexMatch "^[-+0.]|[.nuµμ]|^.{8}" .) -}}{{- end -}}
+    {{- if get $suspect . -}}
       {{- with include "grpc-ingress.durationProblem" (list (printf "routes[%d].retries.perTryTimeout" $index) .) -}}{{- $errors = append $errors . -}}{{- end -}}
     {{- end -}}{{- end -}}
     {{- if .attempts -}}{{- else if or .perTryTimeout .retryOn -}}

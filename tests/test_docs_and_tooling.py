@@ -324,6 +324,9 @@ def test_bench_quick_writes_well_formed_json(tmp_path):
         assert 0 < s["min"] <= s["median"] <= s["max"], (name, s)
         assert len(s["samples"]) == case["runs"], (name, s)
         assert _number(case["ratio_to_floor"]) and case["ratio_to_floor"] > 0, (name, case["ratio_to_floor"])
+        cpu = case["cpu_seconds"]
+        assert 0 < cpu["min"] <= cpu["median"] <= cpu["max"] and len(cpu["samples"]) == case["runs"], (name, cpu)
+        assert _number(case["cpu_ratio_to_floor"]) and case["cpu_ratio_to_floor"] > 0, (name, case["cpu_ratio_to_floor"])
         assert _number(data["ratios_to_floor"][name]) and data["ratios_to_floor"][name] > 0, name
         rss = case["rss_mib"]
         assert all(_number(rss[k]) for k in ("min", "median", "max")), (name, rss)

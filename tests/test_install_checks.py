@@ -164,6 +164,9 @@ BAD_VALUES = [
     ("test-requests-above-limits", {"tests": {"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}}},
      [r"tests\.resources\.requests\.cpu"]),
     ("test-image-digest-bad", {"tests": {"image": {"digest": "sha256:xyz"}}}, [r"tests\.image\.digest"]),
+    # a tag is 1 to 128 characters (the registry's rule), the longest still renders
+    ("test-image-tag-129", {"tests": {"image": {"tag": "v" * 129}}}, [r"tests\.image\.tag"]),
+    ("test-image-tag-leading-dot", {"tests": {"image": {"tag": ".v1"}}}, [r"tests\.image\.tag"]),
     # the API server's resource names and quantity grammar
     ("test-resource-name-unknown", {"tests": {"resources": {"requests": {"foo": "1"}}}},
      [r"tests\.resources\.requests\.foo", r"cpu, memory or ephemeral-storage"]),
@@ -182,6 +185,12 @@ def test_quantities_in_every_form_the_api_server_takes_render(helm):
                  "limits": {"cpu": 1, "memory": "1E", "ephemeral-storage": "2048"}}
     pod = helm.render({"tests": {"resources": resources}}).one("Pod")
     assert pod["spec"]["containers"][0]["resources"] == resources
+
+
+def test_a_128_character_image_tag_renders(helm):
+    tag = "v1_" + "." * 124 + "-"
+    pod = helm.render({"tests": {"image": {"tag": tag}}}).one("Pod")
+    assert pod["spec"]["containers"][0]["image"].endswith(":" + tag)
 
 
 @pytest.mark.parametrize("values,match", bad_values(BAD_VALUES))

@@ -174,7 +174,17 @@ BAD_VALUES = [
     ("name-override-64", {"nameOverride": "a" * 64}, [r"(?<![\w.])nameOverride"]),
     ("fullname-override-dots", {"fullnameOverride": "my.release"}, [r"fullnameOverride"]),
     ("common-label-value-too-long", {"commonLabels": {"team": "x" * 64}}, [r"commonLabels\.team"]),
-    ("common-label-key-bad", {"commonLabels": {"bad key": "x"}}, [r"commonLabels"]),
+    ("common-label-key-bad", {"commonLabels": {"bad key": "x"}}, [r"commonLabels", r'"bad key"', r"rename the key"]),
+    ("annotation-key-bad", {"commonAnnotations": {"a/b/c": "x"}}, [r"commonAnnotations", r'"a/b/c"', r"rename the key"]),
+    ("selector-key-bad", {"gateway": {"selector": {"-app": "x"}}}, [r"gateway\.selector", r'"-app"', r"rename the key"]),
+    ("service-selector-key-bad", {"backendServices": [{"name": "a", "selector": {"app/": "a"}, "port": 1}]},
+     [r"backendServices\.0\.selector", r'"app/"', r"rename the key"]),
+    ("subset-label-key-bad", routes({"name": "r", "backend": {"host": "a", "port": 1, "subset": "v1",
+                                                              "subsetLabels": {"x" * 64: "1"}}}),
+     [r"routes\.0\.backend\.subsetLabels", "x" * 64, r"rename the key"]),
+    # every bad key is named, each once, though keys are checked once per render
+    ("label-keys-bad-twice", {"commonLabels": {"bad key": "x"}, "gateway": {"selector": {"bad key": "x"}}},
+     [r'commonLabels: the key "bad key"', r'gateway\.selector: the key "bad key"']),
     # the API server's limits: a key prefix is a DNS subdomain (253), annotations 256 KiB in all
     ("common-label-key-prefix-254", {"commonLabels": {PREFIX_254 + "/team": "x"}}, [r"commonLabels", r"254-character prefix", r"253"]),
     ("selector-key-prefix-254", {"gateway": {"selector": {PREFIX_254 + "/app": "x"}}}, [r"gateway\.selector", r"254-character prefix"]),
@@ -183,7 +193,7 @@ BAD_VALUES = [
      [r"backendServices\.0\.selector", r"254-character prefix"]),
     ("subset-label-key-prefix-254", routes({"name": "r", "backend": {"host": "a", "port": 1, "subset": "v1",
                                                                     "subsetLabels": {PREFIX_254 + "/v": "1"}}}),
-     [r"routes\.0\.backends", r"subsetLabels", r"254-character prefix"]),
+     [r"routes\.0\.backend\.subsetLabels", r"254-character prefix"]),
     ("annotations-300-kb", {"commonAnnotations": {"runbook": "x" * 300_000}}, [r"commonAnnotations", r"300084 bytes", r"262144"]),
 ]
 

@@ -139,6 +139,28 @@ def _python_patterns(node):
 _SCHEMA = Draft7Validator(_python_patterns(json.loads((ROOT / "values.schema.json").read_text())))
 
 
+# The chart, not the schema, checks label and annotation keys (grpc-ingress.keyProblems in
+# templates/_metadata.tpl; why there: see its comment). Its pattern, read from the template,
+# predicts which payloads it refuses, so that those are batched with each other: a schema
+# error stops Helm before the chart's check runs, so they cannot share a render with fields
+# the schema refuses.
+_KEY_MAPS = ("commonLabels", "commonAnnotations", "selector", "subsetLabels")
+_KEY_PATTERN = re.compile(_python_patterns(json.loads('"%s"' % re.search(
+    r'define "grpc-ingress\.keyProblems".*?regexMatch "((?:[^"\\]|\\.)*)"',
+    (ROOT / "templates" / "_metadata.tpl").read_text(), re.S).group(1))))
+
+
+def keys_refused(node) -> bool:
+    """Does the chart refuse a label or annotation key in these values? (As schema_refuses:
+    only used to batch renders; a wrong guess fails the case.)"""
+    if isinstance(node, dict):
+        return any((k in _KEY_MAPS and isinstance(v, dict) and not all(isinstance(x, str) and _KEY_PATTERN.match(x) for x in v))
+                   or keys_refused(v) for k, v in node.items())
+    if isinstance(node, list):
+        return any(keys_refused(v) for v in node)
+    return False
+
+
 def schema_refuses(values) -> bool:
     """Does values.schema.json refuse these values? ("required" aside: helm merges the
     defaults in first.) Only used to batch renders: a wrong guess fails the case."""
@@ -187,7 +209,8 @@ def plan(cases, fields):
     """Render jobs: {job key: values}, {case: job key}, and the batches of kept payloads.
 
     A payload the schema refuses in several fields is tried in all of them in one render (helm
-    lists every schema error, and each case checks that its own key is named). A payload the
+    lists every schema error, and each case checks that its own key is named); one the chart
+    refuses as a label or annotation key, likewise, in a render of its own (keys_refused). A payload the
     schema accepts is also tried in several fields at once, next to a render of their
     placeholders: if the batch comes out as the placeholders' output with each placeholder
     replaced by the payload, every field in it kept the payload verbatim; otherwise each field
@@ -195,17 +218,19 @@ def plan(cases, fields):
     field. Fields whose values would clash, or whose paths nest, go to separate batches."""
     jobs = {("base", f.name): f.build(f.placeholder) for f in fields}
     where, kept = {}, {}
-    refused, accepted = {}, {}  # payload -> [(values, base values, [fields])]
+    refused, accepted = {}, {}  # (payload, who refuses) -> [(values, base values, [fields])]
     for f, p in cases:
         values = f.build(p)
         if schema_refuses(values):
-            _group(refused.setdefault(p, []), f, values)
+            _group(refused.setdefault((p, "schema"), []), f, values)
+        elif keys_refused(values):
+            _group(refused.setdefault((p, "chart"), []), f, values)
         else:
             _group(accepted.setdefault(p, []), f, values, f.build(f.placeholder))
-    for p, groups in refused.items():
+    for (p, by), groups in refused.items():
         for i, (merged, _, fields) in enumerate(groups):
-            jobs["batch", p, i] = merged
-            where.update({(f, p): ("batch", p, i) for f in fields})
+            jobs["batch", p, by, i] = merged
+            where.update({(f, p): ("batch", p, by, i) for f in fields})
     for p, groups in accepted.items():
         for i, (merged, merged_base, fields) in enumerate(groups):
             if len(fields) == 1:

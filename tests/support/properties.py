@@ -30,6 +30,7 @@ import json
 import os
 import threading
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -163,23 +164,30 @@ class Generated:
         self.cases: list[Case] = []
         self.failures: dict[str, tuple[Case, str]] = {}
 
+        drawn_sets: list = []
+
         @SETTINGS
         @seed(SEED)
         @given(drawn=valid_cases())
         def explore(drawn):
-            case = render_case(helm, drawn)
-            self.cases.append(case)
+            drawn_sets.append(drawn)
+
+        # explore never fails, so what hypothesis draws does not depend on the renders: draw
+        # every values set first, then render them two helm processes at a time (2 cores), and
+        # check the properties on each case in the order drawn, as one loop would.
+        explore()
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            self.cases = list(pool.map(lambda drawn: render_case(helm, drawn), drawn_sets))
+        for case in self.cases:
             if case.error is not None:
                 self.failures.setdefault(RENDERS, (case, case.error))
-                return
+                continue
             for key, check in _PROPERTIES.items():
                 if key not in self.failures:
                     try:
                         check(case)
                     except Exception:  # noqa: BLE001 - recorded, reported by the property's own test
                         self.failures[key] = (case, traceback.format_exc())
-
-        explore()
         count("hypothesis_examples", len(self.cases))
         self._istio_lock = threading.Lock()
         self._istio_checked = False
