@@ -21,7 +21,7 @@ its rule in _validate.tpl, its fields here, then print them in each renderer.
                      selector (gateway pods), servicePorts (Service port -> the pod port a
                      server binds), portList, testAddress, clusterDomain        (_gateway.tpl)
   names              fullname, gateway, gatewayNamespace, gatewayRef ("namespace/name" the
-                     routes bind to), credentialName (default TLS secret; "" if none),
+                     routes bind to), credentialName (default TLS secret, <fullname>-tls unless named),
                      workloadNamespace (gateway pods: secrets, certificates, EnvoyFilter),
                      envoyFilter, envoyFilterNamespace, testPod, testAuthority,
                      releaseNamespace                                        (_names.tpl)

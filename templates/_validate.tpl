@@ -43,9 +43,6 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
 {{- end -}}
 
 {{- /* tls */ -}}
-{{- if and $tls.enabled $gateway.create $model.defaultTlsHosts (not $model.names.credentialName) -}}
-  {{- $errors = append $errors (printf "tls.credentialName: TLS is enabled for %s but there is no certificate source (tls.credentialName is empty); name an existing kubernetes.io/tls secret in gateway.workloadNamespace (%s), or set tls.secret.create (with cert and key) or tls.certManager.enabled" (join ", " $model.defaultTlsHosts) $model.gateway.workloadNamespace) -}}
-{{- end -}}
 {{- if and $tls.enabled $gateway.create (has $tls.mode (list "MUTUAL" "OPTIONAL_MUTUAL")) (not (or $tls.secret.caCert $tls.externalCA)) -}}
   {{- $errors = append $errors (printf "tls.mode: %s verifies client certificates but no client CA is given; set tls.secret.caCert (the chart writes it as <credentialName>-cacert for every HTTPS server), or tls.externalCA: true when ca.crt or a <credentialName>-cacert secret already exists" $tls.mode) -}}
 {{- end -}}
