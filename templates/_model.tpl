@@ -81,6 +81,7 @@ then read it as $.grpcIngressModel.
 {{- define "grpc-ingress.model" -}}
 {{- if not (hasKey . "grpcIngressModel") -}}
 {{- include "grpc-ingress.restoreDefaults" (list .Values (include "grpc-ingress.defaults" . | fromJson)) -}}
+{{- include "grpc-ingress.normaliseValues" .Values -}}
 {{- $model := dict "errors" list -}}
 {{- include "grpc-ingress.model.gateway" (list . $model) -}}
 {{- include "grpc-ingress.model.names" (list . $model) -}}
@@ -116,4 +117,18 @@ template of the chart reads, so all of them see the restored keys.
     {{- include "grpc-ingress.restoreDefaults" (list $value $default) -}}
   {{- end -}}{{- end -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+Write values the way the rest of the chart reads them, where a user's spelling is plainly
+meant: include "grpc-ingress.normaliseValues" .Values
+routes[].methods "/pkg.Service/Method" (the HTTP/2 path, as grpcurl and logs print it) becomes
+"pkg.Service/Method". Like restoreDefaults it edits .Values, so every template sees one form.
+*/}}
+{{- define "grpc-ingress.normaliseValues" -}}
+{{- range $route := .routes -}}{{- if $route.methods -}}
+  {{- $methods := list -}}
+  {{- range $route.methods -}}{{- $methods = append $methods (trimPrefix "/" .) -}}{{- end -}}
+  {{- $_ := set $route "methods" $methods -}}
+{{- end -}}{{- end -}}
 {{- end -}}
