@@ -6,7 +6,7 @@ Every template starts with
   {{- $model := .grpcIngressModel }}
 The first template Helm executes (Helm runs a chart's templates deepest path first, then in
 reverse name order: sortTemplates in helm.sh/helm pkg/engine/engine.go; here
-templates/tests/health-check.yaml, then virtualservice.yaml, ...) builds the
+templates/tests/protos.yaml, then tests/health-check.yaml, virtualservice.yaml, ...) builds the
 model once and keeps it on the render context, which Helm shares among a chart's templates;
 the others read it. Building it checks every rule and, when any is broken, fails with all
 of them, so nothing is rendered and one run shows every problem.

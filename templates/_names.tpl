@@ -50,7 +50,8 @@ share a prefix collide on the same resources.
 Fill model.names: include "grpc-ingress.model.names" (list $ $model)
   fullname, gateway, gatewayNamespace, gatewayRef (namespace/name the routes bind to),
   credentialName (the default TLS secret: tls.credentialName, else <fullname>-tls), workloadNamespace,
-  envoyFilter, envoyFilterNamespace, testPod, testAuthority, releaseNamespace.
+  envoyFilter, envoyFilterNamespace, testPod, testProtos (its .proto ConfigMap), testAuthority,
+  releaseNamespace.
 */}}
 {{- define "grpc-ingress.model.names" -}}
 {{- $root := index . 0 -}}
@@ -77,6 +78,7 @@ Fill model.names: include "grpc-ingress.model.names" (list $ $model)
   "envoyFilter" (include "grpc-ingress.fit" (printf "%s-grpc-web" $fullname))
   "envoyFilterNamespace" ($values.grpcWeb.envoyFilter.namespace | default $model.gateway.workloadNamespace)
   "testPod" (include "grpc-ingress.fit" (printf "%s-test" $fullname))
+  "testProtos" (include "grpc-ingress.fit" (printf "%s-test-protos" $fullname))
   "testAuthority" (ternary (printf "test%s" (trimPrefix "*" $host)) $host (hasPrefix "*." $host))
   "releaseNamespace" $root.Release.Namespace) -}}
 {{- end -}}
