@@ -117,7 +117,7 @@ the call to model.healthCheck: include "grpc-ingress.model.passThrough" (list $ 
 {{- else if $checks.reflection -}}{{- $call = "reflection" -}}
 {{- end -}}
 {{- $_ := set $checks "call" $call -}}
-{{- if $call -}}
+{{- if hasKey $served $call -}}
   {{- $entry := get $served $call -}}
   {{- $_ := set $checks "path" (get $paths $call) -}}
   {{- $_ := set $checks "route" $entry.route.name -}}
