@@ -52,6 +52,8 @@ its rule in _validate.tpl, its fields here, then print them in each renderer.
                      match-precedence order                                  (_routes.tpl)
   cors               CORS policy every route carries when gRPC-Web is on ({} otherwise)
   destinationPolicies  map host -> {name, namespace, subsets, policy, owner}  (_policies.tpl)
+  warnings           choices that apply but have a known trap, "key: what happens; what to
+                     do", for NOTES.txt                                      (_warnings.tpl)
   errors             every violation, "key: problem; fix"; non-empty means the render fails
                      (_validate.tpl, _policies.tpl)
 
@@ -94,6 +96,7 @@ then read it as $.grpcIngressModel.
 {{- with $model.errors -}}
 {{- fail (include "grpc-ingress.errorReport" (list $ .)) -}}
 {{- end -}}
+{{- include "grpc-ingress.model.warnings" (list . $model) -}}
 {{- $_ := set . "grpcIngressModel" $model -}}
 {{- end -}}
 {{- end -}}

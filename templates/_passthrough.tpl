@@ -121,14 +121,7 @@ the call to model.healthCheck: include "grpc-ingress.model.passThrough" (list $ 
   {{- $entry := get $served $call -}}
   {{- $_ := set $checks "path" (get $paths $call) -}}
   {{- $_ := set $checks "route" $entry.route.name -}}
-  {{- $targets := list -}}
-  {{- range $entry.backends -}}
-    {{- $target := printf "%s:%d" .host (int .port) -}}
-    {{- with .subset -}}{{- $target = printf "%s (subset %s)" $target . -}}{{- end -}}
-    {{- if $entry.weighted -}}{{- $target = printf "%s %d%%" $target (int .weight) -}}{{- end -}}
-    {{- $targets = append $targets $target -}}
-  {{- end -}}
-  {{- $_ := set $checks "backends" (join ", " $targets) -}}
+  {{- $_ := set $checks "backends" (include "grpc-ingress.backendList" $entry.backends) -}}
 {{- end -}}
 
 {{- /* The helm test Pod: one probe (container) per listener the release opened, each calling
