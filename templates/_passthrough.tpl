@@ -110,6 +110,12 @@ the call to model.healthCheck: include "grpc-ingress.model.passThrough" (list $ 
   {{- if not (hasKey $served "method") -}}
     {{- $errors = append $errors (printf "tests.method: %s is served by no route, so the helm test call would fail (UNIMPLEMENTED); route its service or method in routes[], or name a method a route serves" $test.method) -}}
   {{- end -}}
+  {{- /* Helm's fromJson answers a map with an Error key when the text is no JSON object. */ -}}
+  {{- if not (regexMatch "^\\s*\\{" $test.request) -}}
+    {{- $errors = append $errors (printf "tests.request: %s is not a JSON object, and grpcurl -d takes the request message as one; write it as JSON, for example {\"id\": \"42\"} ({} for the empty message)" (include "grpc-ingress.shorten" $test.request | quote)) -}}
+  {{- else if hasKey (fromJson $test.request) "Error" -}}
+    {{- $errors = append $errors (printf "tests.request: %s is not valid JSON (%s); write the request message as a JSON object ({} for the empty message)" (include "grpc-ingress.shorten" $test.request | quote) (get (fromJson $test.request) "Error")) -}}
+  {{- end -}}
   {{- if and (not $test.proto) (not $checks.reflection) -}}
     {{- $errors = append $errors (printf "tests.method: grpcurl needs the descriptor of %s, and no route serves server reflection to ask for it; paste the method's .proto file into tests.proto, or set reflection.enabled with reflection.backend" $method) -}}
   {{- end -}}

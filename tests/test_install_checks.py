@@ -439,6 +439,10 @@ BAD_VALUES = [
     ("test-image-digest-bad", {"tests": {"image": {"digest": "sha256:xyz"}}}, [r"tests\.image\.digest"]),
     ("test-method-unrouted", {**PER_SERVICE, **REFLECTION, "tests": {"method": "shop.v1.CartService/Get"}},
      [r"tests\.method: shop\.v1\.CartService/Get is served by no route", r"route its service"]),
+    ("test-request-not-json", {**PER_SERVICE, **REFLECTION, "tests": {"method": "shop.v1.OrderService/Get", "request": "id: 1"}},
+     [r"tests\.request: \"id: 1\" is not a JSON object", r"write it as JSON"]),
+    ("test-request-broken-json", {**PER_SERVICE, **REFLECTION, "tests": {"method": "shop.v1.OrderService/Get", "request": '{"id": }'}},
+     [r"tests\.request: .* is not valid JSON", r"JSON object"]),
     ("test-method-without-descriptor", {**PER_SERVICE, "tests": {"method": "shop.v1.OrderService/Get"}},
      [r"tests\.method", r"tests\.proto", r"reflection\.enabled"]),
     # the API server's resource names and quantity grammar
