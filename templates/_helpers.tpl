@@ -15,7 +15,8 @@ is the number Istio then checks. Callers rule out durations Go cannot hold first
 {{- define "grpc-ingress.durationNs" -}}
 {{- $unit := dict "ns" 1 "us" 1000 "µs" 1000 "μs" 1000 "ms" 1000000 "s" 1000000000 "m" 60000000000 "h" 3600000000000 -}}
 {{- $total := 0 -}}
-{{- range regexFindAll "[0-9]*(\\.[0-9]*)?(ns|us|µs|μs|ms|s|m|h)" . -1 -}}
+{{- $text := toString . -}}{{- /* a bare number (refused by durationProblem) counts as 0 */ -}}
+{{- range regexFindAll "[0-9]*(\\.[0-9]*)?(ns|us|µs|μs|ms|s|m|h)" $text -1 -}}
   {{- $number := regexFind "^[0-9]*(\\.[0-9]*)?" . -}}
   {{- $scale := get $unit (trimPrefix $number .) -}}
   {{- $parts := splitList "." $number -}}
@@ -24,7 +25,7 @@ is the number Istio then checks. Callers rule out durations Go cannot hold first
     {{- $total = add $total (mulf (float64 (atoi .)) (divf (float64 $scale) (float64 (print "1" (repeat (len .) "0"))))) -}}
   {{- end -}}{{- end -}}
 {{- end -}}
-{{- if hasPrefix "-" . -}}{{- $total = sub 0 $total -}}{{- end -}}
+{{- if hasPrefix "-" $text -}}{{- $total = sub 0 $total -}}{{- end -}}
 {{- $total -}}
 {{- end -}}
 

@@ -5,8 +5,8 @@ secrets they present, the gRPC-Web patch for TLS listeners and the helm test che
 
 {{/*
 Fill model.tls, model.listeners, model.ports, model.defaultTlsHosts, model.certificates,
-model.secrets, model.envoyFilter and model.healthCheck (enabled, flags, address, clientSecret,
-reason it is off; _passthrough.tpl adds the call):
+model.secrets, model.envoyFilter and model.healthCheck (enabled, clientSecret, reason it is
+off; _passthrough.tpl adds the probes):
 include "grpc-ingress.model.listeners" (list $ $model)   (after gateway and names)
 */}}
 {{- define "grpc-ingress.model.listeners" -}}
@@ -145,19 +145,10 @@ this chart owns the Gateway.
   "priority" (int $web.envoyFilter.priority)
   "snis" $snis -}}
 
-{{- /* The helm test Pod calls through the first listener a client would use (what it
-       calls: _passthrough.tpl). MUTUAL needs a client certificate the Pod only has when
-       tests.clientSecret names one, so without it there is no Pod. */ -}}
+{{- /* The helm test Pod checks every listener (what it calls and how: _passthrough.tpl).
+       MUTUAL needs a client certificate the Pod only has when tests.clientSecret names one,
+       so without it there is no Pod. */ -}}
 {{- $test := $values.tests -}}
-{{- $port := $tls.port -}}
-{{- $args := list "-authority" $names.testAuthority -}}
-{{- if $tls.enabled -}}
-  {{- if $test.insecure -}}{{- $args = append $args "-insecure" -}}{{- end -}}
-  {{- if $test.clientSecret -}}{{- $args = concat $args (list "-cert" "/tls/tls.crt" "-key" "/tls/tls.key") -}}{{- end -}}
-{{- else -}}
-  {{- $port = ternary $values.h2c.port $web.port $values.h2c.enabled -}}
-  {{- $args = append $args "-plaintext" -}}
-{{- end -}}
 {{- $mutual := and $tls.enabled (eq $tls.mode "MUTUAL") -}}
 
 {{- $_ := set $model "tls" (dict "enabled" $tls.enabled "settings" $tlsSettings) -}}
@@ -171,7 +162,7 @@ this chart owns the Gateway.
 {{- if not $test.enabled -}}{{- $testOff = "tests.enabled is false" -}}
 {{- else if and $mutual (not $test.clientSecret) -}}{{- $testOff = "tls.mode is MUTUAL and tests.clientSecret names no client certificate for it" -}}
 {{- end -}}
-{{- $_ := set $model "healthCheck" (dict "enabled" (not $testOff) "reason" $testOff "flags" $args "address" (printf "%s:%d" $model.gateway.testAddress (int $port)) "clientSecret" $test.clientSecret) -}}
+{{- $_ := set $model "healthCheck" (dict "enabled" (not $testOff) "reason" $testOff "clientSecret" $test.clientSecret) -}}
 {{- end -}}
 
 {{/*

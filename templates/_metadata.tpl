@@ -25,15 +25,20 @@ tooling rely on them.
 
 {{/*
 Labels and annotations of a metadata block, after name and namespace:
-include "grpc-ingress.metadataTail" (dict "ctx" $ "annotations" MAP)
-annotations (optional) are merged over commonAnnotations. Annotation values are free text:
+include "grpc-ingress.metadataTail" (dict "ctx" $ "annotations" MAP "labels" MAP)
+annotations (optional) are merged over commonAnnotations; labels (optional) over the standard
+labels and commonLabels. Annotation values are free text:
 quote writes each one as a double-quoted YAML scalar whose escapes YAML readers understand,
 where toYaml fails on control characters and returns "", which would silently drop every
 annotation.
 */}}
 {{- define "grpc-ingress.metadataTail" -}}
 labels:
+  {{- if .labels }}
+  {{- toYaml (merge .labels (include "grpc-ingress.labels" .ctx | fromYaml)) | nindent 2 }}
+  {{- else }}
   {{- include "grpc-ingress.labels" .ctx | nindent 2 }}
+  {{- end }}
 {{- with merge (.annotations | default dict) (.ctx.Values.commonAnnotations | default dict) }}
 annotations:
   {{- range $key, $value := . }}
@@ -54,12 +59,12 @@ once per render: include "grpc-ingress.sharedMetadataTail" $
 {{- end -}}
 
 {{/*
-A metadata: block body: include "grpc-ingress.metadata" (dict "ctx" $ "name" N "namespace" NS "annotations" MAP)
+A metadata: block body: include "grpc-ingress.metadata" (dict "ctx" $ "name" N "namespace" NS "annotations" MAP "labels" MAP)
 */}}
 {{- define "grpc-ingress.metadata" -}}
 name: {{ .name | quote }}
 namespace: {{ .namespace | quote }}
-{{ if .annotations }}{{ include "grpc-ingress.metadataTail" . }}{{ else }}{{ include "grpc-ingress.sharedMetadataTail" .ctx }}{{ end }}
+{{ if or .annotations .labels }}{{ include "grpc-ingress.metadataTail" . }}{{ else }}{{ include "grpc-ingress.sharedMetadataTail" .ctx }}{{ end }}
 {{- end -}}
 
 {{/*

@@ -6,7 +6,7 @@ Every template starts with
   {{- $model := .grpcIngressModel }}
 The first template Helm executes (Helm runs a chart's templates deepest path first, then in
 reverse name order: sortTemplates in helm.sh/helm pkg/engine/engine.go; here
-templates/tests/health-check.yaml, then virtualservice.yaml, ...) builds the
+templates/tests/protos.yaml, then tests/health-check.yaml, virtualservice.yaml, ...) builds the
 model once and keeps it on the render context, which Helm shares among a chart's templates;
 the others read it. Building it checks every rule and, when any is broken, fails with all
 of them, so nothing is rendered and one run shows every problem.
@@ -21,7 +21,7 @@ its rule in _validate.tpl, its fields here, then print them in each renderer.
                      selector (gateway pods), servicePorts (Service port -> the pod port a
                      server binds), portList, testAddress, clusterDomain        (_gateway.tpl)
   names              fullname, gateway, gatewayNamespace, gatewayRef ("namespace/name" the
-                     routes bind to), credentialName (default TLS secret; "" if none),
+                     routes bind to), credentialName (default TLS secret, <fullname>-tls unless named),
                      workloadNamespace (gateway pods: secrets, certificates, EnvoyFilter),
                      envoyFilter, envoyFilterNamespace, testPod, testAuthority,
                      releaseNamespace                                        (_names.tpl)
@@ -56,6 +56,8 @@ its rule in _validate.tpl, its fields here, then print them in each renderer.
   destinationPolicies  map host -> {name, namespace, subsets, policy, owner}  (_policies.tpl)
   keyChecks          label/annotation key -> its problem ("" for none), each key checked
                      once per render                                       (_metadata.tpl)
+  warnings           choices that apply but have a known trap, "key: what happens; what to
+                     do", for NOTES.txt                                      (_warnings.tpl)
   errors             every violation, "key: problem; fix"; non-empty means the render fails
                      (_validate.tpl, _policies.tpl)
 
@@ -88,6 +90,7 @@ then read it as $.grpcIngressModel.
 {{- define "grpc-ingress.model" -}}
 {{- if not (hasKey . "grpcIngressModel") -}}
 {{- include "grpc-ingress.restoreDefaults" (list .Values (include "grpc-ingress.defaults" . | fromJson)) -}}
+{{- include "grpc-ingress.normaliseValues" .Values -}}
 {{- $model := dict "errors" list "keyChecks" dict -}}
 {{- include "grpc-ingress.model.gateway" (list . $model) -}}
 {{- include "grpc-ingress.model.names" (list . $model) -}}
@@ -103,6 +106,7 @@ then read it as $.grpcIngressModel.
 {{- with $model.errors -}}
 {{- fail (include "grpc-ingress.errorReport" (list $ .)) -}}
 {{- end -}}
+{{- include "grpc-ingress.model.warnings" (list . $model) -}}
 {{- $_ := set . "grpcIngressModel" $model -}}
 {{- end -}}
 {{- end -}}
@@ -126,4 +130,18 @@ template of the chart reads, so all of them see the restored keys.
     {{- include "grpc-ingress.restoreDefaults" (list $value $default) -}}
   {{- end -}}{{- end -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+Write values the way the rest of the chart reads them, where a user's spelling is plainly
+meant: include "grpc-ingress.normaliseValues" .Values
+routes[].methods "/pkg.Service/Method" (the HTTP/2 path, as grpcurl and logs print it) becomes
+"pkg.Service/Method". Like restoreDefaults it edits .Values, so every template sees one form.
+*/}}
+{{- define "grpc-ingress.normaliseValues" -}}
+{{- range $route := .routes -}}{{- if $route.methods -}}
+  {{- $methods := list -}}
+  {{- range $route.methods -}}{{- $methods = append $methods (trimPrefix "/" .) -}}{{- end -}}
+  {{- $_ := set $route "methods" $methods -}}
+{{- end -}}{{- end -}}
 {{- end -}}

@@ -49,8 +49,9 @@ share a prefix collide on the same resources.
 {{/*
 Fill model.names: include "grpc-ingress.model.names" (list $ $model)
   fullname, gateway, gatewayNamespace, gatewayRef (namespace/name the routes bind to),
-  credentialName (the default TLS secret, "" when there is none), workloadNamespace,
-  envoyFilter, envoyFilterNamespace, testPod, testAuthority, releaseNamespace.
+  credentialName (the default TLS secret: tls.credentialName, else <fullname>-tls), workloadNamespace,
+  envoyFilter, envoyFilterNamespace, testPod, testProtos (its .proto ConfigMap), testAuthority,
+  releaseNamespace.
 */}}
 {{- define "grpc-ingress.model.names" -}}
 {{- $root := index . 0 -}}
@@ -61,13 +62,10 @@ Fill model.names: include "grpc-ingress.model.names" (list $ $model)
 {{- $gatewayNamespace := $values.gateway.namespace | default $root.Release.Namespace -}}
 {{- $gatewayRef := $values.gateway.ref -}}
 {{- if $values.gateway.create -}}{{- $gatewayRef = printf "%s/%s" $gatewayNamespace $gatewayName -}}{{- end -}}
-{{- /* A chart-made TLS secret is <fullname>-tls, at most 56 characters so that Istio's
-       <credentialName>-cacert still fits in 63. Empty credentialName without a chart-made
-       certificate is refused in _validate.tpl. */ -}}
-{{- $credentialName := $values.tls.credentialName -}}
-{{- if and (not $credentialName) (or $values.tls.secret.create $values.tls.certManager.enabled) -}}
-{{- $credentialName = include "grpc-ingress.fit" (list 56 (printf "%s-tls" $fullname)) -}}
-{{- end -}}
+{{- /* The TLS secret: tls.credentialName, else <fullname>-tls, one per release (and per
+       aliased instance), so two releases issuing certificates never write one secret. At
+       most 56 characters, so that Istio's <credentialName>-cacert still fits in 63. */ -}}
+{{- $credentialName := $values.tls.credentialName | default (include "grpc-ingress.fit" (list 56 (printf "%s-tls" $fullname))) -}}
 {{- /* The :authority (and SNI) clients use for checks: the first host, a wildcard made concrete. */ -}}
 {{- $host := first $values.hosts -}}
 {{- $_ := set $model "names" (dict
@@ -80,6 +78,7 @@ Fill model.names: include "grpc-ingress.model.names" (list $ $model)
   "envoyFilter" (include "grpc-ingress.fit" (printf "%s-grpc-web" $fullname))
   "envoyFilterNamespace" ($values.grpcWeb.envoyFilter.namespace | default $model.gateway.workloadNamespace)
   "testPod" (include "grpc-ingress.fit" (printf "%s-test" $fullname))
+  "testProtos" (include "grpc-ingress.fit" (printf "%s-test-protos" $fullname))
   "testAuthority" (ternary (printf "test%s" (trimPrefix "*" $host)) $host (hasPrefix "*." $host))
   "releaseNamespace" $root.Release.Namespace) -}}
 {{- end -}}

@@ -17,9 +17,13 @@ the call to model.healthCheck: include "grpc-ingress.model.passThrough" (list $ 
                       /grpc.health.v1.Health/Check and
                       /grpc.reflection.v1.ServerReflection/ServerReflectionInfo (a
                       pass-through, a user route's service, method, prefix or regex, or a
-                      catch-all); call: "health", "reflection" or "" (nothing to call)
-  healthCheck.args    grpcurl's arguments; healthCheck.enabled is false, with the reason,
-                      when nothing is routed
+                      catch-all); call: "method" (tests.method), "health", "reflection" or
+                      "" (nothing to call); path, route (its name) and backends of the call
+  healthCheck.probes  one per listener: {name (container), kind grpc (args: grpcurl's) or
+                      grpc-web (script: sh for the curl image), listener, port, authority,
+                      describe}; skipped: listeners left unchecked, with why; protos: the
+                      .proto files the Pod mounts; enabled is false, with the reason, when
+                      nothing is routed
 */}}
 {{- define "grpc-ingress.model.passThrough" -}}
 {{- $root := index . 0 -}}
@@ -78,56 +82,144 @@ the call to model.healthCheck: include "grpc-ingress.model.passThrough" (list $ 
   {{- $next = add1 $next -}}
 {{- end -}}
 
-{{- /* Which calls a route serves, as Envoy matches paths: prefix, exact, or a regex on the
-       whole path. One pass over the routes for both calls, stopping at the first that
-       serves both. */ -}}
-{{- $health := $values.health.enabled -}}
-{{- $reflection := $values.reflection.enabled -}}
-{{- $healthPath := "/grpc.health.v1.Health/Check" -}}
-{{- $reflectionPath := "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo" -}}
-{{- range $values.routes -}}
-  {{- if and $health $reflection -}}{{- break -}}{{- end -}}
-  {{- if .prefix -}}
-    {{- if hasPrefix .prefix $healthPath -}}{{- $health = true -}}{{- end -}}
-    {{- if hasPrefix .prefix $reflectionPath -}}{{- $reflection = true -}}{{- end -}}
-  {{- else if .regex -}}
-    {{- $regex := printf "^(?:%s)$" .regex -}}
-    {{- if regexMatch $regex $healthPath -}}{{- $health = true -}}{{- end -}}
-    {{- if regexMatch $regex $reflectionPath -}}{{- $reflection = true -}}{{- end -}}
-  {{- else if .services -}}
-    {{- if has "grpc.health.v1.Health" .services -}}{{- $health = true -}}{{- end -}}
-    {{- if has "grpc.reflection.v1.ServerReflection" .services -}}{{- $reflection = true -}}{{- end -}}
-    {{- if .methods -}}
-      {{- if has "grpc.health.v1.Health/Check" .methods -}}{{- $health = true -}}{{- end -}}
-      {{- if has "grpc.reflection.v1.ServerReflection/ServerReflectionInfo" .methods -}}{{- $reflection = true -}}{{- end -}}
+{{- /* Which route serves each call, as Envoy matches paths: prefix, exact, or a regex on the
+       whole path. Ranging model.routes visits routes in match order, so the first route
+       found is the one that answers; the pass stops once every call has its route. */ -}}
+{{- $test := $values.tests -}}
+{{- $paths := dict "health" "/grpc.health.v1.Health/Check" "reflection" "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo" -}}
+{{- $method := trimPrefix "/" $test.method -}}
+{{- with $method -}}{{- $_ := set $paths "method" (printf "/%s" .) -}}{{- end -}}
+{{- $served := dict -}}
+{{- range $key, $entry := $model.routes -}}
+  {{- if eq (len $served) (len $paths) -}}{{- break -}}{{- end -}}
+  {{- $route := $entry.route -}}
+  {{- range $call, $path := $paths -}}{{- if not (hasKey $served $call) -}}
+    {{- $hit := true -}}
+    {{- if $route.prefix -}}{{- $hit = hasPrefix $route.prefix $path -}}
+    {{- else if $route.regex -}}{{- $hit = regexMatch (printf "^(?:%s)$" $route.regex) $path -}}
+    {{- else if or $route.services $route.methods -}}
+      {{- $hit = or (has (trimPrefix "/" (dir $path)) ($route.services | default list)) (has (trimPrefix "/" $path) ($route.methods | default list)) -}}
     {{- end -}}
-  {{- else if .methods -}}
-    {{- if has "grpc.health.v1.Health/Check" .methods -}}{{- $health = true -}}{{- end -}}
-    {{- if has "grpc.reflection.v1.ServerReflection/ServerReflectionInfo" .methods -}}{{- $reflection = true -}}{{- end -}}
+    {{- if $hit -}}{{- $_ := set $served $call $entry -}}{{- end -}}
+  {{- end -}}{{- end -}}
+{{- end -}}
+{{- $checks := dict "health" (hasKey $served "health") "reflection" (hasKey $served "reflection") -}}
+{{- $call := "" -}}
+{{- if $method -}}
+  {{- $call = "method" -}}
+  {{- if not (hasKey $served "method") -}}
+    {{- $errors = append $errors (printf "tests.method: %s is served by no route, so the helm test call would fail (UNIMPLEMENTED); route its service or method in routes[], or name a method a route serves" $test.method) -}}
+  {{- end -}}
+  {{- /* Helm's fromJson answers a map with an Error key when the text is no JSON object. */ -}}
+  {{- if not (regexMatch "^\\s*\\{" $test.request) -}}
+    {{- $errors = append $errors (printf "tests.request: %s is not a JSON object, and grpcurl -d takes the request message as one; write it as JSON, for example {\"id\": \"42\"} ({} for the empty message)" (include "grpc-ingress.shorten" $test.request | quote)) -}}
+  {{- else if hasKey (fromJson $test.request) "Error" -}}
+    {{- $errors = append $errors (printf "tests.request: %s is not valid JSON (%s); write the request message as a JSON object ({} for the empty message)" (include "grpc-ingress.shorten" $test.request | quote) (get (fromJson $test.request) "Error")) -}}
+  {{- end -}}
+  {{- if and (not $test.proto) (not $checks.reflection) -}}
+    {{- $errors = append $errors (printf "tests.method: grpcurl needs the descriptor of %s, and no route serves server reflection to ask for it; paste the method's .proto file into tests.proto, or set reflection.enabled with reflection.backend" $method) -}}
+  {{- end -}}
+{{- else if $checks.health -}}{{- $call = "health" -}}
+{{- else if $checks.reflection -}}{{- $call = "reflection" -}}
+{{- end -}}
+{{- $_ := set $checks "call" $call -}}
+{{- if hasKey $served $call -}}
+  {{- $entry := get $served $call -}}
+  {{- $_ := set $checks "path" (get $paths $call) -}}
+  {{- $_ := set $checks "route" $entry.route.name -}}
+  {{- $_ := set $checks "backends" (include "grpc-ingress.backendList" $entry.backends) -}}
+{{- end -}}
+
+{{- /* The helm test Pod: one probe (container) per listener the release opened, each calling
+       what a route serves through the gateway Service with the listener's host, port and
+       TLS. gRPC over HTTPS and h2c with grpcurl; gRPC-Web (the HTTPS listener's EnvoyFilter,
+       or a plaintext GRPC-WEB server) with an HTTP/1.1 POST of application/grpc-web+proto
+       from curl, since grpcurl does not speak gRPC-Web. Reflection is a bidi stream, which
+       gRPC-Web cannot carry, so gRPC-Web is only checked with a unary call. grpcurl gets the
+       health service's descriptor from health.proto (tests/protos.yaml): a server need not
+       list grpc.health.v1 in reflection, and reflection may not be routed at all. Every probe
+       sends its own description in the grpc-ingress-check header, which grpcurl -v prints
+       before the outcome. The redirect listener serves no gRPC. */ -}}
+{{- $check := $model.healthCheck -}}
+{{- $probes := list -}}
+{{- $skipped := list -}}
+{{- if and $check.enabled $call -}}
+  {{- $mutual := $check.clientSecret -}}
+  {{- $request := "" -}}
+  {{- $rpc := trimPrefix "/" (get $paths $call) -}}
+  {{- $protoFlags := list -}}
+  {{- if eq $call "health" -}}
+    {{- with $test.healthService -}}{{- $request = toJson (dict "service" .) -}}{{- end -}}
+    {{- $protoFlags = list "-import-path" "/protos" "-proto" "health.proto" -}}
+  {{- else if eq $call "method" -}}
+    {{- $request = $test.request | default "{}" -}}
+    {{- if $test.proto -}}{{- $protoFlags = list "-import-path" "/protos" "-proto" "method.proto" -}}{{- end -}}
   {{- else -}}
-    {{- /* The catch-all serves every call. */ -}}
-    {{- $health = true -}}{{- $reflection = true -}}
+    {{- $rpc = "list" -}}
+  {{- end -}}
+  {{- /* The gRPC-Web request body: one uncompressed frame (flag 0, 4-byte length) holding the
+         request message. HealthCheckRequest with a service name is field 1 (tag 0x0a), a
+         length and the name; any other call sends the empty message. */ -}}
+  {{- $frame := "\\000\\000\\000\\000\\000" -}}
+  {{- if and (eq $call "health") $test.healthService -}}
+    {{- $frame = printf "\\000\\000\\000\\000\\%03o\\012\\%03o%s" (add 2 (len $test.healthService)) (len $test.healthService) $test.healthService -}}
+  {{- end -}}
+  {{- range $listener := $model.listeners -}}
+    {{- if eq $listener.protocol "HTTP" -}}{{- continue -}}{{- end -}}
+    {{- $host := first $listener.hosts -}}
+    {{- $authority := ternary (printf "test%s" (trimPrefix "*" $host)) $host (hasPrefix "*." $host) -}}
+    {{- $port := int $listener.port -}}
+    {{- $address := printf "%s:%d" $model.gateway.testAddress $port -}}
+    {{- $tls := eq $listener.protocol "HTTPS" -}}
+    {{- $describe := printf "listener %s (%s, %s %d, gateway pod port %d), host %s, route %s to %s, call %s" $listener.name $listener.protocol $listener.key $port (int $listener.bindPort) $authority $checks.route $checks.backends (get $paths $call) -}}
+    {{- if ne $listener.protocol "GRPC-WEB" -}}
+      {{- $args := list "-v" "-max-time" "10" "-H" (printf "grpc-ingress-check: %s" $describe) "-authority" $authority -}}
+      {{- if $tls -}}
+        {{- if $test.insecure -}}{{- $args = append $args "-insecure" -}}{{- end -}}
+        {{- if $mutual -}}{{- $args = concat $args (list "-cert" "/tls/tls.crt" "-key" "/tls/tls.key") -}}{{- end -}}
+      {{- else -}}
+        {{- $args = append $args "-plaintext" -}}
+      {{- end -}}
+      {{- $args = concat $args $protoFlags -}}
+      {{- with $request -}}{{- $args = concat $args (list "-d" .) -}}{{- end -}}
+      {{- $args = concat $args (list $address $rpc) -}}
+      {{- $probes = append $probes (dict "name" (printf "grpcurl-%s-%d" $listener.name $port) "kind" "grpc" "listener" $listener.name "port" $port "authority" $authority "describe" $describe "args" $args) -}}
+    {{- end -}}
+    {{- if or (eq $listener.protocol "GRPC-WEB") (and $tls $model.envoyFilter.enabled) -}}
+      {{- if eq $call "reflection" -}}
+        {{- $skipped = append $skipped (printf "gRPC-Web on %s %d: reflection is a bidi stream, which gRPC-Web cannot carry, and nothing else is routed to call (set health.enabled, or tests.method)" $listener.key $port) -}}
+      {{- else -}}
+        {{- $url := printf "%s://%s:%d%s" (ternary "https" "http" $tls) $authority $port (get $paths $call) -}}
+        {{- $curl := list "curl -sS -i --max-time 10 --http1.1 -X POST" -}}
+        {{- if $tls -}}
+          {{- if $test.insecure -}}{{- $curl = append $curl "-k" -}}{{- end -}}
+          {{- if $mutual -}}{{- $curl = append $curl "--cert /tls/tls.crt --key /tls/tls.key" -}}{{- end -}}
+        {{- end -}}
+        {{- $curl = append $curl (printf "--connect-to '%s:%d:%s'" $authority $port $address) -}}
+        {{- $curl = append $curl "-H 'content-type: application/grpc-web+proto' -H 'x-grpc-web: 1' -H \"grpc-ingress-check: $CHECK\" --data-binary @-" -}}
+        {{- $curl = append $curl (printf "'%s'" $url) -}}
+        {{- $script := list
+          "echo \"gRPC-Web check: $CHECK\""
+          (printf "out=$({ printf '%s' | %s; echo \"curl exit $?\"; } | tr -c '[:print:]\\n' '.')" $frame (join " " $curl))
+          "echo \"$out\""
+          "status=$(echo \"$out\" | sed -n 's/.*[Gg]rpc-[Ss]tatus: *\\([0-9][0-9]*\\).*/\\1/p' | head -n 1)"
+          "[ \"$status\" = 0 ] && { echo \"OK: grpc-status 0\"; exit 0; }"
+          "echo \"FAILED: grpc-status ${status:-missing} (first line: $(echo \"$out\" | head -n 1)). $CHECK. A 404 or grpc-status 12 means no route or method for this path on this host; 14 or 503 the backend is unreachable; a curl error the gateway address or port.\"" 
+          "exit 1" -}}
+        {{- $probes = append $probes (dict "name" (ternary (printf "grpc-web-%s-%d" $listener.name $port) (printf "grpc-web-%d" $port) $tls) "kind" "grpc-web" "listener" $listener.name "port" $port "authority" $authority "describe" $describe "script" (join "\n" $script)) -}}
+      {{- end -}}
+    {{- end -}}
   {{- end -}}
 {{- end -}}
-{{- $checks := dict "health" $health "reflection" $reflection -}}
-{{- $call := "" -}}
-{{- if $checks.health -}}{{- $call = "health" -}}{{- else if $checks.reflection -}}{{- $call = "reflection" -}}{{- end -}}
-{{- $_ := set $checks "call" $call -}}
-
-{{- /* The helm test Pod: the health check (with its service name, if any), else `list`
-       through reflection, else no Pod. */ -}}
-{{- $check := $model.healthCheck -}}
-{{- $args := $check.flags -}}
-{{- if eq $call "health" -}}
-  {{- with $values.tests.healthService -}}{{- $args = concat $args (list "-d" (toJson (dict "service" .))) -}}{{- end -}}
-  {{- $args = concat $args (list $check.address "grpc.health.v1.Health/Check") -}}
-{{- else if eq $call "reflection" -}}
-  {{- $args = concat $args (list $check.address "list") -}}
-{{- else if $check.enabled -}}
+{{- $_ := set $check "probes" $probes -}}
+{{- $_ := set $check "skipped" $skipped -}}
+{{- $_ := set $check "protos" (dict) -}}
+{{- if eq $call "health" -}}{{- $_ := set $check.protos "health.proto" true -}}{{- end -}}
+{{- if and (eq $call "method") $test.proto -}}{{- $_ := set $check.protos "method.proto" true -}}{{- end -}}
+{{- if and $check.enabled (not $call) -}}
   {{- $_ := set $check "enabled" false -}}
-  {{- $_ := set $check "reason" "no route serves grpc.health.v1.Health or server reflection, so there is nothing to call; set health.enabled with health.backend" -}}
+  {{- $_ := set $check "reason" "no route serves grpc.health.v1.Health or server reflection, so there is nothing to call; set health.enabled with health.backend, or tests.method" -}}
 {{- end -}}
-{{- $_ := set $check "args" $args -}}
 
 {{- $_ := set $model "passThrough" (dict "routes" $routes) -}}
 {{- $_ := set $model "checks" $checks -}}

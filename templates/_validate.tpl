@@ -37,15 +37,24 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
   {{- $errors = append $errors (printf "commonAnnotations: the annotations of each resource add up to %d bytes (keys and values, with the helm test hooks), over the 262144 (256 KiB) the API server takes per object; keep large text out of annotations (a ConfigMap, or a link to it)" $annotationBytes) -}}
 {{- end -}}
 
+{{- /* hosts: the form is checked here rather than by a schema pattern, so that the message
+       says what is wrong and what to write, the same on Helm 3 and Helm 4. */ -}}
+{{- range $index, $host := $values.hosts -}}
+  {{- with include "grpc-ingress.hostProblem" (list (printf "hosts[%d]" $index) $host) -}}{{- $errors = append $errors . -}}{{- end -}}
+{{- end -}}
+{{- range $index, $entry := $tls.hosts -}}{{- range $position, $host := $entry.hosts -}}
+  {{- with include "grpc-ingress.hostProblem" (list (printf "tls.hosts[%d].hosts[%d]" $index $position) $host) -}}{{- $errors = append $errors . -}}{{- end -}}
+{{- end -}}{{- end -}}
+{{- range $index, $origin := $values.grpcWeb.cors.allowOrigins -}}{{- if kindIs "string" $origin -}}
+  {{- with include "grpc-ingress.originProblem" (list (printf "grpcWeb.cors.allowOrigins[%d]" $index) $origin) -}}{{- $errors = append $errors . -}}{{- end -}}
+{{- end -}}{{- end -}}
+
 {{- /* gateway */ -}}
 {{- if and (not $gateway.create) (not $gateway.ref) (not (and (eq $values.api "gateway-api") $values.gatewayApi.parentRefs)) -}}
   {{- $errors = append $errors "gateway.ref: gateway.create is false, so set gateway.ref to the existing Gateway as namespace/name (for example istio-system/shared-gateway)" -}}
 {{- end -}}
 
 {{- /* tls */ -}}
-{{- if and $tls.enabled $gateway.create $model.defaultTlsHosts (not $model.names.credentialName) -}}
-  {{- $errors = append $errors (printf "tls.credentialName: TLS is enabled for %s but there is no certificate source (tls.credentialName is empty); name an existing kubernetes.io/tls secret in gateway.workloadNamespace (%s), or set tls.secret.create (with cert and key) or tls.certManager.enabled" (join ", " $model.defaultTlsHosts) $model.gateway.workloadNamespace) -}}
-{{- end -}}
 {{- if and $tls.enabled $gateway.create (has $tls.mode (list "MUTUAL" "OPTIONAL_MUTUAL")) (not (or $tls.secret.caCert $tls.externalCA)) -}}
   {{- $errors = append $errors (printf "tls.mode: %s verifies client certificates but no client CA is given; set tls.secret.caCert (the chart writes it as <credentialName>-cacert for every HTTPS server), or tls.externalCA: true when ca.crt or a <credentialName>-cacert secret already exists" $tls.mode) -}}
 {{- end -}}
@@ -337,8 +346,9 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
     {{- end -}}
     {{- /* Only what may be refused costs a call: a non-zero duration of whole h/m/s/ms of
            at most seven characters is at least 1ms, to the millisecond, and fits Go. */ -}}
-    {{- if not (hasKey $suspect $route.timeout) -}}{{- $_ := set $suspect $route.timeout (regexMatch "^[-+0.]|[.nuµμ]|^.{8}" $route.timeout) -}}{{- end -}}
-    {{- if get $suspect $route.timeout -}}{{- with include "grpc-ingress.durationProblem" (list (printf "routes[%d].timeout" $index) $route.timeout) -}}
+    {{- $t := toString $route.timeout -}}
+    {{- if not (hasKey $suspect $t) -}}{{- $_ := set $suspect $t (regexMatch "^[-+0.]|[.nuµμ]|^.{8}|^[0-9]+$" $t) -}}{{- end -}}
+    {{- if get $suspect $t -}}{{- with include "grpc-ingress.durationProblem" (list (printf "routes[%d].timeout" $index) $route.timeout) -}}
       {{- $errors = append $errors . -}}
     {{- end -}}{{- end -}}
   {{- end -}}
@@ -349,8 +359,9 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
          default retryOn and still means "off". On a route, the user wrote both: say so. */ -}}
   {{- with $route.retries -}}
     {{- with .perTryTimeout -}}
-    {{- if not (hasKey $suspect .) -}}{{- $_ := set $suspect . (regexMatch "^[-+0.]|[.nuµμ]|^.{8}" .) -}}{{- end -}}
-    {{- if get $suspect . -}}
+    {{- $t := toString . -}}
+    {{- if not (hasKey $suspect $t) -}}{{- $_ := set $suspect $t (regexMatch "^[-+0.]|[.nuµμ]|^.{8}|^[0-9]+$" $t) -}}{{- end -}}
+    {{- if get $suspect $t -}}
       {{- with include "grpc-ingress.durationProblem" (list (printf "routes[%d].retries.perTryTimeout" $index) .) -}}{{- $errors = append $errors . -}}{{- end -}}
     {{- end -}}{{- end -}}
     {{- if .attempts -}}{{- else if or .perTryTimeout .retryOn -}}
@@ -492,7 +503,7 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
 
 {{/*
 The problem with a duration, or "": include "grpc-ingress.durationProblem" (list KEY VALUE [GRAIN])
-Every reader parses durations with Go's time.ParseDuration (the schema takes its whole syntax:
+A bare number (timeout: 10) is refused asking for a unit. Every reader parses durations with Go's time.ParseDuration (the schema takes its whole syntax:
 1h30m, 1.5s, .5s, 250000us, a sign): the API server's CEL rules, istiod's webhook (golang/protobuf
 jsonpb reads a Duration with time.ParseDuration) and cert-manager. Refused as they refuse:
 longer than Go can hold (grpc-ingress.durationOverflows), and by GRAIN:
@@ -511,7 +522,11 @@ longer than Go can hold (grpc-ingress.durationOverflows), and by GRAIN:
 {{- $value := index . 1 -}}
 {{- $grain := "ms" -}}
 {{- if gt (len .) 2 -}}{{- $grain = index . 2 -}}{{- end -}}
-{{- if include "grpc-ingress.durationOverflows" $value -}}
+{{- if not (kindIs "string" $value) -}}
+{{- /* The schema lets a bare number through so that this message, with its fix, is the one
+       both Helms show: Istio and Envoy read a duration as text with a unit. */ -}}
+{{- printf "%s: %v has no unit, and durations are Go durations with one; write \"%vs\" for seconds (or \"%vms\", \"%vm\")" $key $value $value $value $value -}}
+{{- else if include "grpc-ingress.durationOverflows" $value -}}
 {{- printf "%s: %s is longer than Go's longest duration (2562047h47m16.854775807s), and the API server, istiod and cert-manager all parse it with Go; use at most 2562047h, or leave it out for the default" $key $value -}}
 {{- else if ne $grain "any" -}}
 {{- $ns := include "grpc-ingress.durationNs" $value | atoi -}}
@@ -603,6 +618,62 @@ are int32, and the CRD says format: int32; tcpKeepalive.probes is a uint32, the 
   {{- end -}}
 {{- end -}}
 {{- toJson $problems -}}
+{{- end -}}
+
+{{/*
+What is wrong with a host name, and the host to write instead, or "":
+include "grpc-ingress.hostProblem" (list KEY HOST)
+A host is lower-case DNS labels joined by dots, optionally "*." first: what Istio's Gateway
+and VirtualService hosts and a certificate's DNS names take (no scheme, port, path or IP).
+*/}}
+{{- define "grpc-ingress.hostProblem" -}}
+{{- $key := index . 0 -}}
+{{- $host := index . 1 -}}
+{{- $pattern := "^(\\*\\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$" -}}
+{{- if not (regexMatch $pattern $host) -}}
+  {{- $what := list -}}
+  {{- $fixed := $host -}}
+  {{- if regexMatch "^[A-Za-z][A-Za-z0-9+.-]*://" $fixed -}}{{- $what = append $what "a scheme" -}}{{- $fixed = regexReplaceAll "^[A-Za-z][A-Za-z0-9+.-]*://" $fixed "" -}}{{- end -}}
+  {{- if contains "/" $fixed -}}{{- $what = append $what "a path" -}}{{- $fixed = regexReplaceAll "/.*$" $fixed "" -}}{{- end -}}
+  {{- if regexMatch ":[0-9]*$" $fixed -}}{{- $what = append $what "a port (the port is tls.port, h2c.port or grpcWeb.port)" -}}{{- $fixed = regexReplaceAll ":[0-9]*$" $fixed "" -}}{{- end -}}
+  {{- if hasSuffix "." $fixed -}}{{- $what = append $what "a trailing dot" -}}{{- $fixed = trimSuffix "." $fixed -}}{{- end -}}
+  {{- if ne (lower $fixed) $fixed -}}{{- $what = append $what "upper-case letters" -}}{{- $fixed = lower $fixed -}}{{- end -}}
+  {{- if and $what (regexMatch $pattern $fixed) -}}
+    {{- printf "%s: %q has %s, and a host is the name alone; write %s" $key $host (join " and " $what) $fixed -}}
+  {{- else -}}
+    {{- printf "%s: %q is not a host name Istio takes: lower-case DNS labels of letters, digits and '-' joined by dots, the last one not all digits (grpc.example.com), optionally *. first (*.example.com); no scheme, port, path or IP address; write the name clients connect to" $key $host -}}
+  {{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+What is wrong with a CORS origin written as a string, and the origin to write, or "":
+include "grpc-ingress.originProblem" (list KEY ORIGIN)
+Browsers send Origin as scheme://host[:port], with no path and no trailing / (RFC 6454); Istio
+compares an exact string with it, so any other form never matches. "*" is any origin.
+*/}}
+{{- define "grpc-ingress.originProblem" -}}
+{{- $key := index . 0 -}}
+{{- $origin := index . 1 -}}
+{{- $pattern := "^(\\*|[a-z][a-z0-9+.-]*://[^\\s/?#]+)$" -}}
+{{- if not (regexMatch $pattern $origin) -}}
+  {{- $fixed := $origin -}}
+  {{- $what := "" -}}
+  {{- if regexMatch "^[a-z][a-z0-9+.-]*://[^\\s/?#]+/$" $origin -}}
+    {{- $what = "ends in /" -}}{{- $fixed = trimSuffix "/" $origin -}}
+  {{- else if regexMatch "^[a-z][a-z0-9+.-]*://[^\\s/?#]+[/?#]" $origin -}}
+    {{- $what = "has a path" -}}{{- $fixed = regexReplaceAll "^([a-z][a-z0-9+.-]*://[^\\s/?#]+).*$" $origin "${1}" -}}
+  {{- else if not (contains "://" $origin) -}}
+    {{- $what = "has no scheme" -}}{{- $fixed = printf "https://%s" (trimSuffix "/" $origin) -}}
+  {{- else if ne (lower $origin) $origin -}}
+    {{- $what = "has upper-case letters" -}}{{- $fixed = lower $origin -}}
+  {{- end -}}
+  {{- if and $what (regexMatch $pattern $fixed) -}}
+    {{- printf "%s: %q %s, but a browser sends its Origin as scheme://host[:port] with no path or trailing /, so this never matches; write %s" $key $origin $what $fixed -}}
+  {{- else -}}
+    {{- printf "%s: %q is not an origin: write scheme://host[:port] as the browser sends it (https://app.example.com), \"*\" with allowAnyOrigin, or a match object ({prefix: ...} or {regex: ...})" $key $origin -}}
+  {{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{/*

@@ -388,3 +388,25 @@ def test_readme_upgrading_note_names_what_moved_and_what_changed_default():
     for needle in ("DestinationRules move", "gateway.workloadNamespace", "`grpcWeb.port` is 80",
                    "`retries.streaming.retryOn` is `connect-failure,refused-stream`", "listenerPort", "gateway.install"):
         assert needle in section, needle
+
+
+# --- README's combined example (scripts/readme-example) -----------------------------------
+
+def test_readme_combined_example_is_the_current_render():
+    """README shows the render of ci/combined-values.yaml; a chart change that alters it makes
+    this fail until scripts/readme-example is run."""
+    proc = subprocess.run([str(ROOT / "scripts" / "readme-example"), "--check"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"README.md's combined example is stale; run scripts/readme-example\n{proc.stdout[-3000:]}{proc.stderr}"
+
+
+def test_readme_example_check_notices_a_stale_copy(tmp_path):
+    chart = tmp_path / "chart"
+    shutil.copytree(ROOT, chart, ignore=shutil.ignore_patterns(".git", ".venv", ".tools", "node_modules", "tests"))
+    readme = chart / "README.md"
+    readme.write_text(readme.read_text().replace("name: shop.example.com", "name: stale.example.com", 1)
+                      .replace("- shop.example.com", "- stale.example.com", 1))
+    env = {**os.environ, "HELM": find_helm()[0]}
+    stale = subprocess.run([str(chart / "scripts" / "readme-example"), "--check"], capture_output=True, text=True, timeout=120, env=env)
+    assert stale.returncode == 1 and "stale" in stale.stderr
+    assert subprocess.run([str(chart / "scripts" / "readme-example")], timeout=120, env=env).returncode == 0
+    assert subprocess.run([str(chart / "scripts" / "readme-example"), "--check"], timeout=120, env=env).returncode == 0

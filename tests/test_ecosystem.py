@@ -442,7 +442,8 @@ def test_values_object_passes_the_schema_and_renders_its_config(rendered, argo):
     assert sorted(r["name"] for r in vs["spec"]["http"]) == sorted(r["name"] for r in vo["routes"])
     gw = rendered.one("Gateway")
     creds = {s["tls"]["credentialName"] for s in gw["spec"]["servers"] if "tls" in s}
-    assert creds == {vo["tls"]["credentialName"]}
+    assert "credentialName" not in vo["tls"], "README: leave credentialName empty with cert-manager"
+    assert creds == {f"{argo['release']}-grpc-ingress-tls"} == {c["spec"]["secretName"] for c in rendered.of_kind("Certificate")}
     for d in rendered.docs:
         assert d["metadata"]["labels"]["app.kubernetes.io/instance"] == argo["release"]
 

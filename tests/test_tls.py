@@ -142,8 +142,10 @@ def test_each_host_gets_the_certificate_of_its_tls_hosts_entry_or_the_default_an
             assert secret == own[host], host
         elif tls.get("credentialName", DEFAULT_CREDENTIAL):  # unset: values.yaml's default, as Helm merges it
             assert secret == tls.get("credentialName", DEFAULT_CREDENTIAL), host
-        else:
+        elif tls.get("secret", {}).get("create") or tls.get("certManager", {}).get("enabled"):
             assert secret in created, "%s: the derived secret %s is one this chart creates (%s)" % (host, secret, created)
+        else:  # an existing secret under the per-release default name <fullname>-tls
+            assert (secret.endswith("-tls") or len(secret) == 56) and secret not in created, (host, secret)
         # Every HTTPS server applies the chart-wide TLS settings, its own certificate aside.
         got = server["tls"]
         assert (got["mode"], got["minProtocolVersion"]) == (tls["mode"], tls["minProtocolVersion"]), got
@@ -171,13 +173,28 @@ def test_strings_in_tls_keys_are_refused_naming_the_key_or_kept_verbatim(injecte
     injected.check(field, payload)
 
 
+def test_each_release_gets_its_own_certificate_secret_by_default(helm):
+    """With tls.credentialName empty (the default) the secret is <fullname>-tls: two releases
+    (or two aliased instances) issuing certificates never write one secret."""
+    cm = {"tls": {"certManager": {"enabled": True, "issuerRef": {"name": "ca"}}}}
+    names = {}
+    for release in ("shop", "admin"):
+        r = helm.render(cm, release=release)
+        cert = r.one("Certificate")
+        assert cert["spec"]["secretName"] == server_by_name(r, "https")["tls"]["credentialName"]
+        names[release] = cert["spec"]["secretName"]
+    assert names == {"shop": "shop-grpc-ingress-tls", "admin": "admin-grpc-ingress-tls"}
+    # a secret that already exists: the gateway reads it by the default name too, or by the one given
+    assert server_by_name(helm.render(None, release="shop"), "https")["tls"]["credentialName"] == "shop-grpc-ingress-tls"
+    assert server_by_name(helm.render({"tls": {"credentialName": "mine"}}, release="shop"), "https")["tls"]["credentialName"] == "mine"
+
+
 # --- bad input -----------------------------------------------------------------------------
 
 BAD_VALUES = [
     ("tls-enabled-string", {"tls": {"enabled": "yes"}}, [r"tls\.enabled"]),
     ("unknown-tls-key", {"tls": {"credentialname": "x"}}, [r"tls", r"credentialname"]),
     ("unknown-secret-key", {"tls": {"secret": {"crt": "x"}}}, [r"tls\.secret", r"crt"]),
-    ("tls-no-certificate-source", {"tls": {"credentialName": ""}}, [r"tls\.credentialName", r"certificate source"]),
     ("mutual-without-ca", {"tls": {"mode": "MUTUAL"}}, [r"tls\.mode", r"caCert|externalCA"]),
     ("optional-mutual-without-ca", {"tls": {"mode": "OPTIONAL_MUTUAL"}}, [r"tls\.mode"]),
     ("tls-mode-passthrough", {"tls": {"mode": "PASSTHROUGH"}}, [r"tls\.mode"]),

@@ -1,0 +1,80 @@
+{{/*
+Choices that render and apply but have a known trap on a cluster: NOTES.txt prints each one
+after the install. Each is "key: what happens; what to do". Refused mistakes are errors
+(_validate.tpl); these are legal, sometimes intended, and worth a line.
+*/}}
+
+{{/*
+Fill model.warnings: include "grpc-ingress.model.warnings" (list $ $model)   (last)
+*/}}
+{{- define "grpc-ingress.model.warnings" -}}
+{{- $root := index . 0 -}}
+{{- $model := index . 1 -}}
+{{- $values := $root.Values -}}
+{{- $warnings := list -}}
+{{- $gw := $model.gateway -}}
+
+{{- /* A method routed on its own is matched before its service's route (method-only routes
+       rank first, _routes.tpl), so its calls never see the weights of that route. */ -}}
+{{- $split := dict -}}
+{{- range $key, $entry := $model.routes -}}{{- if $entry.weighted -}}{{- range $entry.route.services -}}
+  {{- $_ := set $split . $entry -}}
+{{- end -}}{{- end -}}{{- end -}}
+{{- if $split -}}
+  {{- range $index, $route := $values.routes -}}{{- if and $route.methods (not $route.services) (not $route.prefix) (not $route.regex) -}}
+    {{- $entry := get $model.routes (printf "r0-%06d" $index) -}}
+    {{- range $method := $route.methods -}}{{- with get $split (dir $method) -}}
+      {{- $same := eq (toJson $entry.backends) (toJson .backends) -}}
+      {{- if not $same -}}
+        {{- $weights := list -}}
+        {{- range .backends -}}{{- $weights = append $weights (printf "%s%s %d%%" .host (ternary (printf "/%s" .subset) "" (not (empty .subset))) (int .weight)) -}}{{- end -}}
+        {{- $warnings = append $warnings (printf "routes[%d].methods: %s%s is routed on its own (route %q), so its calls skip the canary split of route %q (%s) and all go to %s; give route %q the same backends and weights, or drop the split" $index $method (ternary " (streaming)" "" (not (empty $route.streaming))) $route.name .route.name (join ", " $weights) (include "grpc-ingress.backendList" $entry.backends) $route.name .route.name) -}}
+      {{- end -}}
+    {{- end -}}{{- end -}}
+  {{- end -}}{{- end -}}
+{{- end -}}
+
+{{- /* Plaintext servers share the HTTPS server's gateway: its pods and its (usually
+       public) Service. */ -}}
+{{- if $values.gateway.create -}}
+  {{- range $listener := $model.listeners -}}
+    {{- if has $listener.protocol (list "HTTP2" "GRPC-WEB") -}}
+      {{- $warnings = append $warnings (printf "%s: the plaintext %s server on port %d is on the same gateway as the others (pods %s, Service %s), so every route is reachable unencrypted by anyone who reaches that Service; if it is public, keep plaintext for in-cluster clients (call the backend Service directly, or run a second, internal gateway and a release of this chart on it with gateway.install custom)" (trimSuffix ".port" $listener.key | printf "%s.enabled") $listener.protocol (int $listener.port) (include "grpc-ingress.selectorText" $gw.selector) ($gw.service | default "of gateway.install custom")) -}}
+    {{- end -}}
+  {{- end -}}
+  {{- /* A port the stock Service lacks must have been added by hand: say which. */ -}}
+  {{- if and (ne $gw.install "custom") $values.gateway.servicePorts -}}
+    {{- $stock := get (dict "istioctl" (list "80" "443") "gateway-chart" (list "80" "443")) $gw.install -}}
+    {{- range $listener := $model.listeners -}}{{- if not (has (toString $listener.port) $stock) -}}
+      {{- $warnings = append $warnings (printf "%s: port %d is not a port of the stock %s Service (80 and 443 only); gateway.servicePorts says you added it: check with kubectl get svc %s -n %s, or clients reach nothing" $listener.key (int $listener.port) $gw.service $gw.service $gw.workloadNamespace) -}}
+    {{- end -}}{{- end -}}
+  {{- end -}}
+{{- end -}}
+{{- if $values.reflection.enabled -}}
+  {{- $warnings = append $warnings (printf "reflection.enabled: anyone who reaches the gateway can list every service and message type %s serves; turn it off where the API is not public" $values.reflection.backend.host) -}}
+{{- end -}}
+{{- if and $values.tls.certManager.enabled $values.tls.credentialName -}}
+  {{- $warnings = append $warnings (printf "tls.credentialName: %s is named while cert-manager issues it; another release (or aliased instance) that names it too issues into the same Secret and they overwrite each other; leave it empty for %s" $values.tls.credentialName (include "grpc-ingress.fit" (list 56 (printf "%s-tls" $model.names.fullname)))) -}}
+{{- end -}}
+{{- $_ := set $model "warnings" $warnings -}}
+{{- end -}}
+
+{{/* Backends as NOTES and messages print them: include "grpc-ingress.backendList" BACKENDS ("cart:50051 90%, cart-canary:50051 10%") */}}
+{{- define "grpc-ingress.backendList" -}}
+{{- $out := list -}}
+{{- $weighted := gt (len .) 1 -}}
+{{- range . -}}
+  {{- $text := printf "%s:%d" .host (int .port) -}}
+  {{- with .subset -}}{{- $text = printf "%s (subset %s)" $text . -}}{{- end -}}
+  {{- if $weighted -}}{{- $text = printf "%s %d%%" $text (int .weight) -}}{{- end -}}
+  {{- $out = append $out $text -}}
+{{- end -}}
+{{- join ", " $out -}}
+{{- end -}}
+
+{{/* A label selector as text: include "grpc-ingress.selectorText" MAP ("istio=ingressgateway") */}}
+{{- define "grpc-ingress.selectorText" -}}
+{{- $out := list -}}
+{{- range $key, $value := . -}}{{- $out = append $out (printf "%s=%s" $key $value) -}}{{- end -}}
+{{- join "," $out -}}
+{{- end -}}
