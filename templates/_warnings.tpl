@@ -62,8 +62,9 @@ Fill model.warnings: include "grpc-ingress.model.warnings" (list $ $model)   (la
 {{/* Backends as NOTES and messages print them: include "grpc-ingress.backendList" BACKENDS ("cart:50051 90%, cart-canary:50051 10%") */}}
 {{- define "grpc-ingress.backendList" -}}
 {{- $out := list -}}
-{{- $weighted := gt (len .) 1 -}}
-{{- range . -}}
+{{- $backends := . | default list -}}{{- /* a route refused for having none still gets here */ -}}
+{{- $weighted := gt (len $backends) 1 -}}
+{{- range $backends -}}
   {{- $text := printf "%s:%d" .host (int .port) -}}
   {{- with .subset -}}{{- $text = printf "%s (subset %s)" $text . -}}{{- end -}}
   {{- if $weighted -}}{{- $text = printf "%s %d%%" $text (int .weight) -}}{{- end -}}
