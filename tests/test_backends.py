@@ -423,7 +423,11 @@ def m_http2_keepalive_below_1_31(v, rnd):
 
 def m_outlier_detection_never_ejects(v, rnd):
     j = new_route(v, services=[fresh_service(v, "od")], backend={"host": "outlier-host", "port": 50051},
-                  trafficPolicy={"outlierDetection": rnd.choice([{"interval": "10s"}, {"consecutiveGatewayErrors": 0}])})
+                  # Both counts 0 as written: a count the route leaves out comes from the chart-wide
+                  # trafficPolicy.outlierDetection, which may eject.
+                  trafficPolicy={"outlierDetection": rnd.choice([
+                      {"interval": "10s", "consecutiveGatewayErrors": 0, "consecutive5xxErrors": 0},
+                      {"consecutiveGatewayErrors": 0, "consecutive5xxErrors": 0}])})
     return [path_re("routes", j, "trafficPolicy", "outlierDetection")]
 
 

