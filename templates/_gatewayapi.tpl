@@ -16,6 +16,8 @@ model.gatewayApi (printed by gatewayapi-*.yaml):
                    istio/istio#58877)
   parentRefs       where call routes attach; redirect: {name, parentRefs} or {}
   referenceGrants  list of {name, namespace, from, to}
+  retries          {name, routes: list of {route (the rule's, so the Envoy route's, name),
+                   policy (Envoy RetryPolicy fields)}}: the retries EnvoyFilter
 
 What Istio does with these objects, read in its source (pilot/pkg/config/kube/gateway/
 conversion.go unless said otherwise), and which the chart relies on:
@@ -32,11 +34,13 @@ conversion.go unless said otherwise), and which the chart relies on:
   EnvoyFilter, on plaintext as on TLS.
 - convertGRPCRoute: method matches become the same /pkg.Service/ prefix and
   /pkg.Service/Method exact matches the VirtualService has; no timeout, retry or CORS.
+  A rule's name becomes the Envoy route's name (vs.Name; else <ns>.<route>.<position>).
 - convertHTTPRoute: timeouts.request is the route timeout (1.24+), the CORS filter the
   corsPolicy (1.26+; createCorsFilter), retry the retries (experimental channel only: the
   standard CRDs have no retry field). A route without retry gets Istio's default policy
   (DefaultPolicy in pilot/pkg/networking/core/route/retry/retry.go: 2 attempts on
-  connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes).
+  connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes), which would
+  replay streams; an EnvoyFilter MERGE per route (gatewayapi-retries.yaml) sets the chart's.
 - buildDestination: a backendRef names a Service (name, namespace) or, 1.26+, an Istio
   Hostname (a ServiceEntry host); another namespace needs a ReferenceGrant; there are no
   DestinationRule subsets.
@@ -225,14 +229,17 @@ Exact /pkg.Service/Method.
   {{- end -}}
 {{- end -}}
 
-{{- /* Retries: the standard channel has no retry field, so every route gets Istio's default
-       policy. Values that ask for another are refused rather than dropped. */ -}}
-{{- $retryNote := "the Gateway API standard channel has no retry field (HTTPRoute retry is experimental, GRPCRoute has none), so Istio gives every route its default policy (2 attempts on connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes: DefaultPolicy in pilot/pkg/networking/core/route/retry/retry.go)" -}}
+{{- /* Retries: the standard channel has no retry field (HTTPRoute retry is experimental,
+       GRPCRoute has none), so Istio gives every route its default policy (DefaultPolicy in
+       pilot/pkg/networking/core/route/retry/retry.go). The chart's own policy reaches each
+       route through an EnvoyFilter MERGE instead (gatewayapi-retries.yaml). A MERGE cannot
+       turn retries off: Istio's merge (Merge in pkg/proto/merge/merge.go, as proto.Merge)
+       skips zero values, so num_retries 0 leaves the default 2, and nothing removes the
+       policy that ConvertPolicy drops for attempts 0. attempts 0 is refused, not dropped. */ -}}
+{{- $offNote := "but with api: gateway-api the chart sets retries through an EnvoyFilter MERGE on Istio's default policy (2 attempts on connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes), and a MERGE cannot zero or remove it (Merge in Istio's pkg/proto/merge skips zero values)" -}}
 {{- range $kind := list "unary" "streaming" -}}
-  {{- $given := get $values.retries $kind -}}
-  {{- $default := get $defaults.retries $kind -}}
-  {{- if or (ne (int $given.attempts) (int $default.attempts)) (ne (toString $given.retryOn) (toString $default.retryOn)) $given.perTryTimeout -}}
-    {{- $errors = append $errors (printf "retries.%s: %s, but %s; remove it to keep the chart's default, or keep api: istio" $kind (toJson $given) $retryNote) -}}
+  {{- if eq (int (get $values.retries $kind).attempts) 0 -}}
+    {{- $errors = append $errors (printf "retries.%s.attempts: 0, %s; set attempts to 1 or more with a narrow retryOn (connect-failure,refused-stream retries only calls that never reached the backend), or keep api: istio" $kind $offNote) -}}
   {{- end -}}
 {{- end -}}
 
@@ -286,9 +293,9 @@ Exact /pkg.Service/Method.
   {{- with $route.prefix -}}{{- if and (ne . "/") (not (hasSuffix "/" .)) -}}
     {{- $errors = append $errors (printf "%s.prefix: %s, but a Gateway API PathPrefix matches whole path segments (%s and %s/..., not %sX), which the VirtualService's prefix does not; end the prefix with / (or match services and methods), or keep api: istio" $where . . . .) -}}
   {{- end -}}{{- end -}}
-  {{- if $route.retries -}}
-    {{- $errors = append $errors (printf "%s.retries: %s, but %s; remove the route's retries, or keep api: istio" $where (toJson $route.retries) $retryNote) -}}
-  {{- end -}}
+  {{- if $route.retries -}}{{- if eq (int $route.retries.attempts) 0 -}}
+    {{- $errors = append $errors (printf "%s.retries.attempts: 0, %s; set attempts to 1 or more with a narrow retryOn (connect-failure,refused-stream), or keep api: istio" $where $offNote) -}}
+  {{- end -}}{{- end -}}
   {{- $services := list -}}
   {{- $matchCount := add (len ($route.services | default list)) (len ($route.methods | default list)) -}}
   {{- if gt $matchCount 64 -}}
@@ -354,9 +361,35 @@ Exact /pkg.Service/Method.
 {{- /* The rules as printed. */ -}}
 {{- $routes := list -}}
 {{- $kinds := dict -}}
+{{- $retries := list -}}
 {{- range $entries -}}
   {{- $route := .entry.route -}}
-  {{- $rule := dict "name" $route.name -}}
+  {{- $objectName := include "grpc-ingress.fit" (printf "%s-%s" $names.fullname $route.name) -}}
+  {{- /* The rule's name is the Envoy route's name (convertGRPCRoute/convertHTTPRoute: vs.Name =
+         rule name, else <ns>.<route>.<position>; TranslateRoute in pilot/pkg/networking/core/
+         route/route.go: route name = vs.Name), which the retries EnvoyFilter matches. Unique
+         on a shared Gateway: the namespace and the object name, fitted to 63 with a hash. */ -}}
+  {{- $ruleName := include "grpc-ingress.fit" (printf "%s-%s" $releaseNs $objectName) -}}
+  {{- $rule := dict "name" $ruleName -}}
+  {{- /* The route's effective policy as ConvertPolicy (pilot/pkg/networking/core/route/retry/
+         retry.go) writes the VirtualService's: num_retries = attempts; retryOn split by
+         parseRetryOn into named conditions and HTTP status codes, ",retriable-status-codes"
+         added when there are codes and it is not named; no retryOn keeps the default's
+         (the MERGE leaves retry_on alone); per_try_timeout as given. */ -}}
+  {{- $given := .entry.retries -}}
+  {{- $policy := dict "num_retries" (int $given.attempts) -}}
+  {{- with $given.retryOn -}}
+    {{- $named := list -}}{{- $codes := list -}}
+    {{- range splitList "," . -}}{{- $t := trim . -}}{{- if $t -}}
+      {{- if regexMatch "^[0-9]+$" $t -}}{{- $codes = append $codes (int $t) -}}{{- else -}}{{- $named = append $named $t -}}{{- end -}}
+    {{- end -}}{{- end -}}
+    {{- $on := join "," $named -}}
+    {{- if and $codes (not (contains "retriable-status-codes" $on)) -}}{{- $on = printf "%s,retriable-status-codes" $on -}}{{- end -}}
+    {{- $_ := set $policy "retry_on" $on -}}
+    {{- with $codes -}}{{- $_ := set $policy "retriable_status_codes" . -}}{{- end -}}
+  {{- end -}}
+  {{- with $given.perTryTimeout -}}{{- $_ := set $policy "per_try_timeout" (include "grpc-ingress.protoDuration" .) -}}{{- end -}}
+  {{- if gt (int $given.attempts) 0 -}}{{- $retries = append $retries (dict "route" $ruleName "policy" $policy) -}}{{- end -}}
   {{- $kind := "GRPCRoute" -}}
   {{- $matches := list -}}
   {{- if .reasons -}}
@@ -374,9 +407,10 @@ Exact /pkg.Service/Method.
   {{- with $matches -}}{{- $_ := set $rule "matches" . -}}{{- end -}}
   {{- $_ := set $rule "backendRefs" .backendRefs -}}
   {{- $_ := set $kinds $kind true -}}
-  {{- $routes = append $routes (dict "kind" $kind "name" (include "grpc-ingress.fit" (printf "%s-%s" $names.fullname $route.name)) "rule" $rule "reasons" (join ", " .reasons)) -}}
+  {{- $routes = append $routes (dict "kind" $kind "name" $objectName "rule" $rule "reasons" (join ", " .reasons)) -}}
 {{- end -}}
 {{- $_ := set $gapi "routes" $routes -}}
+{{- $_ := set $gapi "retries" (dict "name" (include "grpc-ingress.fit" (printf "%s-retries" $names.fullname)) "routes" $retries) -}}
 {{- $routeKinds := list -}}
 {{- range $kind, $_ := $kinds -}}{{- $routeKinds = append $routeKinds (dict "group" "gateway.networking.k8s.io" "kind" $kind) -}}{{- end -}}
 

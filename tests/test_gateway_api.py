@@ -145,7 +145,12 @@ def test_an_existing_gateway_is_attached_to_and_not_rendered(helm):
     assert not r.has("Gateway")
     for route in routes(r):
         assert route["spec"]["parentRefs"] == [{"name": "shared-gateway", "namespace": "istio-ingress"}]
-    assert not r.of_kind("EnvoyFilter"), "a shared gateway's owner sets its EnvoyFilters (auto)"
+    # A shared gateway's owner sets its listener EnvoyFilters (auto); the release's own routes'
+    # retries still go on the shared gateway's pods, in its namespace.
+    (ef,) = r.of_kind("EnvoyFilter")
+    assert ef["metadata"]["namespace"] == "istio-ingress"
+    assert ef["spec"]["workloadSelector"]["labels"] == {"gateway.networking.k8s.io/gateway-name": "shared-gateway"}
+    assert {p["applyTo"] for p in ef["spec"]["configPatches"]} == {"HTTP_ROUTE"}
     ref = {"name": "edge", "namespace": "gateways", "sectionName": "https-payments"}
     r = helm.render(gapi(gateway={"create": False}, gatewayApi={"parentRefs": [ref]}))
     for route in routes(r):
@@ -317,6 +322,49 @@ def test_the_grpc_web_envoyfilter_targets_the_deployed_gateway_pods_on_the_liste
         assert p["match"]["listener"]["filterChain"]["filter"]["subFilter"]["name"] == "envoy.filters.http.grpc_stats"
 
 
+def retry_filter(r):
+    (ef,) = [d for d in r.of_kind("EnvoyFilter") if d["metadata"]["name"].endswith("-retries")]
+    return ef
+
+
+def test_each_route_gets_the_charts_retry_policy_through_an_envoyfilter_merge_on_its_rule_name(helm):
+    """The standard channel has no retry field, so the chart's policy per route (its own, else the
+    chart's for its kind) is a MERGE on the Envoy route named as the rule; HTTP status codes in
+    retryOn move to retriable_status_codes as Istio's ConvertPolicy moves them."""
+    r = helm.render(gapi(hosts=["api.example.com"], retries={"unary": {"perTryTimeout": "250ms"}}, routes=[
+        {"name": "unary", "services": ["a.A"], "backend": {"host": "a", "port": 50051}},
+        {"name": "stream", "services": ["b.B"], "streaming": True, "backend": {"host": "b", "port": 50051}},
+        {"name": "own", "methods": ["c.C/M"], "backend": {"host": "c", "port": 50051},
+         "retries": {"attempts": 4, "retryOn": "503,unavailable"}}]))
+    ef = retry_filter(r)
+    assert ef["metadata"]["namespace"] == gateway(r)["metadata"]["namespace"]
+    assert ef["spec"]["workloadSelector"]["labels"] == {"gateway.networking.k8s.io/gateway-name": gateway(r)["metadata"]["name"]}
+    rule_names = {n: route_named(r, n)["spec"]["rules"][0]["name"] for n in ("unary", "stream", "own")}
+    got = {}
+    for p in ef["spec"]["configPatches"]:
+        assert (p["applyTo"], p["match"]["context"], p["patch"]["operation"]) == ("HTTP_ROUTE", "GATEWAY", "MERGE")
+        assert set(p["match"]["routeConfiguration"]) == {"vhost"} and set(p["match"]["routeConfiguration"]["vhost"]) == {"route"}
+        got[p["match"]["routeConfiguration"]["vhost"]["route"]["name"]] = p["patch"]["value"]["route"]["retry_policy"]
+    assert got == {
+        rule_names["unary"]: {"num_retries": 2, "retry_on": "connect-failure,refused-stream,unavailable",
+                                                        "per_try_timeout": "0.250s"},
+        rule_names["stream"]: {"num_retries": 1, "retry_on": "connect-failure,refused-stream"},
+        rule_names["own"]: {"num_retries": 4, "retry_on": "unavailable,retriable-status-codes",
+                                                      "retriable_status_codes": [503]},
+    }
+    assert len(set(rule_names.values())) == 3
+
+
+def test_rule_names_are_unique_per_namespace_and_release(helm):
+    """The rule name is the Envoy route's name, which the retries EnvoyFilter matches on a Gateway
+    other releases may share: two releases, or one release name in two namespaces, never share one."""
+    values = gapi(gateway={"create": False}, gatewayApi={"parentRefs": [{"name": "edge", "namespace": "gw"}]},
+                  routes=[{"name": "r", "services": ["a.A"], "backend": {"host": "a", "port": 50051}}])
+    names = [routes(helm.render(values, release=rel, namespace=ns))[0]["spec"]["rules"][0]["name"]
+             for rel, ns in (("one", "a"), ("one", "b"), ("two", "a"))]
+    assert len(set(names)) == 3
+
+
 def test_plaintext_grpc_web_patches_the_http_listener_by_port(helm):
     r = helm.render(gateway_api_values("grpc-web-plaintext-values.yaml"))
     (l,) = listeners(r)
@@ -368,9 +416,10 @@ BAD_VALUES = [
         {"host": "a", "port": 1, "subset": "v1", "subsetLabels": {"v": "1"}, "weight": 50},
         {"host": "a", "port": 1, "subset": "v2", "subsetLabels": {"v": "2"}, "weight": 50}]}]),
      [r"routes\.0\.backends\.0\.subset: v1", r"routes\.0\.backends\.1\.subset: v2", "backendServices"]),
-    ("gapi-route-retries", gapi(routes=[{"name": "r", "backend": {"host": "a", "port": 1}, "retries": {"attempts": 5}}]),
-     [r"routes\.0\.retries: ", r"DefaultPolicy", "keep api: istio"]),
-    ("gapi-chart-retries", gapi(retries={"streaming": {"attempts": 0}}), [r"retries\.streaming: ", "standard channel"]),
+    # Custom retries render (the retries EnvoyFilter); only turning them off cannot be merged.
+    ("gapi-route-retries-off", gapi(routes=[{"name": "r", "backend": {"host": "a", "port": 1}, "retries": {"attempts": 0}}]),
+     [r"routes\.0\.retries\.attempts: 0", "EnvoyFilter MERGE", "keep api: istio"]),
+    ("gapi-chart-retries-off", gapi(retries={"streaming": {"attempts": 0}}), [r"retries\.streaming\.attempts: 0", "cannot zero"]),
     ("gapi-tls13", gapi(tls={"minProtocolVersion": "TLSV1_3"}), [r"tls\.minProtocolVersion: TLSV1_3", "TLSV1_2"]),
     ("gapi-max-tls", gapi(tls={"maxProtocolVersion": "TLSV1_2"}), [r"tls\.maxProtocolVersion: TLSV1_2"]),
     ("gapi-sans", gapi(tls={"mode": "MUTUAL", "secret": {"caCert": PEM_CA}, "subjectAltNames": ["spiffe://x/y"]}),
@@ -408,8 +457,8 @@ def test_bad_values_are_refused_naming_the_key(helm, values, match):
 
 
 def test_every_refusal_comes_in_one_error(helm):
-    err = assert_refused(helm, gapi(**load_ci(SCENARIOS["mutual-tls-values.yaml"]), retries={"unary": {"attempts": 4}}),
-                         [r"tls\.minProtocolVersion", r"tls\.subjectAltNames", r"retries\.unary"])
+    err = assert_refused(helm, gapi(**load_ci(SCENARIOS["mutual-tls-values.yaml"]), retries={"unary": {"attempts": 0}}),
+                         [r"tls\.minProtocolVersion", r"tls\.subjectAltNames", r"retries\.unary\.attempts"])
     assert err.count("keep api: istio") >= 3
 
 

@@ -457,7 +457,8 @@ def behaviour(res, call_id: str) -> dict:
 # Istio's retry policy for a route that sets none (pilot/pkg/networking/core/route/retry
 # DefaultPolicy: 2 attempts on connect-failure,refused-stream,unavailable,cancelled,
 # retriable-status-codes): what every Gateway API route gets on the standard channel, which has
-# no retry field (HTTPRoute retry is experimental; GRPCRoute has none).
+# no retry field (HTTPRoute retry is experimental; GRPCRoute has none), unless the chart's
+# retries EnvoyFilter (gatewayapi-retries.yaml) merges its own policy in.
 ISTIO_DEFAULT_RETRIES = {"numRetries": 2, "retryOn": "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
                          "retriableStatusCodes": None, "perTryTimeout": None, "retryBackOff": None}
 
@@ -465,11 +466,6 @@ ISTIO_DEFAULT_RETRIES = {"numRetries": 2, "retryOn": "connect-failure,refused-st
 # found it (issue 13). aspect -> (the gateway-api value, why). A call may differ in these aspects
 # only, and only that way; test_documented_difference_still_exists fails the day one goes away.
 DIFFERENCES = {
-    "retries": (ISTIO_DEFAULT_RETRIES,
-                "the chart's retries (unary calls: 2 on connect-failure,refused-stream,unavailable; streams: 1 on "
-                "connect-failure,refused-stream, so a stream is never replayed once the backend answered) cannot be "
-                "written on the Gateway API standard channel; Istio gives every route its default policy, which also "
-                "retries streams on unavailable and cancelled"),
     "tls.min_version": (None,
                         "the Istio Gateway sets minProtocolVersion TLSV1_2; the Gateway API listener sets none "
                         "(Envoy's server default applies)"),
@@ -532,3 +528,58 @@ def test_a_planted_difference_in_the_gateway_api_render_is_caught(helm, istio, b
     diff = differences(behaviour(both_apis["tls"][0], "greet"), behaviour(planted, "greet"))
     assert {k for k in diff if k not in DIFFERENCES} == {"timeout", "upstreams"}
     assert diff["timeout"] == ("10s", "11s")
+
+
+# --- retries: the chart's policy per route through the retries EnvoyFilter ----------------------
+
+RETRY_VALUES = {
+    "hosts": [HOST],
+    "retries": {"unary": {"attempts": 3, "perTryTimeout": "1500ms", "retryOn": "unavailable,503"}},
+    "routes": [
+        {"name": "greet", "methods": ["helloworld.Greeter/SayHello"], "backend": {"host": "greeter", "port": 50051}},
+        {"name": "chat", "services": ["chat.Chat"], "streaming": True, "backend": {"host": "chat", "port": 50051}},
+        {"name": "pay", "services": ["pay.Pay"], "timeout": "5s", "backend": {"host": "pay", "port": 50051},
+         "retries": {"attempts": 4, "retryOn": "connect-failure,refused-stream,cancelled"}},
+    ],
+}
+RETRY_CALLS = [grpc("greet", SAY_HELLO, HOST), grpc("chat", "/chat.Chat/Talk", HOST), grpc("pay", "/pay.Pay/Charge", HOST)]
+
+
+def _ask_gateway_api(helm, istio, values, drop_retry_filter=False):
+    r = helm.render({**values, **GATEWAY_API}, namespace=NS)
+    docs = [d for d in r.docs if not (drop_retry_filter and d["kind"] == "EnvoyFilter"
+                                      and d["metadata"]["name"].endswith("-retries"))]
+    install = gateway_api_install(docs)
+    return r, istio.ask(yaml.safe_dump_all(docs), install=install, namespace=NS,
+                        fixtures=world_for(docs, install), calls=RETRY_CALLS)
+
+
+def test_custom_retries_reach_istios_route_config_as_in_the_istio_mode(helm, istio):
+    """Chart-wide and route retries in gateway-api mode: each route Istio builds from the chart's
+    GRPCRoute/HTTPRoute rules carries the very retry policy the Istio mode's VirtualService gets
+    (ConvertPolicy), matched by the rule's name, which Istio gives the Envoy route."""
+    classic = helm.render(for_install(RETRY_VALUES, "classic"), namespace=NS)
+    want = istio.ask(classic.stdout, install="classic", namespace=NS, calls=RETRY_CALLS,
+                     fixtures=world_for(classic.docs, "classic"))
+    r, got = _ask_gateway_api(helm, istio, RETRY_VALUES)
+    assert got.refused() == [] and analysis_problems(got) == [] and got.xds_invalid == []
+    rules = {rule["name"] for d in r.docs if d["kind"] in ("GRPCRoute", "HTTPRoute") for rule in d["spec"]["rules"]}
+    for call in ("greet", "chat", "pay"):
+        assert got.call(call)["route"] in rules, got.call(call)["route"]
+        assert behaviour(got, call)["retries"] == behaviour(want, call)["retries"], call
+    assert behaviour(got, "greet")["retries"] == {
+        "numRetries": 3, "retryOn": "unavailable,retriable-status-codes", "retriableStatusCodes": [503],
+        "perTryTimeout": "1.500s", "retryBackOff": None}
+    assert behaviour(got, "chat")["retries"] == {
+        "numRetries": 1, "retryOn": "connect-failure,refused-stream", "retriableStatusCodes": None,
+        "perTryTimeout": None, "retryBackOff": None}
+    assert behaviour(got, "pay")["retries"]["numRetries"] == 4
+
+
+def test_without_the_retries_envoyfilter_a_stream_gets_istios_default_policy(helm, istio):
+    """Planted: the same render with the retries EnvoyFilter dropped. The stream then gets Istio's
+    default policy, which retries unavailable and cancelled and can replay it: the filter is what
+    keeps streams to connect-failure,refused-stream."""
+    _, got = _ask_gateway_api(helm, istio, RETRY_VALUES, drop_retry_filter=True)
+    assert behaviour(got, "chat")["retries"] == ISTIO_DEFAULT_RETRIES
+    assert behaviour(got, "greet")["retries"] == ISTIO_DEFAULT_RETRIES
