@@ -263,6 +263,15 @@ def test_tls_notes(helm, notes_chart):
     assert "helm test grpc-ingress -n apps --logs" in text
 
 
+def test_notes_name_the_certificate_namespace_gateway_api_reads(helm, notes_chart):
+    """With api: gateway-api the Secret may live beside the Gateway or in gatewayApi.certificateNamespace
+    (read through a ReferenceGrant); NOTES name where it must exist."""
+    text = notes(helm, notes_chart, {"hosts": ["api.example.com"], "api": "gateway-api",
+                                     "gatewayApi": {"certificateNamespace": "certs"}}, namespace="apps")
+    assert "Secret certs/grpc-ingress-tls must exist" in text
+    assert "-n certs" in text
+
+
 def test_notes_tell_how_to_find_the_gateway_address(helm, notes_chart):
     for install, svc, ns in (("istioctl", "istio-ingressgateway", "istio-system"), ("gateway-chart", "istio-ingress", "istio-ingress")):
         text = notes(helm, notes_chart, {"gateway": {"install": install}})
