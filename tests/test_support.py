@@ -90,3 +90,34 @@ def test_the_schema_walk_follows_shared_definitions_like_inline_schemas(monkeypa
     spots = [(p, s.get("type")) for p, _, s in mutations.walk(values, shared)]
     assert spots == [(p, s.get("type")) for p, _, s in mutations.walk(values, inline)]
     assert (("l", 0, "x"), "integer") in spots
+
+
+# --- schema refusals answered in batches (Helm.prefetch_refusals) ------------------------------
+
+def _lines(stderr: str) -> list[str]:
+    """An error's lines, in order-free form: both Helms list a map's errors (and the names in
+    "additional properties 'a', 'b'") in Go's random map order, run to run."""
+    return sorted(re.sub(r"'[^']*'(, '[^']*')+", lambda m: ", ".join(sorted(m.group(0).split(", "))), line)
+                  for line in stderr[stderr.index("Error:"):].splitlines())
+
+
+def test_a_batched_schema_refusal_is_the_standalone_render_s_error(helm):
+    """Each values set's answer from an umbrella render is the error `helm template` gives
+    it alone (same lines, the chart's name in the header), and a set the schema accepts gets
+    no answer from the batch (it renders alone): the batched bad-input rows can fail."""
+    from support.helm import Helm
+    rows = [{"listeners": 7}, {"bogus": 1, "tls": {"mode": "X"}}, {"commonLabels": {"a": 1}},
+            {"routes": [{"name": "a b", "timeout": "x", "backend": {"host": "h", "port": 70000}}]},
+            {"tls": {"minProtocolVersion": "TLSV1_1"}, "routes": [{"name": "r", "timeout": 5}]}]
+    accepted = {"routes": [{"name": "r", "backend": {"host": "greeter", "port": 50051}, "timeout": "5s"}]}
+    batched = Helm(binary=helm.binary, version=helm.version)
+    assert batched.prefetch_refusals(rows + [accepted]) == len(rows)
+    assert batched.processes == 2  # the package, then one render for all of them
+    for values in rows:
+        rc, out, err, docs, _ = batched.template(values)
+        alone = Helm(binary=helm.binary, version=helm.version).template(values)
+        assert (rc != 0, out, docs) == (alone[0] != 0, alone[1], alone[3])
+        assert _lines(err) == _lines(alone[2])
+        assert "grpc-ingress:" in err.splitlines()
+    assert batched.processes == 2  # every row came from the batch
+    assert batched.template(accepted)[0] == 0 and batched.processes == 3
