@@ -111,7 +111,8 @@ def test_scripts_test_runs_both_helms_sharing_one_istio_answer_directory(tmp_pat
     for h, v in (("helm4", "v4.1.4"), ("helm3", "v3.17.3")):
         fake_helm(tmp_path / ".tools" / h, v)
     proc = subprocess.run([str(tmp_path / "scripts/test")], capture_output=True, text=True, timeout=60,
-                          env={**{k: v for k, v in os.environ.items() if k != "ISTIO_CACHE"}, "PROGRESS_EVERY": "1"})
+                          env={**{k: v for k, v in os.environ.items() if k not in ("HELM", "ISTIO", "ISTIO_CACHE")},
+                               "PROGRESS_EVERY": "1"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     runs = (tmp_path / "runs.log").read_text().splitlines()
     helm_runs = [r for r in runs if "-m istio_release" not in r]
