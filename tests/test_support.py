@@ -39,11 +39,15 @@ class _EchoHelm:
     of the key `mangle` names (a chart bug) when it carries the payload."""
     major = 4
 
-    def __init__(self, mangle=None):
-        self.mangle = mangle
+    def __init__(self, mangle=None, refuse=None):
+        self.mangle, self.refuse = mangle, refuse
+        self.renders = 0
 
     def template(self, values, release, namespace):
+        self.renders += 1
         docs = [json.loads(json.dumps(values))]
+        if self.refuse and "PAYLOAD" in json.dumps(docs[0].get(self.refuse[0], "")):
+            return 1, "", f"Error: 1 problem in the values: 1. {self.refuse[1]}: not taken", None, []
         if self.mangle and self.mangle in docs[0] and "PAYLOAD" in json.dumps(docs[0][self.mangle]):
             docs[0][self.mangle] = {}
         return 0, "x", "", docs, []
@@ -72,6 +76,21 @@ def test_a_kept_batch_stands_for_its_keys_only_when_every_key_kept_the_payload()
     bad.check(_A, "PAYLOAD")  # rendered alone: kept
     with pytest.raises(AssertionError, match="did not round-trip"):
         bad.check(_B, "PAYLOAD")
+
+
+_C = Field("c", lambda s: {"commonLabels": {"team": s}}, "zqxjkc", "commonLabels.team")
+
+
+def test_a_kept_batch_the_chart_refuses_is_tried_again_without_the_keys_its_error_names():
+    """A key the chart (not the schema) refuses sinks a kept batch: the keys its error names
+    render alone (and report the refusal), the others are verified in a second batch."""
+    items = [_Item(_A, "PAYLOAD"), _Item(_B, "PAYLOAD"), _Item(_C, "PAYLOAD")]
+    helm = _EchoHelm(refuse=("tls", "tls.subjectAltNames[0]"))
+    injected = Injected(helm, items)
+    assert {(f.name, p) for f, p in injected.verified} == {("a", "PAYLOAD"), ("c", "PAYLOAD")}
+    assert injected.results[_B, "PAYLOAD"].rc == 1
+    injected.check(_B, "PAYLOAD")  # refused, naming its key
+    assert helm.renders == 3 + 2 + 2 + 1  # bases, batch and its base, the retry and its base, b alone
 
 
 # --- the schema walk bad edits use (support.mutations) ------------------------------------------
