@@ -40,7 +40,7 @@ def validator():
 
 
 @pytest.fixture(scope="session")
-def helm(validator) -> Helm:
+def helm(validator, request) -> Helm:
     binary, version = find_helm()
     h = Helm(binary=binary, version=version, validate=validator.validate)
     _SESSION["helm"] = h
@@ -48,6 +48,10 @@ def helm(validator) -> Helm:
     warm = [None] + [load_ci(p) for p in ci_files()]
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(lambda v: h.template(v), warm))
+    # The bad-values rows the schema refuses: dozens per helm process (Helm.prefetch_refusals).
+    h.prefetch_refusals(item.callspec.params["values"] for item in request.session.items
+                        if item.get_closest_marker("bad_input") and hasattr(item, "callspec")
+                        and isinstance(item.callspec.params.get("values"), dict))
     return h
 
 
@@ -80,9 +84,13 @@ def injected(helm, request):
 
 
 @pytest.fixture(scope="session")
-def mutation_bases(helm):
-    from support.mutations import draw_bases
-    return draw_bases(helm)
+def mutation_bases(helm, request):
+    from support.mutations import draw_bases, prefetch_edits
+    bases = draw_bases(helm)
+    prefetch_edits(helm, {item.callspec.params["mutation"] for item in request.session.items
+                          if "mutation_bases" in getattr(item, "fixturenames", ()) and hasattr(item, "callspec")
+                          and "mutation" in item.callspec.params}, bases)
+    return bases
 
 
 def pytest_report_header(config):
@@ -103,7 +111,8 @@ def pytest_terminal_summary(terminalreporter):
     docs = getattr(v, "documents_validated", h.documents_validated)
     terminalreporter.write_line(
         f"grpc-ingress summary: helm v{'.'.join(map(str, h.version))}; {docs} documents validated; "
-        f"{h.distinct_renders} distinct renders; {h.processes} helm processes; "
+        f"{h.distinct_renders} distinct renders ({h.batched_refusals} schema refusals answered in batches); "
+        f"{h.processes} helm processes; "
         f"{STATS['bad_input_cases']} bad-input cases; {STATS['hypothesis_examples']} hypothesis examples"
     )
 

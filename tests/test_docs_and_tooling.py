@@ -98,6 +98,29 @@ def test_a_helm_variable_naming_no_helm_stops_the_suite_with_a_clear_error(tmp_p
 APACHE_2_0_SHA256 = "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30"
 
 
+def test_scripts_test_runs_both_helms_sharing_one_istio_answer_directory(tmp_path):
+    """scripts/test's two Helm runs render the same manifests, so they must share the harness's
+    answers (ISTIO_CACHE, tests/support/istio.py): each Istio case is then asked once, not twice.
+    Run against a fake python that records what each run was given."""
+    shutil.copytree(ROOT / "scripts", tmp_path / "scripts")
+    (tmp_path / ".venv/bin").mkdir(parents=True)
+    python = tmp_path / ".venv/bin/python"
+    python.write_text('#!/bin/sh\necho "HELM=$HELM ISTIO=${ISTIO:-} CACHE=${ISTIO_CACHE:-} ARGS=$*" >> "%s"\n'
+                      % (tmp_path / "runs.log"))
+    python.chmod(0o755)
+    for h, v in (("helm4", "v4.1.4"), ("helm3", "v3.17.3")):
+        fake_helm(tmp_path / ".tools" / h, v)
+    proc = subprocess.run([str(tmp_path / "scripts/test")], capture_output=True, text=True, timeout=60,
+                          env={**{k: v for k, v in os.environ.items() if k not in ("HELM", "ISTIO", "ISTIO_CACHE")},
+                               "PROGRESS_EVERY": "1"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    runs = (tmp_path / "runs.log").read_text().splitlines()
+    helm_runs = [r for r in runs if "-m istio_release" not in r]
+    assert sorted(re.search(r"HELM=\S*/(helm\d)/", r).group(1) for r in helm_runs) == ["helm3", "helm4"]
+    caches = {re.search(r"CACHE=(\S*)", r).group(1) for r in helm_runs}
+    assert len(caches) == 1 and caches != {""}, f"the Helm runs do not share one ISTIO_CACHE: {runs}"
+
+
 def test_license_is_the_apache_2_0_text_chart_yaml_declares():
     chart = yaml.safe_load((ROOT / "Chart.yaml").read_text())
     assert chart["annotations"]["artifacthub.io/license"] == "Apache-2.0"

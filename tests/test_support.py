@@ -39,11 +39,15 @@ class _EchoHelm:
     of the key `mangle` names (a chart bug) when it carries the payload."""
     major = 4
 
-    def __init__(self, mangle=None):
-        self.mangle = mangle
+    def __init__(self, mangle=None, refuse=None):
+        self.mangle, self.refuse = mangle, refuse
+        self.renders = 0
 
     def template(self, values, release, namespace):
+        self.renders += 1
         docs = [json.loads(json.dumps(values))]
+        if self.refuse and "PAYLOAD" in json.dumps(docs[0].get(self.refuse[0], "")):
+            return 1, "", f"Error: 1 problem in the values: 1. {self.refuse[1]}: not taken", None, []
         if self.mangle and self.mangle in docs[0] and "PAYLOAD" in json.dumps(docs[0][self.mangle]):
             docs[0][self.mangle] = {}
         return 0, "x", "", docs, []
@@ -74,6 +78,21 @@ def test_a_kept_batch_stands_for_its_keys_only_when_every_key_kept_the_payload()
         bad.check(_B, "PAYLOAD")
 
 
+_C = Field("c", lambda s: {"commonLabels": {"team": s}}, "zqxjkc", "commonLabels.team")
+
+
+def test_a_kept_batch_the_chart_refuses_is_tried_again_without_the_keys_its_error_names():
+    """A key the chart (not the schema) refuses sinks a kept batch: the keys its error names
+    render alone (and report the refusal), the others are verified in a second batch."""
+    items = [_Item(_A, "PAYLOAD"), _Item(_B, "PAYLOAD"), _Item(_C, "PAYLOAD")]
+    helm = _EchoHelm(refuse=("tls", "tls.subjectAltNames[0]"))
+    injected = Injected(helm, items)
+    assert {(f.name, p) for f, p in injected.verified} == {("a", "PAYLOAD"), ("c", "PAYLOAD")}
+    assert injected.results[_B, "PAYLOAD"].rc == 1
+    injected.check(_B, "PAYLOAD")  # refused, naming its key
+    assert helm.renders == 3 + 2 + 2 + 1  # bases, batch and its base, the retry and its base, b alone
+
+
 # --- the schema walk bad edits use (support.mutations) ------------------------------------------
 
 def test_the_schema_walk_follows_shared_definitions_like_inline_schemas(monkeypatch):
@@ -90,3 +109,34 @@ def test_the_schema_walk_follows_shared_definitions_like_inline_schemas(monkeypa
     spots = [(p, s.get("type")) for p, _, s in mutations.walk(values, shared)]
     assert spots == [(p, s.get("type")) for p, _, s in mutations.walk(values, inline)]
     assert (("l", 0, "x"), "integer") in spots
+
+
+# --- schema refusals answered in batches (Helm.prefetch_refusals) ------------------------------
+
+def _lines(stderr: str) -> list[str]:
+    """An error's lines, in order-free form: both Helms list a map's errors (and the names in
+    "additional properties 'a', 'b'") in Go's random map order, run to run."""
+    return sorted(re.sub(r"'[^']*'(, '[^']*')+", lambda m: ", ".join(sorted(m.group(0).split(", "))), line)
+                  for line in stderr[stderr.index("Error:"):].splitlines())
+
+
+def test_a_batched_schema_refusal_is_the_standalone_render_s_error(helm):
+    """Each values set's answer from an umbrella render is the error `helm template` gives
+    it alone (same lines, the chart's name in the header), and a set the schema accepts gets
+    no answer from the batch (it renders alone): the batched bad-input rows can fail."""
+    from support.helm import Helm
+    rows = [{"listeners": 7}, {"bogus": 1, "tls": {"mode": "X"}}, {"commonLabels": {"a": 1}},
+            {"routes": [{"name": "a b", "timeout": "x", "backend": {"host": "h", "port": 70000}}]},
+            {"tls": {"minProtocolVersion": "TLSV1_1"}, "routes": [{"name": "r", "timeout": 5}]}]
+    accepted = {"routes": [{"name": "r", "backend": {"host": "greeter", "port": 50051}, "timeout": "5s"}]}
+    batched = Helm(binary=helm.binary, version=helm.version)
+    assert batched.prefetch_refusals(rows + [accepted]) == len(rows)
+    assert batched.processes == 2  # the package, then one render for all of them
+    for values in rows:
+        rc, out, err, docs, _ = batched.template(values)
+        alone = Helm(binary=helm.binary, version=helm.version).template(values)
+        assert (rc != 0, out, docs) == (alone[0] != 0, alone[1], alone[3])
+        assert _lines(err) == _lines(alone[2])
+        assert "grpc-ingress:" in err.splitlines()
+    assert batched.processes == 2  # every row came from the batch
+    assert batched.template(accepted)[0] == 0 and batched.processes == 3

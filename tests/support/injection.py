@@ -268,21 +268,48 @@ class Injected:
             results = dict(zip(jobs, pool.map(self._render, jobs.values())))
         self.results = {key: results[job] for key, job in where.items()}
         self.results.update({key: results[key] for key in jobs if key[0] == "base"})
-        # Kept-payload batches: verified as a whole, or each field rendered alone.
+        # Kept-payload batches: verified as a whole, or each field rendered alone. A batch the
+        # chart refuses (its pattern guessed wrong, e.g. host names the chart checks) is tried
+        # once more without the fields its error names: those, and the rest of a batch that
+        # does not verify, render alone.
         self.verified = set()
         alone = {}
+        retry = {}
         for key, batch_fields in kept.items():
             payload = key[1]
             base, got = results["kept-base", *key[1:]], results[key]
-            expected = base.docs
-            for f in batch_fields:
-                expected = substitute(expected, f.placeholder, payload)
-            if base.rc == 0 and base.docs and not base.errors and got.rc == 0 and got.docs == expected:
-                self.verified.update((f, payload) for f in batch_fields)
+            if self._kept(base, got, batch_fields, payload):
+                continue
+            named = [f for f in batch_fields if got.rc != 0 and re.search(path_re(f.path), normalize_paths(got.stderr))]
+            rest = [f for f in batch_fields if f not in named]
+            alone.update({(f, payload): f.build(payload) for f in named})
+            if named and len(rest) > 1:
+                retry[key] = rest
             else:
-                alone.update({(f, payload): f.build(payload) for f in batch_fields})
+                alone.update({(f, payload): f.build(payload) for f in rest})
+        again = {}
+        for key, rest in retry.items():
+            merged, merged_base = rest[0].build(key[1]), rest[0].build(rest[0].placeholder)
+            for f in rest[1:]:
+                merged, merged_base = merge(merged, f.build(key[1])), merge(merged_base, f.build(f.placeholder))
+            again[("kept-base", *key[1:])], again[key] = merged_base, merged
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = dict(zip(again, pool.map(self._render, again.values())))
+        for key, rest in retry.items():
+            if not self._kept(results["kept-base", *key[1:]], results[key], rest, key[1]):
+                alone.update({(f, key[1]): f.build(key[1]) for f in rest})
         with ThreadPoolExecutor(max_workers=2) as pool:
             self.results.update(zip(alone, pool.map(self._render, alone.values())))
+
+    def _kept(self, base, got, batch_fields, payload) -> bool:
+        """Did every field of a kept batch keep the payload verbatim? (Records them if so.)"""
+        expected = base.docs
+        for f in batch_fields:
+            expected = substitute(expected, f.placeholder, payload)
+        if base.rc == 0 and base.docs and not base.errors and got.rc == 0 and got.docs == expected:
+            self.verified.update((f, payload) for f in batch_fields)
+            return True
+        return False
 
     def _render(self, values) -> Result:
         rc, out, err, docs, errors = self.helm.template(values, release="inj", namespace="default")

@@ -214,14 +214,34 @@ def edits(*mutations) -> list:
     return [pytest.param(m, id=m.__name__.removeprefix("m_"), marks=pytest.mark.bad_input) for m in mutations]
 
 
-def assert_edits_refused(helm, mutation, bases) -> None:
-    """The mutation applied to PER_EDIT of the bases (which ones depends on its name), each
-    with its own seeded random choices: every result is refused, naming the key."""
+def edited(mutation, bases):
+    """(k, values, release, namespace, patterns): the mutation applied to PER_EDIT of the bases
+    (which ones depends on its name), each with its own seeded random choices."""
     start = zlib.crc32(mutation.__name__.encode())
     for k in range(PER_EDIT):
         values, release, namespace, _ = copy.deepcopy(bases[(start + k * len(bases) // PER_EDIT) % len(bases)])
-        rnd = random.Random(f"{mutation.__name__}-{k}")
-        patterns = mutation(values, rnd)
+        patterns = mutation(values, random.Random(f"{mutation.__name__}-{k}"))
+        yield k, values, release, namespace, patterns
+
+
+def prefetch_edits(helm, mutations, bases) -> None:
+    """Render the edits the schema refuses ahead of their tests, many per helm process
+    (Helm.prefetch_refusals; one batch per base, as each has its release and namespace)."""
+    by_base: dict[tuple, list] = {}
+    for m in mutations:
+        try:
+            for _, values, release, namespace, _ in edited(m, bases):
+                by_base.setdefault((release, namespace), []).append(values)
+        except Exception:  # the edit's own test reports it
+            continue
+    for (release, namespace), values_sets in by_base.items():
+        helm.prefetch_refusals(values_sets, release=release, namespace=namespace)
+
+
+def assert_edits_refused(helm, mutation, bases) -> None:
+    """The mutation applied to PER_EDIT of the bases (see edited): every result is refused,
+    naming the key."""
+    for k, values, release, namespace, patterns in edited(mutation, bases):
         count("bad_input_cases")
         count("hypothesis_examples")
         try:
