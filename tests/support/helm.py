@@ -213,7 +213,7 @@ class Helm:
                  namespace: str = "default", flags: Iterable[str] = (), chart: str | Path = ROOT):
         """Cached `helm template`: (returncode, stdout, stderr, docs, validation errors)."""
         set_, flags = tuple(set), tuple(flags)
-        key = (json.dumps(values, sort_keys=True), set_, release, namespace, flags, str(chart))
+        key = self._key(values, set_, release, namespace, flags, chart)
         with self._lock:
             fut = self._cache.get(key)
             owner = fut is None
@@ -226,14 +226,19 @@ class Helm:
                 fut.set_exception(e)
         return fut.result()
 
+    @staticmethod
+    def _key(values, set_: tuple, release: str, namespace: str, flags: tuple, chart) -> tuple:
+        """What the render cache files a render under (template and prefetch_refusals)."""
+        return json.dumps(values, sort_keys=True), set_, release, namespace, flags, str(chart)
+
     def prefetch_refusals(self, values_sets: Iterable[dict], release: str = "grpc-ingress",
                           namespace: str = "default", batch: int = 40) -> int:
         """Render values the schema refuses many at a time; returns how many were answered.
 
         Helm checks a chart's dependencies against their own schemas before rendering anything
         and lists every dependency's errors under its name (ValidateAgainstSchema in
-        pkg/chartutil, Helm 3 and 4): an umbrella chart with this chart as dependency r<i>
-        under an alias per values set, given values {r<i>: values set}, yields each set's
+        pkg/chartutil, Helm 3 and 4): an umbrella chart with this chart as a dependency under
+        an alias per values set (_ALIAS + number), given {alias: values set}, yields each set's
         schema errors in one process. Each is cached as the standalone render's result: the
         same header, the chart's name for the alias (test_support proves the texts agree). A set
         the schema accepts (a guess of support.injection.schema_refuses gone wrong, or a row the
@@ -241,7 +246,7 @@ class Helm:
         from support.injection import schema_refuses  # the Python reading of values.schema.json
         todo, seen = [], set()
         for values in values_sets:
-            key = (json.dumps(values, sort_keys=True), (), release, namespace, (), str(ROOT))
+            key = self._key(values, (), release, namespace, (), ROOT)
             with self._lock:
                 if key in self._cache or key in seen or not schema_refuses(values):
                     continue

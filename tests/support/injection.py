@@ -289,9 +289,10 @@ class Injected:
                 alone.update({(f, payload): f.build(payload) for f in rest})
         again = {}
         for key, rest in retry.items():
-            merged, merged_base = rest[0].build(key[1]), rest[0].build(rest[0].placeholder)
-            for f in rest[1:]:
-                merged, merged_base = merge(merged, f.build(key[1])), merge(merged_base, f.build(f.placeholder))
+            groups = []  # one group: these fields shared a batch before
+            for f in rest:
+                _group(groups, f, f.build(key[1]), f.build(f.placeholder))
+            (merged, merged_base, _), = groups
             again[("kept-base", *key[1:])], again[key] = merged_base, merged
         with ThreadPoolExecutor(max_workers=2) as pool:
             results = dict(zip(again, pool.map(self._render, again.values())))
