@@ -12,8 +12,8 @@ model.gatewayApi (printed by gatewayapi-*.yaml):
   gateway          {name, namespace, className, labels, annotations, listeners} or {} when
                    the routes attach to an existing Gateway
   routes           list, in model.routes order, of {kind, name, rule, reasons}
-  hostnames        the routes' hostnames (hosts: Istio ignores a route without them,
-                   istio/istio#58877)
+  hostnames        the routes' hostnames (hosts: on a listener without a hostname, the
+                   h2c one, Istio serves a route without them on every :authority)
   parentRefs       where call routes attach; redirect: {name, parentRefs} or {}
   referenceGrants  list of {name, namespace, from, to}
   retries          {name, routes: list of {route (the rule's, so the Envoy route's, name),
