@@ -205,7 +205,6 @@ Exact /pkg.Service/Method.
 {{- $errors := list -}}
 {{- $version := $values.istio.version | replace "1." "" | int -}}
 {{- $releaseNs := $root.Release.Namespace -}}
-{{- $defaults := include "grpc-ingress.defaults" $root | fromJson -}}
 {{- $tls := $values.tls -}}
 
 {{- /* hosts: every route carries all of them; a route takes at most 16 hostnames. */ -}}
@@ -256,7 +255,7 @@ Exact /pkg.Service/Method.
     {{- if or (eq $exact "*") (regexMatch "^https?://[a-zA-Z0-9.-]+(:[0-9]{1,5})?$" $exact) -}}
       {{- $origins = append $origins $exact -}}
     {{- else -}}
-      {{- $errors = append $errors (printf "grpcWeb.cors.allowOrigins[%d]: %s, but a Gateway API CORS origin is an exact scheme://host[:port] (or *.domain, or \"*\"), with no prefix or regex matches; list each origin exactly, or keep api: istio" $index (toJson $origin)) -}}
+      {{- $errors = append $errors (printf "grpcWeb.cors.allowOrigins[%d]: %s, but a Gateway API CORS origin is an exact scheme://host[:port] (http or https), or \"*\" for every origin, and the chart writes no prefix, regex or wildcard-host matches; list each origin exactly, or keep api: istio" $index (toJson $origin)) -}}
     {{- end -}}
   {{- end -}}
   {{- /* A set: no repeats, and "*" alone (it allows every origin anyway). */ -}}

@@ -27,7 +27,8 @@ tooling rely on them.
 Labels and annotations of a metadata block, after name and namespace:
 include "grpc-ingress.metadataTail" (dict "ctx" $ "annotations" MAP "labels" MAP)
 annotations (optional) are merged over commonAnnotations; labels (optional) over the standard
-labels and commonLabels. Annotation values are free text:
+labels and commonLabels, so a key in both is written once, with the caller's value. Both merge
+into a new map: merge writes into its first argument, which here would be the user's values. Annotation values are free text:
 quote writes each one as a double-quoted YAML scalar whose escapes YAML readers understand,
 where toYaml fails on control characters and returns "", which would silently drop every
 annotation.
@@ -35,11 +36,11 @@ annotation.
 {{- define "grpc-ingress.metadataTail" -}}
 labels:
   {{- if .labels }}
-  {{- toYaml (merge .labels (include "grpc-ingress.labels" .ctx | fromYaml)) | nindent 2 }}
+  {{- toYaml (merge (dict) .labels (include "grpc-ingress.labels" .ctx | fromYaml)) | nindent 2 }}
   {{- else }}
   {{- include "grpc-ingress.labels" .ctx | nindent 2 }}
   {{- end }}
-{{- with merge (.annotations | default dict) (.ctx.Values.commonAnnotations | default dict) }}
+{{- with merge (dict) (.annotations | default dict) (.ctx.Values.commonAnnotations | default dict) }}
 annotations:
   {{- range $key, $value := . }}
   {{ $key | quote }}: {{ $value | quote }}

@@ -10,6 +10,8 @@ import subprocess
 import sys
 
 import pytest
+from yamllint import linter
+from yamllint.config import YamlLintConfig
 
 from support.bad_input import assert_refused, bad_values
 from support.summary import STATS
@@ -98,6 +100,22 @@ def test_the_gateway_class_is_istio_unless_set(helm):
     assert gw["spec"]["gatewayClassName"] == "istio-edge"
     assert gw["metadata"]["labels"]["team"] == "edge"
     assert gw["metadata"]["annotations"] == {"example.com/owner": "edge"}
+
+
+def test_gateway_labels_go_over_the_chart_s_and_each_key_is_written_once(helm):
+    """gatewayApi.labels sit on top of the standard labels and commonLabels: a key in both is
+    one YAML key with the user's value (a second copy of a key is a document some YAML readers
+    refuse and others read differently). yamllint's key-duplicates rule reads the text."""
+    r = helm.render(gapi(commonLabels={"team": "all", "tier": "edge"},
+                         gatewayApi={"labels": {"app.kubernetes.io/name": "edge-gateway", "team": "edge"}}))
+    labels = gateway(r)["metadata"]["labels"]
+    assert labels["app.kubernetes.io/name"] == "edge-gateway" and labels["team"] == "edge" and labels["tier"] == "edge"
+    assert labels["app.kubernetes.io/instance"] == "grpc-ingress"
+    conf = YamlLintConfig("rules: {key-duplicates: enable}")
+    assert not [f"{p.line}: {p.message}" for p in linter.run(r.stdout, conf)]
+    other = [d for d in r.docs if d is not gateway(r)]
+    assert other and all(d["metadata"]["labels"]["app.kubernetes.io/name"] == "grpc-ingress" for d in other), \
+        "the Gateway's labels stay on the Gateway"
 
 
 def test_h2c_is_a_plaintext_http_listener_without_tls(helm):
@@ -445,7 +463,7 @@ BAD_VALUES = [
     ("gapi-timeout-beyond-duration", gapi(routes=[{"name": "r", "services": ["a.A"], "timeout": "2562047h",
                                                    "backend": {"host": "a", "port": 1}}]),
      [r"routes\.0\.timeout: 2562047h", "99999h"]),
-    ("gapi-unknown-api", {"api": "gateway"}, [r"api"]),
+    ("gapi-unknown-api", {"api": "gateway"}, [r"\bapi: .*must be one of\W+istio\W+gateway-api"]),
     ("gapi-parent-ref-without-name", gapi(gateway={"create": False}, gatewayApi={"parentRefs": [{"namespace": "x"}]}),
      [r"gatewayApi\.parentRefs\.0", "name"]),
 ]
@@ -454,6 +472,15 @@ BAD_VALUES = [
 @pytest.mark.parametrize("values,match", bad_values(BAD_VALUES))
 def test_bad_values_are_refused_naming_the_key(helm, values, match):
     assert_refused(helm, values, match)
+
+
+def test_a_wildcard_origin_is_refused_by_an_error_that_offers_only_forms_the_chart_takes(helm):
+    """The chart writes exact origins and "*"; the error once offered "*.domain" too, a form its
+    own check refuses."""
+    err = assert_refused(helm, gapi(grpcWeb={**WEB, "cors": {**WEB["cors"], "allowOrigins": ["https://*.example.com"]}}),
+                         [r'grpcWeb\.cors\.allowOrigins\.0: "https://\*\.example\.com"', r"exact scheme://host\[:port\] \(http or https\)", "no prefix, regex or wildcard-host"])
+    assert "*.domain" not in err
+    helm.render(gapi(grpcWeb={**WEB, "cors": {**WEB["cors"], "allowOrigins": ["https://app.example.com:8443"]}}))
 
 
 def test_every_refusal_comes_in_one_error(helm):

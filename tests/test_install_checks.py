@@ -305,7 +305,7 @@ def test_notes_with_cert_manager_say_how_to_watch_the_certificate(helm, notes_ch
 
 
 def test_notes_list_listeners_with_ports(helm, notes_chart):
-    values = {"h2c": {"enabled": True}, "tls": {"httpsRedirect": True, "redirectPort": 80}, "h2c": {"enabled": False}}
+    values = {"tls": {"httpsRedirect": True, "redirectPort": 80}}
     listeners = section(notes(helm, notes_chart, values), "Listeners:")
     assert any(l.startswith("https: HTTPS on port 443 (gateway pod port 8443)") for l in listeners), listeners
     assert any(l.startswith("http-redirect: HTTP (answers 301 to HTTPS) on port 80 (gateway pod port 8080)") for l in listeners), listeners
@@ -373,6 +373,11 @@ def test_grpc_web_notes(helm, notes_chart):
     text = notes(helm, notes_chart, {**web, "tls": {"enabled": False}})
     assert "grpc-web: GRPC-WEB (gRPC-Web, plaintext) on port 80" in text
     assert "gRPC-Web clients (browsers on the allowed origins): http://grpc.example.com    (grpc-web)" in text
+    assert "https://" not in text.replace("https://app.example.com", ""), "a plaintext listener has no https:// address"
+    gateway_api = notes(helm, notes_chart, {**web, "tls": {"enabled": False}, "api": "gateway-api"})
+    assert "gRPC-Web clients (browsers on the allowed origins): http://grpc.example.com    (grpc-web)" in gateway_api
+    assert "https://" not in gateway_api.replace("https://app.example.com", ""), \
+        "with api: gateway-api an EnvoyFilter serves plaintext gRPC-Web too, and its listener is still plaintext"
 
 
 def test_wildcard_host_notes_use_a_concrete_authority(helm, notes_chart):
