@@ -13,8 +13,14 @@ import time
 import pytest
 
 from support.bad_input import assert_refused, bad_values
+from support.gateway_api import gateway_api_values
 from support.helm import ROOT
-from support.scenarios import ci, load_ci, servers
+from support.istio import for_install, gateway_api_install, world_for
+from support.istio_checks import reached
+from support.istio_promises import Plan
+from support.probes import probes
+from support.properties import for_every_valid_values_set_in_istio
+from support.scenarios import SCENARIOS, ci, load_ci, servers
 
 
 def containers(render) -> dict[str, dict]:
@@ -491,3 +497,95 @@ def test_a_128_character_image_tag_renders(helm):
 @pytest.mark.parametrize("values,match", bad_values(BAD_VALUES))
 def test_bad_values_are_refused_naming_the_key(helm, values, match):
     assert_refused(helm, values, match)
+
+
+# --- the probes, asked of Istio ------------------------------------------------------------------
+# Each probe of the helm test Pod, read back from the render as the request it sends
+# (support.probes), through Istio's own simulation of the gateway: it must be answered by the
+# route its check text names (the chart picks that route itself, "as Envoy matches paths", in
+# templates/_passthrough.tpl), with no error, on the listener, port and TLS the Pod dials.
+
+PROBE_INSTALLS = ("classic", "gateway-chart", "gateway-api")
+HEALTH_BACKEND = {"health": {"enabled": True, "backend": {"host": "health", "port": 50051}}}
+
+
+def _probe_render(helm, name: str, install: str):
+    """A ci scenario's render with a helm test Pod (a health route added when the scenario
+    routes neither health nor reflection), or None when the Pod cannot exist there."""
+    base = gateway_api_values(name) if install == "gateway-api" else for_install(load_ci(SCENARIOS[name]), install)
+    for values in (base, {**base, **HEALTH_BACKEND}):
+        code, _, _, docs, _ = helm.template(values)
+        # With api: gateway-api and a Gateway of the platform's (gateway.create false), the gateway
+        # Istio deploys is not the render's to describe (test_istio_gateway_api asks that one).
+        own = install != "gateway-api" or any(d["kind"] == "Gateway" for d in docs)
+        if code == 0 and own and any(d["kind"] == "Pod" for d in docs):
+            return values, helm.render(values)
+    return None, None
+
+
+@pytest.fixture(scope="module")
+def probe_answers(helm, istio):
+    """{(scenario, install): (probes, Istio's answer)}, one harness process."""
+    keys, cases, found = [], [], {}
+    for name in sorted(SCENARIOS):
+        for install in PROBE_INSTALLS:
+            values, render = _probe_render(helm, name, install)
+            if render is None:
+                continue
+            ps = probes(render)
+            calls = [p.call for p in ps]
+            if install == "gateway-api":
+                inst = gateway_api_install(render.docs)
+                case = istio.case(render.stdout, install=inst, fixtures=world_for(render.docs, inst), calls=calls)
+            else:
+                case = Plan(values, "grpc-ingress", "default").case(render, calls=calls)
+            keys.append((name, install))
+            cases.append(case)
+            found[(name, install)] = ps
+    return {k: (found[k], res) for k, res in zip(keys, istio.run(cases))}
+
+
+@pytest.mark.parametrize("install", PROBE_INSTALLS)
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_every_probe_reaches_the_route_it_names_through_istio(probe_answers, name, install):
+    if (name, install) not in probe_answers:
+        pytest.skip("no helm test Pod for this scenario here (a shared gateway, or MUTUAL without tests.clientSecret)")
+    ps, res = probe_answers[(name, install)]
+    assert ps, "a Pod without probes"
+    assert_probes_reach_their_routes(ps, res, gateway_api=install == "gateway-api")
+
+
+@for_every_valid_values_set_in_istio
+def test_every_probe_of_every_valid_values_set_reaches_the_route_it_names(case):
+    """The property run's values sets, each on the stock install it names: every probe of the
+    helm test Pod (when the values have one) goes where its check text says. With
+    gateway.create false the probes dial the platform's Gateway, whose listeners the harness
+    world only knows as HTTPS on 443 (support.istio.world_for), so those sets are left out."""
+    if case.values["gateway"]["create"]:
+        assert_probes_reach_their_routes(probes(case.render), case.answer())
+
+
+def assert_probes_reach_their_routes(ps, res, gateway_api: bool = False) -> None:
+    for p in ps:
+        got = res.call(p.call.id)
+        assert not got.get("error"), f"{p.container}: {got['error']} ({p.check})"
+        # The Envoy route is the VirtualService route's name, or with api: gateway-api the rule's,
+        # which the chart prefixes with namespace and release (templates/_gatewayapi.tpl).
+        named = got["route"] == p.route or (gateway_api and got["route"].endswith("-" + p.route))
+        assert named, f"{p.container}: Istio answers with route {got['route']!r}, the probe says {p.check}"
+        assert _backends(reached(res, p.call.id)) == _backends_said(p.backends), (p.container, got["upstreams"], p.check)
+
+
+def _backends(clusters: dict[str, int]) -> set[tuple]:
+    """outbound|port|subset|host.ns.svc.cluster.local -> (host's first label, port, subset, percent)."""
+    return {(c.split("|")[3].split(".")[0], int(c.split("|")[1]), c.split("|")[2], pct) for c, pct in clusters.items()}
+
+
+def _backends_said(text: str) -> set[tuple]:
+    """The probe's "host:port (subset s) 90%, ..." in the same terms."""
+    out = set()
+    for part in text.split(", "):
+        m = re.fullmatch(r"(?P<host>[^:\s]+):(?P<port>\d+)(?: \(subset (?P<subset>[^)]+)\))?(?: (?P<pct>\d+)%)?", part)
+        assert m, f"unreadable backend {part!r} in {text!r}"
+        out.add((m["host"].split(".")[0], int(m["port"]), m["subset"] or "", int(m["pct"] or 100)))
+    return out

@@ -39,6 +39,7 @@ from hypothesis import HealthCheck, given, note, reject, seed, settings
 
 from support.helm import Helm, Render, RenderError
 from support.istio import IstioHarness, Result
+from support.probes import probes
 from support.istio_promises import CONCERNS, Plan, Problem, declared_routes
 from support.strategies import valid_cases, without_nulls
 from support.summary import count
@@ -73,7 +74,9 @@ class Case:
         return self._plans["plan"]
 
     def istio_case(self) -> dict:
-        return self.plan().case(self.render)
+        """The promises' calls, and the helm test Pod's probes as the Pod sends them."""
+        plan = self.plan()
+        return plan.case(self.render, calls=[p.call for p in plan.promises] + [p.call for p in probes(self.render)])
 
     def answer(self) -> Result:
         """Istio's answer for this render (the harness caches it per session)."""
