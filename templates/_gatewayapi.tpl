@@ -215,7 +215,7 @@ Exact /pkg.Service/Method.
 {{- /* TLS settings Istio's Gateway API conversion does not implement (buildTLS). */ -}}
 {{- if $tls.enabled -}}
   {{- if ne $tls.minProtocolVersion "TLSV1_2" -}}
-    {{- $errors = append $errors (printf "tls.minProtocolVersion: %s, but Istio's Gateway API listeners have no minimum TLS version setting (buildTLS in pilot/pkg/config/kube/gateway/conversion.go) and keep Istio's TLSV1_2; use TLSV1_2, or keep api: istio" $tls.minProtocolVersion) -}}
+    {{- $errors = append $errors (printf "tls.minProtocolVersion: %s, but Istio's Gateway API listeners have no minimum TLS version setting (buildTLS in pilot/pkg/config/kube/gateway/conversion.go): Istio writes none, so Envoy's default minimum for servers, TLS 1.2, applies; use TLSV1_2, or keep api: istio" $tls.minProtocolVersion) -}}
   {{- end -}}
   {{- with $tls.maxProtocolVersion -}}
     {{- $errors = append $errors (printf "tls.maxProtocolVersion: %s, but Istio's Gateway API listeners have no maximum TLS version setting (buildTLS: not implemented); leave it empty, or keep api: istio" .) -}}

@@ -15,9 +15,8 @@ import pytest
 from support.bad_input import assert_refused, bad_values
 from support.gateway_api import gateway_api_values
 from support.helm import ROOT
-from support.istio import for_install, gateway_api_install, world_for
-from support.istio_checks import reached
-from support.istio_promises import Plan
+from support.istio import for_install
+from support.istio_checks import case_for, reached
 from support.probes import probes
 from support.properties import for_every_valid_values_set_in_istio
 from support.scenarios import SCENARIOS, ci, load_ci, servers
@@ -509,8 +508,8 @@ PROBE_INSTALLS = ("classic", "gateway-chart", "gateway-api")
 HEALTH_BACKEND = {"health": {"enabled": True, "backend": {"host": "health", "port": 50051}}}
 
 
-def _probe_render(helm, name: str, install: str):
-    """A ci scenario's render with a helm test Pod (a health route added when the scenario
+def _probe_values(helm, name: str, install: str) -> dict | None:
+    """A ci scenario's values with a helm test Pod (a health route added when the scenario
     routes neither health nor reflection), or None when the Pod cannot exist there."""
     base = gateway_api_values(name) if install == "gateway-api" else for_install(load_ci(SCENARIOS[name]), install)
     for values in (base, {**base, **HEALTH_BACKEND}):
@@ -519,8 +518,8 @@ def _probe_render(helm, name: str, install: str):
         # Istio deploys is not the render's to describe (test_istio_gateway_api asks that one).
         own = install != "gateway-api" or any(d["kind"] == "Gateway" for d in docs)
         if code == 0 and own and any(d["kind"] == "Pod" for d in docs):
-            return values, helm.render(values)
-    return None, None
+            return values
+    return None
 
 
 @pytest.fixture(scope="module")
@@ -529,16 +528,11 @@ def probe_answers(helm, istio):
     keys, cases, found = [], [], {}
     for name in sorted(SCENARIOS):
         for install in PROBE_INSTALLS:
-            values, render = _probe_render(helm, name, install)
-            if render is None:
+            values = _probe_values(helm, name, install)
+            if values is None:
                 continue
-            ps = probes(render)
-            calls = [p.call for p in ps]
-            if install == "gateway-api":
-                inst = gateway_api_install(render.docs)
-                case = istio.case(render.stdout, install=inst, fixtures=world_for(render.docs, inst), calls=calls)
-            else:
-                case = Plan(values, "grpc-ingress", "default").case(render, calls=calls)
+            ps = probes(helm.render(values))
+            _, case = case_for(helm, istio, values, [p.call for p in ps])
             keys.append((name, install))
             cases.append(case)
             found[(name, install)] = ps

@@ -6,7 +6,8 @@ import pytest
 
 from support.bad_input import assert_refused, bad_values
 from support.injection import Field, string_keys
-from support.istio_checks import ask_paths, cl, reached
+from support.istio import grpc
+from support.istio_checks import ask_paths, case_for, cl, reached
 from support.mutations import assert_edits_refused, edits, enable_tls, free_port, own_gateway, path_re
 from support.properties import for_every_valid_values_set
 from support.scenarios import ci, grpc_web_filter, server_by_name, servers
@@ -341,3 +342,30 @@ def m_bad_gateway_ref(v, rnd):
     m_redirect_to_another_port, m_redirect_without_tls, m_no_listener, m_no_gateway_ref, m_bad_gateway_ref))
 def test_bad_edits_of_valid_values_are_refused_naming_the_key(helm, mutation_bases, mutation):
     assert_edits_refused(helm, mutation, mutation_bases)
+
+
+# --- what Istio serves on the plaintext listeners -------------------------------------------------
+
+PLAINTEXT_ASKED = {
+    "h2c/classic": ({"h2c": {"enabled": True}}, 80),
+    "h2c/gateway-chart": ({"h2c": {"enabled": True}, "gateway": {"install": "gateway-chart"}}, 80),
+    "grpc-web/classic": ({"tls": {"enabled": False}, "grpcWeb": WEB}, 80),
+    "h2c/gateway-api": ({"h2c": {"enabled": True}, "api": "gateway-api"}, 80),
+    "grpc-web/gateway-api": ({"tls": {"enabled": False}, "grpcWeb": WEB, "api": "gateway-api"}, 80),
+}
+
+
+def test_plaintext_listeners_answer_http2_with_prior_knowledge(helm, istio):
+    """grpcurl -plaintext and gRPC clients without TLS send HTTP/2 at once (prior knowledge);
+    the connection manager Istio builds for the h2c (HTTP2) and plaintext GRPC-WEB servers, and
+    for the Gateway API's HTTP listeners, has the AUTO codec, which takes that as well as
+    HTTP/1.1 (buildHTTPConnectionManager in pilot/pkg/networking/core/listener_builder.go).
+    A gRPC call on the plaintext port reaches the backend over HTTP/2."""
+    cases = [case_for(helm, istio, values, [grpc("call", "/helloworld.Greeter/SayHello", "grpc.example.com",
+                                                  port=port, tls=False)])[1]
+             for values, port in PLAINTEXT_ASKED.values()]
+    for name, res in zip(PLAINTEXT_ASKED, istio.run(cases)):
+        got = res.call("call")
+        assert not got.get("error"), (name, got["error"])
+        assert got["chain"]["tls"] is None and got["hcm"]["codec_type"] == "AUTO", (name, got["hcm"])
+        assert [u["protocol"] for u in got["upstreams"]] == ["h2"], (name, got["upstreams"])

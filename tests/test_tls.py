@@ -11,6 +11,8 @@ import yaml
 from support.helm import ROOT
 from support.bad_input import assert_refused, bad_values
 from support.injection import Field, string_keys
+from support.istio import grpc
+from support.istio_checks import case_for
 from support.mutations import assert_edits_refused, edits, enable_tls, keep_client_ca, own_gateway, path_re
 from support.properties import for_every_valid_values_set
 from support.scenarios import SCENARIOS, ci, load_ci, server_by_name, servers
@@ -339,3 +341,53 @@ def m_tls_max_below_min(v, rnd):
     m_two_certificate_sources, m_tls_host_not_in_hosts, m_tls_max_below_min))
 def test_bad_edits_of_valid_values_are_refused_naming_the_key(helm, mutation_bases, mutation):
     assert_edits_refused(helm, mutation, mutation_bases)
+
+
+# --- what Istio makes of the TLS settings --------------------------------------------------------
+
+CIPHERS = ["ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES128-GCM-SHA256"]
+TLS_ASKED = {
+    "istio": {"tls": {"cipherSuites": CIPHERS, "minProtocolVersion": "TLSV1_3", "maxProtocolVersion": "TLSV1_3"}},
+    "istio-defaults": {},
+    "gateway-api": {"api": "gateway-api", "tls": {"cipherSuites": CIPHERS}},
+    "gateway-api-defaults": {"api": "gateway-api"},
+}
+
+
+@pytest.fixture(scope="module")
+def tls_chains(helm, istio):
+    """{name: the TLS settings of the filter chain a gRPC call on grpc.example.com:443 meets}."""
+    cases = [case_for(helm, istio, v, [grpc("call", "/helloworld.Greeter/SayHello", "grpc.example.com")])[1]
+             for v in TLS_ASKED.values()]
+    out = {}
+    for name, res in zip(TLS_ASKED, istio.run(cases)):
+        got = res.call("call")
+        assert not got.get("error"), (name, got["error"])
+        out[name] = got["chain"]["tls"]
+    return out
+
+
+def test_cipher_suites_and_tls_versions_reach_the_https_chain(tls_chains):
+    """tls.cipherSuites and the TLS versions become the chain's tls_params (Istio's gateway TLS
+    context: buildGatewayListenerTLSContext in pilot/pkg/networking/core/gateway.go)."""
+    got = tls_chains["istio"]
+    assert got["cipher_suites"] == CIPHERS
+    assert (got["min_version"], got["max_version"]) == ("TLSv1_3", "TLSv1_3")
+    defaults = tls_chains["istio-defaults"]
+    assert defaults["cipher_suites"] == [], "no cipherSuites: Envoy's defaults"
+    assert defaults["min_version"] == "TLSv1_2" and "max_version" not in defaults
+    assert got["alpn"][0] == defaults["alpn"][0] == "h2", "gRPC needs h2 offered first"
+
+
+def test_gateway_api_listeners_take_cipher_suites_from_the_listener_option_and_write_no_minimum(tls_chains):
+    """With api: gateway-api the chart writes tls.cipherSuites as the listener option
+    gateway.istio.io/tls-cipher-suites, which Istio (1.29+, buildTLS in pilot/pkg/config/kube/
+    gateway/conversion.go) puts on the chain. No minimum version is written (TLS_AUTO), so
+    Envoy's own default minimum, TLS 1.2 for servers (TlsParameters in Envoy's tls/v3/common.proto),
+    applies: the reason the chart refuses any other tls.minProtocolVersion there."""
+    assert tls_chains["gateway-api"]["cipher_suites"] == CIPHERS
+    assert tls_chains["gateway-api"]["min_version"] == "TLS_AUTO", "tls_params without a minimum"
+    assert tls_chains["gateway-api-defaults"]["cipher_suites"] == []
+    for name in ("gateway-api", "gateway-api-defaults"):
+        assert tls_chains[name].get("min_version") in (None, "TLS_AUTO") and "max_version" not in tls_chains[name]
+        assert tls_chains[name]["alpn"][0] == "h2"

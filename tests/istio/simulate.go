@@ -259,6 +259,8 @@ func describeCluster(f *failer, name string, c *cluster.Cluster) UpstreamInfo {
 
 func hcmSettings(h *hcm.HttpConnectionManager) map[string]any {
 	m := map[string]any{
+		// codec_type: AUTO serves HTTP/1.1 and HTTP/2 (prior knowledge on plaintext); HTTP2 only h2.
+		"codec_type":          h.GetCodecType().String(),
 		"stream_idle_timeout": dur(h.GetStreamIdleTimeout()),
 		"request_timeout":     dur(h.GetRequestTimeout()),
 		"idle_timeout":        dur(h.GetCommonHttpProtocolOptions().GetIdleTimeout()),
@@ -309,7 +311,7 @@ func describeChain(f *failer, fc *listener.FilterChain) FilterChainInfo {
 			f.Fatalf("filter chain %v: %v", fc.GetFilterChainMatch().GetServerNames(), err)
 		}
 		ctx := t.GetCommonTlsContext()
-		ti := &TLSInfo{ALPN: nonNil(ctx.GetAlpnProtocols()), CertificateSDS: []string{},
+		ti := &TLSInfo{ALPN: nonNil(ctx.GetAlpnProtocols()), CertificateSDS: []string{}, CipherSuites: []string{},
 			RequireClientCertificate: t.GetRequireClientCertificate().GetValue()}
 		for _, s := range ctx.GetTlsCertificateSdsSecretConfigs() {
 			ti.CertificateSDS = append(ti.CertificateSDS, s.GetName())
@@ -321,6 +323,10 @@ func describeChain(f *failer, fc *listener.FilterChain) FilterChainInfo {
 		}
 		if p := ctx.GetTlsParams(); p != nil {
 			ti.MinVersion = p.GetTlsMinimumProtocolVersion().String()
+			if v := p.GetTlsMaximumProtocolVersion(); v != tlsv3.TlsParameters_TLS_AUTO {
+				ti.MaxVersion = v.String()
+			}
+			ti.CipherSuites = nonNil(p.GetCipherSuites())
 		}
 		info.TLS = ti
 	}

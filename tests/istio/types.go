@@ -191,6 +191,9 @@ type TLSInfo struct {
 	ValidationSDS            string   `json:"validation_sds,omitempty"`
 	RequireClientCertificate bool     `json:"require_client_certificate"`
 	MinVersion               string   `json:"min_version,omitempty"`
+	MaxVersion               string   `json:"max_version,omitempty"`
+	// CipherSuites: the chain's tls_params cipher_suites (empty: Envoy's defaults).
+	CipherSuites []string `json:"cipher_suites"`
 }
 
 type CallResult struct {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from support.istio import Call, IstioHarness
+from support.istio import Call, IstioHarness, gateway_api_install, world_for
 
 
 def cl(host: str, port: int = 50051, subset: str = "", ns: str = "default") -> str:
@@ -143,3 +143,17 @@ def reached(res, id: str) -> dict[str, int] | None:
     if got["weighted_clusters"]:
         return {w["name"]: w["weight"] for w in got["weighted_clusters"] if w["weight"]}
     return {u["name"]: 100 for u in got["upstreams"]}
+
+
+def case_for(helm, istio: IstioHarness, values: dict, calls, release: str = "grpc-ingress", namespace: str = "default"):
+    """(render, harness case) for values on the gateway they presume: with api: gateway-api the
+    gateway Istio deploys for the render's Gateway (support.istio.gateway_api_install), else the
+    stock install gateway.install names (support.istio_promises.Plan). Answer many with istio.run."""
+    from support.istio_promises import Plan  # it imports this module
+
+    render = helm.render(values, release=release, namespace=namespace)
+    if values.get("api") == "gateway-api":
+        install = gateway_api_install(render.docs)
+        return render, istio.case(render.stdout, install=install, namespace=namespace, calls=list(calls),
+                                  fixtures=world_for(render.docs, install))
+    return render, Plan(values, release, namespace).case(render, calls=list(calls))
