@@ -2,12 +2,15 @@
 CORS policy on the route the browser's preflight reaches."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from support.bad_input import assert_refused, bad_values
 from support.helm import get
 from support.injection import Field, string_keys
 from support.istio import grpc_web
+from support.istio_checks import case_for
 from support.istio_promises import Plan
 from support.mutations import assert_edits_refused, edits, enable_tls, free_port, own_gateway, path_re
 from support.properties import for_every_valid_values_set, for_every_valid_values_set_in_istio
@@ -98,6 +101,28 @@ def test_deprecated_listener_port_is_still_used_for_a_shared_gateway(helm):
     values["grpcWeb"] = {**WEB, "envoyFilter": {"enabled": True, "listenerPort": 9443}}
     ef = grpc_web_filter(helm.render(values))
     assert {p["match"]["listener"]["portNumber"] for p in ef["spec"]["configPatches"]} == {9443}
+
+
+ANY_ORIGIN = {"grpcWeb": {"enabled": True, "cors": {"allowAnyOrigin": True, "allowOrigins": ["*"]}}}
+
+
+def test_allow_any_origin_lets_every_origin_through_in_both_apis(helm, istio):
+    """allowAnyOrigin with "*", asked of Istio. The Istio mode writes the exact origin "*", which
+    Envoy's CORS filter takes as every origin (CorsFilter::isOriginAllowed first asks whether a
+    matcher matches "*"). With api: gateway-api Istio turns "*" into a regex for any
+    scheme://host[:port] (createCorsFilter in pilot/pkg/config/kube/gateway/conversion.go); the
+    regex is RE2 and simple enough for Python's re to read the same."""
+    origins = ["https://app.example.com", "http://localhost:3000", "https://x.example.net:8443"]
+    calls = [grpc_web(f"preflight-{i}", "/helloworld.Greeter/SayHello", "grpc.example.com", o, preflight=True)
+             for i, o in enumerate(origins)]
+    answers = istio.run([case_for(helm, istio, values, calls)[1] for values in (ANY_ORIGIN, {**ANY_ORIGIN, "api": "gateway-api"})])
+    istio_mode, gateway_api = ([res.call(f"preflight-{i}")["cors"] for i in range(len(origins))] for res in answers)
+    assert all(c["allowOriginStringMatch"] == [{"exact": "*"}] for c in istio_mode), istio_mode[0]
+    for origin, cors in zip(origins, gateway_api):
+        (match,) = cors["allowOriginStringMatch"]
+        assert re.fullmatch(match["safeRegex"]["regex"], origin), (origin, match)
+        assert not re.fullmatch(match["safeRegex"]["regex"], origin + "/path"), "an origin has no path"
+    assert istio_mode[0]["allowMethods"] == gateway_api[0]["allowMethods"] == "POST,OPTIONS"
 
 
 def test_shared_gateway_patch_reaches_hosts_and_the_wildcards_that_cover_them(helm):
