@@ -186,12 +186,13 @@ Which kind: GRPCRoute, unless a route needs what only HTTPRoute has:
   timeout  a unary route's timeout (timeouts.request; GRPCRoute has no timeouts)
   cors     gRPC-Web's CORS policy (the CORS filter; GRPCRoute has no filters for it)
   match    a raw prefix or regex (GRPCRoute matches services and methods only)
-  overlap  it matches calls an HTTPRoute rule also matches. Istio merges and orders the
-           rules of each kind on its own (mergeHTTPRoutes in route_collections.go), and the
-           gateway then appends the two kinds' virtual services in creation order
-           (buildGatewayRoutes in pilot/pkg/networking/core/gateway.go: vHostDedupMap), so
-           a GRPCRoute catch-all or service prefix could shadow an HTTPRoute method rule.
-           Rules that can match one call are therefore of one kind.
+  one-kind before Istio 1.30, any route, once one route is an HTTPRoute. Istio turns the
+           rules of each kind on a gateway and hostname into one VirtualService named by that
+           key (parent and hostname: buildMeshAndGatewayRoutes and mergeHTTPRoutes in
+           pilot/pkg/config/kube/gateway/route_collections.go), the same name for both kinds,
+           and only one of the two takes effect. 1.30 merges both kinds into one
+           VirtualService and sorts its rules by match (istio/istio#59222, commit 1e78c9d;
+           controller.go: httpAndGrpcVS), so from 1.30 the kinds mix freely.
 An HTTPRoute matches the gRPC path as the VirtualService does: PathPrefix /pkg.Service/ and
 Exact /pkg.Service/Method.
 */}}
@@ -295,14 +296,10 @@ Exact /pkg.Service/Method.
   {{- if $route.retries -}}{{- if eq (int $route.retries.attempts) 0 -}}
     {{- $errors = append $errors (printf "%s.retries.attempts: 0, %s; set attempts to 1 or more with a narrow retryOn (connect-failure,refused-stream), or keep api: istio" $where $offNote) -}}
   {{- end -}}{{- end -}}
-  {{- $services := list -}}
   {{- $matchCount := add (len ($route.services | default list)) (len ($route.methods | default list)) -}}
   {{- if gt $matchCount 64 -}}
     {{- $errors = append $errors (printf "%s.services: %d services and methods, but a Gateway API route rule takes at most 64 matches; split the route in two, or keep api: istio" $where $matchCount) -}}
   {{- end -}}
-  {{- range $route.services -}}{{- $services = append $services . -}}{{- end -}}
-  {{- range $route.methods -}}{{- $services = append $services (first (splitList "/" .)) -}}{{- end -}}
-  {{- $all := or $entry.catchAll $route.prefix $route.regex -}}
   {{- /* Backends: a Service by name and namespace, or an Istio Hostname (ServiceEntry). */ -}}
   {{- $refs := list -}}
   {{- range $j, $backend := $entry.backends -}}
@@ -334,27 +331,14 @@ Exact /pkg.Service/Method.
     {{- if $entry.weighted -}}{{- $_ := set $ref "weight" (int (.weight | default 0)) -}}{{- end -}}
     {{- $refs = append $refs $ref -}}
   {{- end -}}
-  {{- $entries = append $entries (dict "entry" $entry "reasons" $reasons "services" $services "all" $all "backendRefs" $refs) -}}
+  {{- $entries = append $entries (dict "entry" $entry "reasons" $reasons "backendRefs" $refs) -}}
 {{- end -}}
 
-{{- /* overlap: make rules that can match one call one kind (see above). */ -}}
-{{- $anyHttp := false -}}{{- $anyAll := false -}}
-{{- range $entries -}}{{- if .reasons -}}{{- $anyHttp = true -}}{{- end -}}{{- if .all -}}{{- $anyAll = true -}}{{- end -}}{{- end -}}
-{{- if $anyHttp -}}
-  {{- $marked := dict -}}
-  {{- range $pass := list 1 2 3 -}}
-    {{- range $entries -}}
-      {{- $touches := $anyAll -}}
-      {{- range .services -}}{{- if hasKey $marked . -}}{{- $touches = true -}}{{- end -}}{{- end -}}
-      {{- if and (not .reasons) $touches -}}{{- $_ := set . "reasons" (list "overlap") -}}{{- end -}}
-      {{- if .reasons -}}{{- range .services -}}{{- $_ := set $marked . true -}}{{- end -}}{{- end -}}
-    {{- end -}}
-  {{- end -}}
-  {{- /* Still mixed after three passes (a long chain of shared services): all HTTPRoute. */ -}}
-  {{- range $entries -}}{{- if not .reasons -}}
-    {{- range .services -}}{{- if hasKey $marked . -}}{{- $anyAll = true -}}{{- end -}}{{- end -}}
-  {{- end -}}{{- end -}}
-  {{- if $anyAll -}}{{- range $entries -}}{{- if not .reasons -}}{{- $_ := set . "reasons" (list "overlap") -}}{{- end -}}{{- end -}}{{- end -}}
+{{- /* one-kind: before Istio 1.30 a release's routes are all of one kind (see above). */ -}}
+{{- if lt $version 30 -}}
+  {{- $anyHttp := false -}}
+  {{- range $entries -}}{{- if .reasons -}}{{- $anyHttp = true -}}{{- end -}}{{- end -}}
+  {{- if $anyHttp -}}{{- range $entries -}}{{- if not .reasons -}}{{- $_ := set . "reasons" (list "one-kind") -}}{{- end -}}{{- end -}}{{- end -}}
 {{- end -}}
 
 {{- /* The rules as printed. */ -}}

@@ -228,13 +228,18 @@ def test_streaming_routes_stay_grpcroutes_without_a_timeout(helm):
     assert unary["kind"] == "HTTPRoute" and unary["spec"]["rules"][0]["timeouts"] == {"request": "3s"}
 
 
-def test_a_streaming_route_an_httproute_shares_calls_with_is_an_httproute_still_without_timeout(helm):
-    r = helm.render(gateway_api_values("streaming-values.yaml"))
+@pytest.mark.parametrize("version,kind", [("1.30", "GRPCRoute"), ("1.29", "HTTPRoute")])
+def test_a_streaming_route_beside_an_httproute_has_no_timeout_whatever_its_kind(helm, version, kind):
+    r = helm.render({**gateway_api_values("streaming-values.yaml"), "istio": {"version": version}})
     stream = route_named(r, "chat-stream")
-    assert stream["kind"] == "HTTPRoute"  # chat (chat.v1.Chat/, with a timeout) covers its methods
+    assert stream["kind"] == kind, "GRPCRoute, but one kind per release before Istio 1.30"
     rule = stream["spec"]["rules"][0]
-    assert rule["matches"] == [{"path": {"type": "Exact", "value": "/chat.v1.Chat/Subscribe"}},
-                               {"path": {"type": "Exact", "value": "/chat.v1.Chat/Connect"}}]
+    if kind == "HTTPRoute":
+        assert rule["matches"] == [{"path": {"type": "Exact", "value": "/chat.v1.Chat/Subscribe"}},
+                                   {"path": {"type": "Exact", "value": "/chat.v1.Chat/Connect"}}]
+    else:
+        assert rule["matches"] == [{"method": {"type": "Exact", "service": "chat.v1.Chat", "method": "Subscribe"}},
+                                   {"method": {"type": "Exact", "service": "chat.v1.Chat", "method": "Connect"}}]
     assert "timeouts" not in rule
     assert route_named(r, "chat")["spec"]["rules"][0]["timeouts"] == {"request": "3s"}
 
@@ -261,22 +266,33 @@ def test_grpc_web_cors_is_an_httproute_cors_filter_on_every_call_route(helm):
     assert "timeouts" not in updates
 
 
-def test_a_route_that_shares_calls_with_an_httproute_is_an_httproute_too(helm):
-    """Istio orders the rules of GRPCRoutes and of HTTPRoutes each on its own, then appends the two
-    kinds' virtual services by creation time: a GRPCRoute catch-all could come first."""
+def test_from_istio_1_30_a_route_is_an_httproute_only_when_it_needs_one(helm):
+    """Istio 1.30 merges a hostname's GRPCRoute and HTTPRoute rules into one VirtualService and
+    orders them by match (test_istio_gateway_api asks it), so the kinds mix."""
     r = helm.render(gateway_api_values("multi-route-values.yaml"))
+    kinds = {x["metadata"]["name"].removeprefix("grpc-ingress-"): x["kind"] for x in routes(r)}
+    needs = {n for n, k in kinds.items() if k == "HTTPRoute"}
+    assert needs and needs != set(kinds), kinds
+    for name in needs:
+        assert "timeouts" in route_named(r, name)["spec"]["rules"][0], f"{name}: an HTTPRoute without a reason"
+    assert "one-kind" not in r.stdout
+    fallback = route_named(r, "fallback")
+    assert fallback["kind"] == "GRPCRoute" and "matches" not in fallback["spec"]["rules"][0], "a catch-all"
+
+
+def test_before_istio_1_30_a_releases_routes_are_all_one_kind(helm):
+    """Before 1.30 Istio makes one VirtualService per kind, gateway and hostname, both of one name
+    (route_collections.go: Key parent/hostname; fixed by istio/istio#59222), and only one takes
+    effect: one HTTPRoute makes every route an HTTPRoute. Without one, all stay GRPCRoute."""
+    r = helm.render({**gateway_api_values("multi-route-values.yaml"), "istio": {"version": "1.29"}})
     assert {x["kind"] for x in routes(r)} == {"HTTPRoute"}
-    assert "overlap (" in r.stdout
+    assert "one-kind (another route is an HTTPRoute" in r.stdout
     fallback = route_named(r, "fallback")["spec"]["rules"][0]
     assert "matches" not in fallback  # a catch-all, as in the Istio mode
-    # No catch-all: routes of unrelated services keep GRPCRoute.
-    r = helm.render(gapi(routes=[
-        {"name": "slow", "methods": ["a.A/Slow"], "timeout": "30s", "backend": {"host": "a", "port": 50051}},
+    r = helm.render(gapi(istio={"version": "1.24"}, routes=[
         {"name": "a", "services": ["a.A"], "backend": {"host": "a", "port": 50051}},
-        {"name": "b", "services": ["b.B"], "backend": {"host": "b", "port": 50051}}]))
-    assert route_named(r, "slow")["kind"] == "HTTPRoute"
-    assert route_named(r, "a")["kind"] == "HTTPRoute"  # its prefix covers a.A/Slow
-    assert route_named(r, "b")["kind"] == "GRPCRoute"
+        {"name": "b", "methods": ["b.B/Get"], "streaming": True, "backend": {"host": "b", "port": 50051}}]))
+    assert {x["kind"] for x in routes(r)} == {"GRPCRoute"}
 
 
 def test_backends_in_other_namespaces_get_a_reference_grant_there(helm):
@@ -286,7 +302,10 @@ def test_backends_in_other_namespaces_get_a_reference_grant_there(helm):
     (grant,) = reference_grants(r)
     assert grant["metadata"]["namespace"] == "batch"
     assert grant["spec"]["to"] == [{"group": "", "kind": "Service", "name": "exporter"}]
-    assert grant["spec"]["from"] == [{"group": GAPI, "kind": "HTTPRoute", "namespace": "default"}]
+    # From every route kind the release renders (any of them may name a backend there).
+    assert grant["spec"]["from"] == [{"group": GAPI, "kind": k, "namespace": "default"}
+                                     for k in sorted({x["kind"] for x in routes(r)})]
+    assert route_named(r, "order-export")["kind"] in {f["kind"] for f in grant["spec"]["from"]}
 
 
 def test_service_entry_hosts_are_istio_hostname_backends_from_1_26(helm):

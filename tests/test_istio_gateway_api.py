@@ -583,3 +583,25 @@ def test_without_the_retries_envoyfilter_a_stream_gets_istios_default_policy(hel
     _, got = _ask_gateway_api(helm, istio, RETRY_VALUES, drop_retry_filter=True)
     assert behaviour(got, "chat")["retries"] == ISTIO_DEFAULT_RETRIES
     assert behaviour(got, "greet")["retries"] == ISTIO_DEFAULT_RETRIES
+
+
+@pytest.mark.parametrize("older", ["grpcroute", "httproute"])
+def test_grpcroute_and_httproute_on_one_hostname_merge_and_order_by_match_not_creation(istio, older):
+    """Istio 1.30 merges a hostname's GRPCRoute and HTTPRoute rules into one VirtualService and
+    sorts them by match (istio/istio#59222: controller.go httpAndGrpcVS, mergeHTTPRoutes and
+    sortHTTPRoutes in route_collections.go): an HTTPRoute method rule wins over a GRPCRoute
+    catch-all, whichever is older, and both serve. The chart mixes kinds from 1.30 on, and
+    before it keeps a release's routes one kind (_gatewayapi.tpl: one-kind)."""
+    catch_all = grpc_route("catch-all", [{"backendRefs": [backend("fallback")]}])
+    method = http_route("method", [{"matches": [{"path": {"type": "Exact", "value": SAY_HELLO}}],
+                                    "backendRefs": [backend("greeter")]}])
+    early, late = "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"
+    catch_all["metadata"]["creationTimestamp"] = early if older == "grpcroute" else late
+    method["metadata"]["creationTimestamp"] = late if older == "grpcroute" else early
+    docs = [gateway(), catch_all, method, backend_service("greeter"), backend_service("fallback")]
+    install = gateway_api_install(docs)
+    res = istio.ask(yaml.safe_dump_all(docs), install=install, namespace=NS, fixtures=world_for(docs, install),
+                    calls=[grpc("hello", SAY_HELLO, HOST), grpc("other", "/helloworld.Greeter/Other", HOST)])
+    assert res.not_accepted() == []
+    assert [u["name"] for u in res.call("hello")["upstreams"]] == [cl("greeter", ns=NS)]
+    assert [u["name"] for u in res.call("other")["upstreams"]] == [cl("fallback", ns=NS)]
