@@ -186,13 +186,15 @@ Which kind: GRPCRoute, unless a route needs what only HTTPRoute has:
   timeout  a unary route's timeout (timeouts.request; GRPCRoute has no timeouts)
   cors     gRPC-Web's CORS policy (the CORS filter; GRPCRoute has no filters for it)
   match    a raw prefix or regex (GRPCRoute matches services and methods only)
-  one-kind before Istio 1.30, any route, once one route is an HTTPRoute. Istio turns the
-           rules of each kind on a gateway and hostname into one VirtualService named by that
-           key (parent and hostname: buildMeshAndGatewayRoutes and mergeHTTPRoutes in
+  one-kind on Istio 1.26 to 1.29, any route, once one route is an HTTPRoute. There Istio
+           turns the rules of each kind on a gateway and hostname into a VirtualService named
+           by that key (parent and hostname: buildMeshAndGatewayRoutes and mergeHTTPRoutes in
            pilot/pkg/config/kube/gateway/route_collections.go), the same name for both kinds,
-           and only one of the two takes effect. 1.30 merges both kinds into one
-           VirtualService and sorts its rules by match (istio/istio#59222, commit 1e78c9d;
-           controller.go: httpAndGrpcVS), so from 1.30 the kinds mix freely.
+           and only one of the two takes effect. 1.24 and 1.25 built one VirtualService per
+           gateway and hostname for both kinds (convertVirtualService in conversion.go: one
+           gatewayRoutes map, sortHTTPRoutes), and 1.30 merges the kinds again and sorts the
+           rules by match (istio/istio#59222, commit 1e78c9d; controller.go: httpAndGrpcVS),
+           so there the kinds mix freely.
 An HTTPRoute matches the gRPC path as the VirtualService does: PathPrefix /pkg.Service/ and
 Exact /pkg.Service/Method.
 */}}
@@ -334,8 +336,8 @@ Exact /pkg.Service/Method.
   {{- $entries = append $entries (dict "entry" $entry "reasons" $reasons "backendRefs" $refs) -}}
 {{- end -}}
 
-{{- /* one-kind: before Istio 1.30 a release's routes are all of one kind (see above). */ -}}
-{{- if lt $version 30 -}}
+{{- /* one-kind: on Istio 1.26 to 1.29 a release's routes are all of one kind (see above). */ -}}
+{{- if and (ge $version 26) (lt $version 30) -}}
   {{- $anyHttp := false -}}
   {{- range $entries -}}{{- if .reasons -}}{{- $anyHttp = true -}}{{- end -}}{{- end -}}
   {{- if $anyHttp -}}{{- range $entries -}}{{- if not .reasons -}}{{- $_ := set . "reasons" (list "one-kind") -}}{{- end -}}{{- end -}}{{- end -}}

@@ -75,7 +75,7 @@ An HTTPS listener becomes a Gateway listener per host (certificateRefs: its cred
 HTTP2 and GRPC-WEB HTTP listeners, a redirect listener an HTTPRoute with a RequestRedirect;
 envoyFilter, connection and destinationPolicies print as in the Istio mode. A route becomes
 a GRPCRoute rule, or an HTTPRoute rule when it needs a timeout, cors or a raw prefix/regex
-(before Istio 1.30: every route, once one is an HTTPRoute). Values only the Istio API can say
+(on Istio 1.26 to 1.29: every route, once one is an HTTPRoute). Values only the Istio API can say
 are refused there.
 
 Performance: the first template pays for the model; a Go template function call costs more

@@ -280,19 +280,28 @@ def test_from_istio_1_30_a_route_is_an_httproute_only_when_it_needs_one(helm):
     assert fallback["kind"] == "GRPCRoute" and "matches" not in fallback["spec"]["rules"][0], "a catch-all"
 
 
-def test_before_istio_1_30_a_releases_routes_are_all_one_kind(helm):
-    """Before 1.30 Istio makes one VirtualService per kind, gateway and hostname, both of one name
-    (route_collections.go: Key parent/hostname; fixed by istio/istio#59222), and only one takes
-    effect: one HTTPRoute makes every route an HTTPRoute. Without one, all stay GRPCRoute."""
-    r = helm.render({**gateway_api_values("multi-route-values.yaml"), "istio": {"version": "1.29"}})
+@pytest.mark.parametrize("version", ["1.26", "1.29"])
+def test_on_istio_1_26_to_1_29_a_releases_routes_are_all_one_kind(helm, version):
+    """Istio 1.26 to 1.29 make one VirtualService per kind, gateway and hostname, both of one name
+    (route_collections.go: Key parent/hostname; fixed by istio/istio#59222 in 1.30), and only
+    one takes effect: one HTTPRoute makes every route an HTTPRoute. Without one, all stay
+    GRPCRoute; 1.24 and 1.25 merged both kinds into one VirtualService, so the kinds mix."""
+    r = helm.render({**gateway_api_values("multi-route-values.yaml"), "istio": {"version": version}})
     assert {x["kind"] for x in routes(r)} == {"HTTPRoute"}
     assert "one-kind (another route is an HTTPRoute" in r.stdout
     fallback = route_named(r, "fallback")["spec"]["rules"][0]
     assert "matches" not in fallback  # a catch-all, as in the Istio mode
-    r = helm.render(gapi(istio={"version": "1.24"}, routes=[
+    r = helm.render(gapi(istio={"version": version}, routes=[
         {"name": "a", "services": ["a.A"], "backend": {"host": "a", "port": 50051}},
         {"name": "b", "methods": ["b.B/Get"], "streaming": True, "backend": {"host": "b", "port": 50051}}]))
     assert {x["kind"] for x in routes(r)} == {"GRPCRoute"}
+
+
+@pytest.mark.parametrize("version", ["1.25", "1.30"])
+def test_on_istio_1_25_and_from_1_30_the_kinds_mix(helm, version):
+    r = helm.render({**gateway_api_values("multi-route-values.yaml"), "istio": {"version": version}})
+    assert {x["kind"] for x in routes(r)} == {"GRPCRoute", "HTTPRoute"}
+    assert "one-kind" not in r.stdout
 
 
 def test_backends_in_other_namespaces_get_a_reference_grant_there(helm):

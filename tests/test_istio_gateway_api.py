@@ -590,8 +590,9 @@ def test_grpcroute_and_httproute_on_one_hostname_merge_and_order_by_match_not_cr
     """Istio 1.30 merges a hostname's GRPCRoute and HTTPRoute rules into one VirtualService and
     sorts them by match (istio/istio#59222: controller.go httpAndGrpcVS, mergeHTTPRoutes and
     sortHTTPRoutes in route_collections.go): an HTTPRoute method rule wins over a GRPCRoute
-    catch-all, whichever is older, and both serve. The chart mixes kinds from 1.30 on, and
-    before it keeps a release's routes one kind (_gatewayapi.tpl: one-kind)."""
+    catch-all, whichever is older, and both serve. The chart mixes kinds on 1.30 (and on 1.24
+    and 1.25, which merged them too), and on 1.26 to 1.29 keeps a release's routes one kind
+    (_gatewayapi.tpl: one-kind)."""
     catch_all = grpc_route("catch-all", [{"backendRefs": [backend("fallback")]}])
     method = http_route("method", [{"matches": [{"path": {"type": "Exact", "value": SAY_HELLO}}],
                                     "backendRefs": [backend("greeter")]}])
