@@ -606,3 +606,27 @@ def test_grpcroute_and_httproute_on_one_hostname_merge_and_order_by_match_not_cr
     assert res.not_accepted() == []
     assert [u["name"] for u in res.call("hello")["upstreams"]] == [cl("greeter", ns=NS)]
     assert [u["name"] for u in res.call("other")["upstreams"]] == [cl("fallback", ns=NS)]
+
+
+def test_a_merge_of_zero_retries_leaves_istios_default_policy(helm, istio):
+    """Why attempts: 0 is refused with api: gateway-api: planted, the chart's retries EnvoyFilter
+    with num_retries 0 on the stream's route. Istio's MERGE (Merge in pkg/proto/merge/merge.go)
+    skips zero values, so the route keeps the default policy's 2 attempts and its retry_on,
+    which replays streams, instead of none."""
+    r = helm.render({**RETRY_VALUES, **GATEWAY_API}, namespace=NS)
+    docs = copy.deepcopy(r.docs)
+    (ef,) = [d for d in docs if d["kind"] == "EnvoyFilter" and d["metadata"]["name"].endswith("-retries")]
+    zeroed = 0
+    for patch in ef["spec"]["configPatches"]:
+        policy = patch["patch"]["value"]["route"]["retry_policy"]
+        if policy.get("num_retries") == 1:  # the streaming policy: attempts 1
+            policy["num_retries"] = 0
+            zeroed += 1
+    assert zeroed == 1, ef["spec"]["configPatches"]
+    install = gateway_api_install(docs)
+    got = istio.ask(yaml.safe_dump_all(docs), install=install, namespace=NS, fixtures=world_for(docs, install),
+                    calls=RETRY_CALLS)
+    assert behaviour(got, "chat")["retries"]["numRetries"] == ISTIO_DEFAULT_RETRIES["numRetries"] == 2
+    assert behaviour(got, "chat")["retries"]["retryOn"] == "connect-failure,refused-stream", \
+        "the retry_on the MERGE wrote stays: only the zero is skipped"
+    assert behaviour(got, "pay")["retries"]["numRetries"] == 4, "the other routes keep theirs"
