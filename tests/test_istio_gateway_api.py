@@ -12,6 +12,7 @@ import yaml
 
 from support.istio import gateway_api_install, grpc, grpc_web, world_for
 from support.istio_checks import cl
+from support.scenarios import connection_filters
 
 NS = "grpc"
 GW = "grpc-ingress"
@@ -413,7 +414,9 @@ def _default_port(scheme: str) -> int:
 def behaviour(res, call_id: str) -> dict:
     """What a client and the backend see of one call, flat, in terms both APIs can be held to:
     where it goes and how (cluster, HTTP/2), the route's timeout, retries and CORS (each CORS
-    field apart), gRPC-Web translation, the TLS the client meets, or the redirect it gets."""
+    field apart), gRPC-Web translation, the TLS the client meets, the connection manager of its
+    filter chain (the chart's client-connection EnvoyFilter patches it: on the deployed Gateway
+    API pods it must match the listener port they bind), or the redirect it gets."""
     got = res.call(call_id)
     if got.get("error") == REDIRECT:   # Istio: the server's httpsRedirect (virtual host require_tls)
         return {"redirect": {"scheme": "https", "code": 301, "port": 443}}
@@ -440,6 +443,7 @@ def behaviour(res, call_id: str) -> dict:
         "grpc_web": web,
         "tls": tls is not None,
     }
+    out.update({f"hcm.{k}": v for k, v in (got.get("hcm") or {}).items()})
     if got["cors"] is not None:
         cors = dict(got["cors"])
         cors.setdefault("allowCredentials", False)   # unset is Envoy's false
@@ -513,7 +517,10 @@ def test_documented_difference_still_exists(both_apis, aspect):
 
 def test_a_planted_difference_in_the_gateway_api_render_is_caught(helm, istio, both_apis):
     """The comparison can fail: the tls scenario's gateway-api render with the route's timeout
-    changed (10s -> 11s) and its backend port changed (50051 -> 50052) differs in exactly those."""
+    changed (10s -> 11s) and its backend port changed (50051 -> 50052) differs in exactly those;
+    with the client-connection EnvoyFilter aimed at 8443 (the classic pods' port, not the 443
+    the deployed Gateway API pods bind) the call's connection manager loses the chart's HTTP/2
+    keepalive and request timeout."""
     sc = SCENARIOS["tls"]
     gapi = helm.render({**scenario_values("tls"), **GATEWAY_API}, release=sc.release, namespace=sc.namespace)
     docs = copy.deepcopy(gapi.docs)
@@ -522,12 +529,21 @@ def test_a_planted_difference_in_the_gateway_api_render_is_caught(helm, istio, b
     assert rule["timeouts"]["request"] == "10s"
     rule["timeouts"]["request"] = "11s"
     rule["backendRefs"][0]["port"] = 50052
+    moved = copy.deepcopy(gapi.docs)
+    (conn,) = connection_filters(moved)
+    for patch in conn["spec"]["configPatches"]:
+        assert patch["match"]["listener"]["portNumber"] == 443
+        patch["match"]["listener"]["portNumber"] = 8443
     install = gateway_api_install(docs)
-    planted = istio.ask(yaml.safe_dump_all(docs), install=install, namespace=sc.namespace,
-                        fixtures=world_for(docs, install), calls=[e.call for e in sc.expects])
+    planted, wrong_port = istio.run([
+        istio.case(yaml.safe_dump_all(d), install=install, namespace=sc.namespace, fixtures=world_for(d, install),
+                   calls=[e.call for e in sc.expects]) for d in (docs, moved)])
     diff = differences(behaviour(both_apis["tls"][0], "greet"), behaviour(planted, "greet"))
     assert {k for k in diff if k not in DIFFERENCES} == {"timeout", "upstreams"}
     assert diff["timeout"] == ("10s", "11s")
+    diff = differences(behaviour(both_apis["tls"][0], "greet"), behaviour(wrong_port, "greet"))
+    assert {k for k in diff if k not in DIFFERENCES} == {"hcm.http2_protocol_options", "hcm.request_timeout"}, diff
+    assert diff["hcm.http2_protocol_options"] == ({"connectionKeepalive": {"interval": "60s", "timeout": "20s"}}, None)
 
 
 # --- retries: the chart's policy per route through the retries EnvoyFilter ----------------------
