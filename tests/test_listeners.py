@@ -2,11 +2,14 @@
 their ports and hosts, the gateway pods they select, and the Gateway the routes bind to."""
 from __future__ import annotations
 
+import copy
+
 import pytest
+import yaml
 
 from support.bad_input import assert_refused, bad_values
 from support.injection import Field, string_keys
-from support.istio import grpc
+from support.istio import grpc, world_for
 from support.istio_checks import ask_paths, case_for, cl, reached
 from support.mutations import assert_edits_refused, edits, enable_tls, free_port, own_gateway, path_re
 from support.properties import for_every_valid_values_set
@@ -132,14 +135,31 @@ def test_existing_gateway_renders_only_routes(helm):
     assert r.one("VirtualService")["spec"]["gateways"] == ["istio-ingress/shared-gateway"]
 
 
+def test_a_host_a_wildcard_covers_is_left_out_of_the_virtual_service_because_istio_refuses_both(helm, istio):
+    """hosts [*.example.com, api.example.com]: the VirtualService names only the wildcard, and
+    api.example.com is routed through it. Planted, the same render naming both is refused by
+    Istio's webhook (validateVirtualService: "duplicate hosts in virtual service")."""
+    r = helm.render({"hosts": ["*.example.com", "api.example.com"]})
+    assert r.one("VirtualService")["spec"]["hosts"] == ["*.example.com"]
+    both = copy.deepcopy(r.docs)
+    (vs,) = [d for d in both if d["kind"] == "VirtualService"]
+    vs["spec"]["hosts"] = ["*.example.com", "api.example.com"]
+    call = [grpc("api", "/helloworld.Greeter/SayHello", "api.example.com")]
+    chart, planted = istio.run([istio.case(r.stdout, fixtures=world_for(r.docs), calls=call),
+                                istio.case(yaml.safe_dump_all(both), fixtures=world_for(both), calls=call)])
+    assert chart.refused() == [] and reached(chart, "api") == {cl("grpc-service"): 100}
+    (refused,) = planted.refused()
+    assert "duplicate hosts in virtual service" in refused["message"], refused
+
+
 # --- every generated values set ------------------------------------------------------------
 
 @for_every_valid_values_set
 def test_routes_bind_to_the_gateway_this_chart_renders_or_to_gateway_ref_for_every_host(case):
     gw = case.values["gateway"]
     # Every host is routed: named, or covered by a wildcard that is named; and no named host covers
-    # another (Istio's webhook refuses overlapping VirtualService hosts; Istio's own webhook also
-    # sees every render, so this says why, and which host went).
+    # another (Istio's webhook refuses overlapping VirtualService hosts: test_a_host_a_wildcard_covers_...;
+    # Istio's own webhook also sees every render, so this says why, and which host went).
     named = case.vs["spec"]["hosts"]
     assert set(named) <= set(case.values["hosts"])
     covers = lambda w, h: w != h and w.startswith("*.") and h.endswith(w[1:])  # noqa: E731
