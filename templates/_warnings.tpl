@@ -50,6 +50,15 @@ Fill model.warnings: include "grpc-ingress.model.warnings" (list $ $model)   (la
     {{- end -}}{{- end -}}
   {{- end -}}
 {{- end -}}
+{{- /* gRPC-Web without the chart's EnvoyFilter on a gateway the chart owns: Istio adds
+       grpc_web only on a plaintext GRPC-WEB server (_listeners.tpl), which the Gateway API has
+       not (_gatewayapi.tpl), so on HTTPS, and on every listener with api: gateway-api, only an
+       EnvoyFilter of someone else's serves browsers. Legal (the owner may have one); said. */ -}}
+{{- if and $values.gateway.create $values.grpcWeb.enabled (eq (toString $values.grpcWeb.envoyFilter.enabled) "false") -}}
+  {{- if or $values.tls.enabled (eq $values.api "gateway-api") -}}
+    {{- $warnings = append $warnings (printf "grpcWeb.envoyFilter.enabled: false, so no EnvoyFilter of this release adds Envoy's grpc_web filter to the %s listener (Istio adds it itself only on a plaintext GRPC-WEB server%s), and browsers' gRPC-Web calls fail there unless an EnvoyFilter of your own adds it; set it to auto" (ternary "HTTPS" "plaintext" $values.tls.enabled) (ternary ", which the Gateway API has not" "" (eq $values.api "gateway-api"))) -}}
+  {{- end -}}
+{{- end -}}
 {{- if $values.reflection.enabled -}}
   {{- $warnings = append $warnings (printf "reflection.enabled: anyone who reaches the gateway can list every service and message type %s serves; turn it off where the API is not public" $values.reflection.backend.host) -}}
 {{- end -}}

@@ -385,6 +385,19 @@ def test_grpc_web_notes(helm, notes_chart):
         "with api: gateway-api an EnvoyFilter serves plaintext gRPC-Web too, and its listener is still plaintext"
 
 
+def test_notes_warn_when_no_envoy_filter_serves_grpc_web(helm, notes_chart):
+    """grpcWeb.envoyFilter.enabled false on a gateway the chart owns: fine on Istio's plaintext
+    GRPC-WEB server (Istio adds grpc_web there itself; test_grpc_web asks it), said on HTTPS and
+    on the Gateway API's plaintext listener, where only an EnvoyFilter adds it."""
+    off = {"grpcWeb": {**WEB["grpcWeb"], "envoyFilter": {"enabled": False}}}
+    plaintext = {**off, "tls": {"enabled": False}}
+    said = lambda values: [w.strip() for w in notes(helm, notes_chart, values).splitlines()  # noqa: E731
+                           if w.strip().startswith("! grpcWeb.envoyFilter.enabled: false")]
+    assert "HTTPS listener" in said(off)[0]
+    assert "plaintext listener" in said({**plaintext, "api": "gateway-api"})[0]
+    assert said(plaintext) == [] and said(WEB) == []
+
+
 def test_wildcard_host_notes_use_a_concrete_authority(helm, notes_chart):
     text = notes(helm, notes_chart, {"hosts": ["*.example.com"]})
     assert "-authority test.example.com" in text

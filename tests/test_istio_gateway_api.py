@@ -366,7 +366,8 @@ def test_grpc_web_envoyfilter_lands_before_grpc_stats_on_the_deployed_gateway(is
 
 from support.gateway_api import GATEWAY_API, variant  # noqa: E402
 from support.istio import INSTALLS, for_install  # noqa: E402
-from support.istio_checks import REDIRECT, analysis_problems  # noqa: E402
+from support.both_apis import DIFFERENCES, ISTIO_DEFAULT_RETRIES, behaviour, differences  # noqa: E402
+from support.istio_checks import analysis_problems  # noqa: E402
 from test_istio_scenarios import CI_NAMES, SCENARIOS  # noqa: E402
 
 # The platform team's Gateway that existing-gateway attaches its route to (gatewayApi.parentRefs
@@ -405,83 +406,6 @@ def both_apis(helm, istio):
         names.append(name)
     answers = istio.run(cases)
     return {n: (answers[2 * i], answers[2 * i + 1]) for i, n in enumerate(names)}
-
-
-def _default_port(scheme: str) -> int:
-    return {"https": 443, "http": 80}[scheme]
-
-
-def behaviour(res, call_id: str) -> dict:
-    """What a client and the backend see of one call, flat, in terms both APIs can be held to:
-    where it goes and how (cluster, HTTP/2), the route's timeout, retries and CORS (each CORS
-    field apart), gRPC-Web translation, the TLS the client meets, the connection manager of its
-    filter chain (the chart's client-connection EnvoyFilter patches it: on the deployed Gateway
-    API pods it must match the listener port they bind), or the redirect it gets."""
-    got = res.call(call_id)
-    if got.get("error") == REDIRECT:   # Istio: the server's httpsRedirect (virtual host require_tls)
-        return {"redirect": {"scheme": "https", "code": 301, "port": 443}}
-    if got.get("redirect"):            # Gateway API: a RequestRedirect route
-        rd = got["redirect"]
-        scheme = rd.get("schemeRedirect") or ("https" if rd.get("httpsRedirect") else "")
-        return {"redirect": {"scheme": scheme, "code": {"MOVED_PERMANENTLY": 301, "FOUND": 302}.get(
-            rd.get("responseCode", "MOVED_PERMANENTLY")), "port": rd.get("portRedirect") or _default_port(scheme)}}
-    filters = got["http_filters"]
-    web = None
-    if "envoy.filters.http.grpc_web" in filters:
-        web = "before grpc_stats" if filters.index("envoy.filters.http.grpc_web") < filters.index(
-            "envoy.filters.http.grpc_stats") else "after grpc_stats"
-    tls = (got.get("chain") or {}).get("tls")
-    rp = got["retry_policy"]
-    out = {
-        "error": got.get("error", ""),
-        "upstreams": sorted((u["name"], u["found"], u.get("protocol")) for u in got["upstreams"]),
-        "weights": {w["name"]: w["weight"] for w in got["weighted_clusters"]},
-        "timeout": got["timeout"] or "0s",
-        "max_stream_duration": got.get("max_stream_duration"),
-        "retries": None if rp is None else {k: rp.get(k) for k in (
-            "numRetries", "retryOn", "retriableStatusCodes", "perTryTimeout", "retryBackOff")},
-        "grpc_web": web,
-        "tls": tls is not None,
-    }
-    out.update({f"hcm.{k}": v for k, v in (got.get("hcm") or {}).items()})
-    if got["cors"] is not None:
-        cors = dict(got["cors"])
-        cors.setdefault("allowCredentials", False)   # unset is Envoy's false
-        out.update({f"cors.{k}": v for k, v in cors.items()})
-    else:
-        out["cors"] = None
-    if tls is not None:
-        out.update({"tls.alpn": tls["alpn"], "tls.min_version": tls.get("min_version"),
-                    "tls.client_certificate": tls["require_client_certificate"],
-                    # kubernetes://NAME (Istio Gateway), kubernetes-gateway://NS/NAME: the Secret's name.
-                    "tls.certificates": [c.rsplit("/", 1)[-1] for c in tls["certificate_sds"]]})
-    return out
-
-
-# Istio's retry policy for a route that sets none (pilot/pkg/networking/core/route/retry
-# DefaultPolicy: 2 attempts on connect-failure,refused-stream,unavailable,cancelled,
-# retriable-status-codes): what every Gateway API route gets on the standard channel, which has
-# no retry field (HTTPRoute retry is experimental; GRPCRoute has none), unless the chart's
-# retries EnvoyFilter (gatewayapi-retries.yaml) merges its own policy in.
-ISTIO_DEFAULT_RETRIES = {"numRetries": 2, "retryOn": "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
-                         "retriableStatusCodes": None, "perTryTimeout": None, "retryBackOff": None}
-
-# Where the gateway-api render behaves differently from the default one today, as these tests
-# found it (issue 13). aspect -> (the gateway-api value, why). A call may differ in these aspects
-# only, and only that way; test_documented_difference_still_exists fails the day one goes away.
-DIFFERENCES = {
-    "tls.min_version": (None,
-                        "the Istio Gateway sets minProtocolVersion TLSV1_2; the Gateway API listener sets none "
-                        "(Envoy's server default applies)"),
-    "cors.forwardNotMatchingPreflights": (False,
-                                          "Istio converts an HTTPRoute CORS filter with unmatchedPreflights IGNORE "
-                                          "(conversion.go createCorsFilter): Envoy answers a preflight from an origin "
-                                          "it does not allow itself, where the VirtualService forwards it to the backend"),
-}
-
-
-def differences(a: dict, b: dict) -> dict:
-    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
 
 
 COMPARED_CALLS = [pytest.param(n, e.call.id, id=f"{n}/{e.call.id}") for n, sc in SCENARIOS.items() for e in sc.expects]

@@ -111,7 +111,8 @@ def expressible(values: dict) -> dict:
     """values (as the chart means them, no nulls) with what the Gateway API cannot say on Istio
     taken out or brought to its nearest expressible form: DestinationRule subsets, retries
     turned off, TLS versions and SANs, prefix/regex CORS origins, mid-segment raw prefixes,
-    the Istio-mode gateway pod knobs, and an istio.version below 1.26 (CORS, Hostname backends). An input
+    the Istio-mode gateway pod knobs, plaintext gRPC-Web's EnvoyFilter turned off, and an
+    istio.version below 1.26 (CORS, Hostname backends). An input
     transform for properties; what the chart prints is checked on the render."""
     import re
     v = copy.deepcopy(values)
@@ -141,6 +142,11 @@ def expressible(values: dict) -> dict:
         for backend in ([route["backend"]] if route.get("backend") else route.get("backends", [])):
             backend.pop("subset", None)
             backend.pop("subsetLabels", None)
+    # Plaintext gRPC-Web gets grpc_web from Istio only on a GRPC-WEB server, which the Gateway
+    # API has not: there the chart's EnvoyFilter is what serves browsers (NOTES warn when off).
+    web = v.get("grpcWeb", {})
+    if web.get("enabled") and not tls.get("enabled", True) and str(web.get("envoyFilter", {}).get("enabled")).lower() == "false":
+        web["envoyFilter"]["enabled"] = "auto"
     cors = v.get("grpcWeb", {}).get("cors", {})
     if "allowOrigins" in cors:
         kept = [o if isinstance(o, str) else o.get("exact") for o in cors["allowOrigins"]]

@@ -38,13 +38,16 @@ import pytest
 from hypothesis import HealthCheck, given, note, reject, seed, settings
 
 from support.helm import Helm, Render, RenderError
-from support.istio import IstioHarness, Result
+from support.istio import IstioHarness, Result, gateway_api_install, world_for
 from support.probes import probes
 from support.istio_promises import CONCERNS, Plan, Problem, declared_routes
 from support.strategies import valid_cases, without_nulls
 from support.summary import count
 
 EXAMPLES = int(os.environ.get("HYPOTHESIS_EXAMPLES", "200"))
+# How many of them (the first ones drawn) are also compared through Istio as Gateway API
+# (Case.both_apis): each costs two more renders and two harness cases.
+BOTH_APIS_SETS = int(os.environ.get("BOTH_APIS_SETS", "100"))
 SHRINK = os.environ.get("HYPOTHESIS_SHRINK", "") not in ("", "0")
 SEED = 20260801  # any fixed number: the same examples every run, in every test that draws them
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
@@ -65,6 +68,8 @@ class Case:
     render: Render | None = None
     error: str | None = None
     istio: IstioHarness | None = field(default=None, repr=False)
+    helm: Helm | None = field(default=None, repr=False)
+    index: int = 0   # its place in the run (draw order)
     _plans: dict = field(default_factory=dict, repr=False)
 
     def plan(self) -> Plan:
@@ -77,6 +82,42 @@ class Case:
         """The promises' calls, and the helm test Pod's probes as the Pod sends them."""
         plan = self.plan()
         return plan.case(self.render, calls=[p.call for p in plan.promises] + [p.call for p in probes(self.render)])
+
+    def both_apis(self) -> tuple[dict, dict] | None:
+        """The values brought to their Gateway API form (support.gateway_api.expressible), as
+        harness cases for both renders: the Istio mode's on the stock install the values name, the
+        Gateway API mode's on the gateway Istio deploys for its Gateway, each asked the calls that
+        form's values promise. None without a Gateway of the chart's own, or beyond the first
+        BOTH_APIS_SETS sets (each costs two renders and two harness cases)."""
+        if "both_apis" not in self._plans:
+            from support.gateway_api import GATEWAY_API, expressible  # it imports support.scenarios
+            self._plans["both_apis"] = None
+            if self.values["gateway"]["create"] and self.index < BOTH_APIS_SETS:
+                easy = expressible(self.values)
+                # The Istio mode keeps the values' own gateway knobs (gateway.install custom needs them).
+                mine = {**easy, "gateway": self.values["gateway"]}
+                kw = {"release": self.release, "namespace": self.namespace}
+                rc, out, _, docs, errors = self.helm.template({**easy, **GATEWAY_API}, **kw)
+                rc2, out2, _, docs2, errors2 = self.helm.template(mine, **kw)
+                if rc == rc2 == 0 and not errors and not errors2:
+                    plan = Plan(mine, self.release, self.namespace, self.facts)
+                    calls = [p.call for p in plan.promises]
+                    install = gateway_api_install(docs)
+                    self._plans["both_apis"] = (
+                        plan.case(Render(docs2, out2), calls=calls),
+                        IstioHarness.case(out, install=install, namespace=self.namespace,
+                                          fixtures=world_for(docs, install), calls=calls))
+                    self._plans["both_apis_plan"] = plan
+        return self._plans["both_apis"]
+
+    def both_apis_answers(self) -> tuple[Plan, Result, Result] | None:
+        """(the expressible form's plan, Istio's answer for its Istio-mode render, for its
+        Gateway API render), or None (see both_apis)."""
+        cases = self.both_apis()
+        if cases is None:
+            return None
+        istio_mode, gateway_api = self.istio.run(list(cases))
+        return self._plans["both_apis_plan"], istio_mode, gateway_api
 
     def answer(self) -> Result:
         """Istio's answer for this render (the harness caches it per session)."""
@@ -204,14 +245,16 @@ class Generated:
         """Send every render to the harness in the background, in two processes (one per core),
         while other tests run; check_istio waits for them."""
         cases = self.rendered()
-        for c in cases:
-            c.istio = istio
+        for i, c in enumerate(cases):
+            c.istio, c.helm, c.index = istio, self.helm, i
         for half in (cases[0::2], cases[1::2]):
             batch = [c.istio_case() for c in half]
 
-            def run(batch=batch):
+            def run(batch=batch, half=half):
                 try:
                     istio.run(batch)
+                    # then both APIs' renders of the Gateway API form (helm renders them here)
+                    istio.run([x for c in half for x in (c.both_apis() or ())])
                 except BaseException as e:  # noqa: BLE001 - raised again by check_istio
                     self._prefetch_errors.append(e)
 
@@ -264,7 +307,7 @@ class Generated:
             case = render_case(helm, drawn)
             if case.error is not None:
                 reject()  # RENDERS reports those; keep shrinking on this property's failure
-            case.istio = istio  # an Istio property asks the harness for each example (slow)
+            case.istio, case.helm = istio, helm  # an Istio property asks the harness for each example (slow)
             check(case)
 
         alone()
