@@ -79,8 +79,16 @@ Fill model.names: include "grpc-ingress.model.names" (list $ $model)
   "envoyFilterNamespace" ($values.grpcWeb.envoyFilter.namespace | default $model.gateway.workloadNamespace)
   "testPod" (include "grpc-ingress.fit" (printf "%s-test" $fullname))
   "testProtos" (include "grpc-ingress.fit" (printf "%s-test-protos" $fullname))
-  "testAuthority" (ternary (printf "test%s" (trimPrefix "*" $host)) $host (hasPrefix "*." $host))
+  "testAuthority" (include "grpc-ingress.authority" $host)
   "releaseNamespace" $root.Release.Namespace) -}}
+{{- end -}}
+
+{{/*
+The :authority a client sends for a hosts entry, a wildcard's as test.<domain>, for the helm
+test probes and the NOTES' commands: include "grpc-ingress.authority" "*.example.com" -> test.example.com
+*/}}
+{{- define "grpc-ingress.authority" -}}
+{{- ternary (printf "test%s" (trimPrefix "*" .)) . (hasPrefix "*." .) -}}
 {{- end -}}
 
 {{/*

@@ -11,7 +11,8 @@ Fill model.passThrough and model.checks, add the pass-through routes to model.ro
 the call to model.healthCheck: include "grpc-ingress.model.passThrough" (list $ $model)
 (after grpc-ingress.model.routes)
   passThrough.routes  route entries as routes[] writes them ({name, services, streaming,
-                      backend}): _policies.tpl gives their backends the chart-wide and
+                      backend}, and switch: the key that adds it, reflection or health):
+                      _policies.tpl gives their backends the chart-wide and
                       streaming policies like any streaming route's
   checks              {health, reflection}: whether a route serves
                       /grpc.health.v1.Health/Check and
@@ -50,7 +51,7 @@ the call to model.healthCheck: include "grpc-ingress.model.passThrough" (list $ 
       {{- with include "grpc-ingress.serviceHostProblem" (list (printf "%s.backend.host" $kind.key) $host $values.clusterDomain) -}}{{- $errors = append $errors . -}}{{- end -}}
       {{- $host = include "grpc-ingress.serviceFqdn" (list $host $root.Release.Namespace $values.clusterDomain) -}}
     {{- end -}}
-    {{- $routes = append $routes (dict "name" $kind.name "services" $kind.services "streaming" true "backend" (dict "host" $host "port" (int $settings.backend.port))) -}}
+    {{- $routes = append $routes (dict "name" $kind.name "services" $kind.services "streaming" true "backend" (dict "host" $host "port" (int $settings.backend.port)) "switch" $kind.key) -}}
     {{- range $kind.services -}}{{- $_ := set $claimed . (printf "%s.enabled" $kind.key) -}}{{- end -}}
     {{- $_ := set $claimed $kind.name (printf "%s.enabled" $kind.key) -}}
   {{- end -}}
@@ -78,7 +79,7 @@ the call to model.healthCheck: include "grpc-ingress.model.passThrough" (list $ 
 {{- /* Pass-through routes are service routes (rank 1 of model.routes), after the user's. */ -}}
 {{- $next := len $values.routes -}}
 {{- range $routes -}}
-  {{- $_ := set $model.routes (printf "r1-%06d" $next) (dict "route" . "catchAll" false "backends" (list .backend) "weighted" false "retries" $values.retries.streaming) -}}
+  {{- $_ := set $model.routes (printf "r1-%06d" $next) (dict "route" . "where" .switch "catchAll" false "backends" (list .backend) "weighted" false "retries" $values.retries.streaming) -}}
   {{- $next = add1 $next -}}
 {{- end -}}
 
@@ -123,6 +124,8 @@ the call to model.healthCheck: include "grpc-ingress.model.passThrough" (list $ 
 {{- else if $checks.reflection -}}{{- $call = "reflection" -}}
 {{- end -}}
 {{- $_ := set $checks "call" $call -}}
+{{- /* rpc: what grpcurl is given to call, the method, or "list" (grpcurl's reflection verb). */ -}}
+{{- with $call -}}{{- $_ := set $checks "rpc" (ternary "list" (trimPrefix "/" (get $paths .)) (eq . "reflection")) -}}{{- end -}}
 {{- if hasKey $served $call -}}
   {{- $entry := get $served $call -}}
   {{- $_ := set $checks "path" (get $paths $call) -}}
@@ -146,7 +149,7 @@ the call to model.healthCheck: include "grpc-ingress.model.passThrough" (list $ 
 {{- if and $check.enabled $call -}}
   {{- $mutual := $check.clientSecret -}}
   {{- $request := "" -}}
-  {{- $rpc := trimPrefix "/" (get $paths $call) -}}
+  {{- $rpc := $checks.rpc -}}
   {{- $protoFlags := list -}}
   {{- if eq $call "health" -}}
     {{- with $test.healthService -}}{{- $request = toJson (dict "service" .) -}}{{- end -}}
@@ -154,8 +157,6 @@ the call to model.healthCheck: include "grpc-ingress.model.passThrough" (list $ 
   {{- else if eq $call "method" -}}
     {{- $request = $test.request | default "{}" -}}
     {{- if $test.proto -}}{{- $protoFlags = list "-import-path" "/protos" "-proto" "method.proto" -}}{{- end -}}
-  {{- else -}}
-    {{- $rpc = "list" -}}
   {{- end -}}
   {{- /* The gRPC-Web request body: one uncompressed frame (flag 0, 4-byte length) holding the
          request message. HealthCheckRequest with a service name is field 1 (tag 0x0a), a
@@ -166,8 +167,7 @@ the call to model.healthCheck: include "grpc-ingress.model.passThrough" (list $ 
   {{- end -}}
   {{- range $listener := $model.listeners -}}
     {{- if eq $listener.protocol "HTTP" -}}{{- continue -}}{{- end -}}
-    {{- $host := first $listener.hosts -}}
-    {{- $authority := ternary (printf "test%s" (trimPrefix "*" $host)) $host (hasPrefix "*." $host) -}}
+    {{- $authority := include "grpc-ingress.authority" (first $listener.hosts) -}}
     {{- $port := int $listener.port -}}
     {{- $address := printf "%s:%d" $model.gateway.testAddress $port -}}
     {{- $tls := eq $listener.protocol "HTTPS" -}}
