@@ -61,9 +61,11 @@ values.yaml would be merged into the one a user sets.
   "servicePorts" $ports
   "portList" (join ", " $portList)
   "testAddress" $testAddress
+  "stockPorts" (keys $install.ports | sortAlpha)
   "clusterDomain" $clusterDomain) -}}
-{{- /* custom: the chart knows nothing of the gateway; every fact must be given. */ -}}
-{{- if eq $gateway.install "custom" -}}
+{{- /* custom: the chart knows nothing of the gateway; every fact must be given. With api:
+       gateway-api Istio deploys the pods and _gatewayapi.tpl answers these questions. */ -}}
+{{- if and (eq $gateway.install "custom") (ne $values.api "gateway-api") -}}
   {{- $errors := list -}}
   {{- if not $gateway.selector -}}
     {{- $errors = append $errors "gateway.selector: gateway.install is custom, so the chart does not know your gateway pods' labels; give them (for example {istio: my-gateway})" -}}

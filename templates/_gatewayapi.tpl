@@ -83,13 +83,8 @@ Point the gateway model at the Gateway API gateway pods: include "grpc-ingress.m
   {{- end -}}
   {{- with $parentRefs -}}{{- $name = (first .).name -}}{{- $namespace = (first .).namespace -}}{{- end -}}
 {{- end -}}
-{{- /* Istio deploys the pods, so the Istio-mode knobs for them have nothing to act on; the
-       questions gateway.install custom asks (_gateway.tpl) are answered here instead. */ -}}
-{{- if eq $gateway.install "custom" -}}
-  {{- $kept := list -}}
-  {{- range $model.errors -}}{{- if not (contains ": gateway.install is custom" .) -}}{{- $kept = append $kept . -}}{{- end -}}{{- end -}}
-  {{- $_ := set $model "errors" $kept -}}
-{{- end -}}
+{{- /* Istio deploys the pods, so the Istio-mode knobs for them have nothing to act on (and
+       _gateway.tpl does not ask for them with gateway.install custom). */ -}}
 {{- if $gateway.selector -}}
   {{- $errors = append $errors (printf "gateway.selector: %s, but with api: gateway-api Istio deploys the gateway pods itself and labels them gateway.networking.k8s.io/gateway-name: %s, which the chart selects; remove gateway.selector" (toJson $gateway.selector) $name) -}}
 {{- end -}}
@@ -137,11 +132,12 @@ renders the Gateway.
 {{- $snis := list -}}
 {{- $https := 0 -}}
 {{- range $model.listeners -}}
+  {{- /* The pods Istio deploys bind each listener port as itself. */ -}}
+  {{- $listener := . -}}
   {{- if eq .protocol "HTTPS" -}}
-    {{- $credential := .tls -}}
     {{- range $host := .hosts -}}
       {{- $https = add1 $https -}}
-      {{- $listeners = append $listeners (dict "name" (printf "https-%d" $https) "key" "tls.port" "port" (int $values.tls.port) "bindPort" (int $values.tls.port) "protocol" "HTTPS" "hosts" (list $host) "hostname" $host "tls" $credential) -}}
+      {{- $listeners = append $listeners (merge (dict "name" (printf "https-%d" $https) "bindPort" $listener.port "hosts" (list $host) "hostname" $host) $listener) -}}
       {{- $snis = append $snis $host -}}
     {{- end -}}
   {{- else -}}
@@ -156,8 +152,7 @@ renders the Gateway.
 {{- /* Plaintext gRPC-Web: no GRPC-WEB protocol here, so the same EnvoyFilter patches the HTTP
        listener's one chain, matched by port alone (sni ""). */ -}}
 {{- if and $values.grpcWeb.enabled (not $values.tls.enabled) -}}
-  {{- $mode := $values.grpcWeb.envoyFilter.enabled | toString -}}
-  {{- $_ := set $web "enabled" (or (eq $mode "true") (and (eq $mode "auto") $values.gateway.create)) -}}
+  {{- $_ := set $web "enabled" $web.wanted -}}
   {{- $_ := set $web "port" (int $values.grpcWeb.port) -}}
   {{- $_ := set $web "snis" (list "") -}}
 {{- end -}}
@@ -276,12 +271,9 @@ Exact /pkg.Service/Method.
 {{- $entries := list -}}
 {{- $domainSuffix := printf ".svc.%s" $values.clusterDomain -}}
 {{- $grants := dict -}}
-{{- range $key, $entry := $model.routes -}}
+{{- range $entry := $model.routes -}}
   {{- $route := $entry.route -}}
-  {{- /* The key messages name: routes[i], or the reflection/health switch that adds it. */ -}}
-  {{- $index := regexReplaceAll "^r[0-9]-0*" $key "" | default "0" | atoi -}}
-  {{- $where := printf "routes[%d]" $index -}}
-  {{- if ge $index (len $values.routes) -}}{{- $where = ternary "reflection" "health" (eq $route.name "grpc-reflection") -}}{{- end -}}
+  {{- $where := $entry.where -}}
   {{- $reasons := list -}}
   {{- if and $route.timeout (not $route.streaming) -}}
     {{- $reasons = append $reasons "timeout" -}}

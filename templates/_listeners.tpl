@@ -139,8 +139,12 @@ this chart owns the Gateway.
   {{- end -}}
   {{- $snis = uniq $snis -}}
 {{- end -}}
+{{- /* wanted: grpcWeb.envoyFilter.enabled resolved ("auto": when this chart owns the
+       Gateway); the Gateway API mode also serves its plaintext gRPC-Web listener with it. */ -}}
+{{- $wanted := or (eq $mode "true") (and (eq $mode "auto") $values.gateway.create) -}}
 {{- $envoyFilter := dict
-  "enabled" (and $web.enabled $tls.enabled (or (eq $mode "true") (and (eq $mode "auto") $values.gateway.create)))
+  "wanted" $wanted
+  "enabled" (and $web.enabled $tls.enabled $wanted)
   "port" ($web.envoyFilter.listenerPort | default (include "grpc-ingress.bindPort" (list $model $tls.port)) | int)
   "priority" (int $web.envoyFilter.priority)
   "snis" $snis -}}

@@ -44,10 +44,12 @@ its rule in _validate.tpl, its fields here, then print them in each renderer.
                      listener}                                              (_connection.tpl)
   healthCheck        the helm test Pod: {enabled, reason (why not), args, clientSecret}
   passThrough        {routes}: the reflection and health routes, also in model.routes
-  checks             {health, reflection, call}: what a route serves, what checks call
+  checks             {health, reflection, call, rpc, path, route, backends}: what a route
+                     serves, what checks call (rpc: the method or "list", as grpcurl takes it)
                                                                            (_passthrough.tpl)
   routes             map "r<rank>-<index>" -> {route (the routes[] entry as given: name,
-                     services, methods, prefix, regex, timeout, streaming...), catchAll,
+                     services, methods, prefix, regex, timeout, streaming...), where (the
+                     key messages name: routes[i], or reflection/health), catchAll,
                      backends, weighted, retries (effective policy)}; range it for
                      match-precedence order                                  (_routes.tpl)
   routeHosts         hosts the routes are written for: hosts minus those another covers

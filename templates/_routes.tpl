@@ -64,7 +64,7 @@ Fill model.routes and model.cors: include "grpc-ingress.model.routes" (list $ $m
   {{- else if $route.streaming -}}{{- $retries = $streamingRetries -}}
   {{- end -}}
   {{- $_ := set $routes (printf "r%d-%06d" $rank $index) (dict
-    "route" $route "catchAll" $catchAll "backends" $backends "weighted" $weighted "retries" $retries) -}}
+    "route" $route "where" (printf "routes[%d]" $index) "catchAll" $catchAll "backends" $backends "weighted" $weighted "retries" $retries) -}}
 {{- end -}}
 {{- $_ := set $model "routes" $routes -}}
 {{- include "grpc-ingress.model.routeHosts" (list $values.hosts $model) -}}

@@ -44,8 +44,7 @@ Fill model.warnings: include "grpc-ingress.model.warnings" (list $ $model)   (la
   {{- end -}}
   {{- /* A port the stock Service lacks must have been added by hand: say which. */ -}}
   {{- if and (ne $gw.install "custom") $values.gateway.servicePorts -}}
-    {{- $stock := get (dict "istioctl" (list "80" "443") "gateway-chart" (list "80" "443")) $gw.install -}}
-    {{- range $listener := $model.listeners -}}{{- if not (has (toString $listener.port) $stock) -}}
+    {{- range $listener := $model.listeners -}}{{- if not (has (toString $listener.port) $gw.stockPorts) -}}
       {{- $warnings = append $warnings (printf "%s: port %d is not a port of the stock %s Service (80 and 443 only); gateway.servicePorts says you added it: check with kubectl get svc %s -n %s, or clients reach nothing" $listener.key (int $listener.port) $gw.service $gw.service $gw.workloadNamespace) -}}
     {{- end -}}{{- end -}}
   {{- end -}}
