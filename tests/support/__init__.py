@@ -12,7 +12,12 @@ module, tests/support/istio.py, drives a live Istio control plane and must stay 
   properties   @for_every_valid_values_set (_in_istio): one hypothesis run per session, every
                property on it; Istio's answer for each render from the harness
   istio        the Istio harness client: cases, calls, the cluster around a render (world_for)
-  istio_checks what a scenario's call must do (Expect, broken_promises); ask_paths / reached
+  istio_checks what a scenario's call must do (Expect, broken_promises); ask_paths / reached;
+               case_for (values on the gateway they presume, either API)
+  probes       the helm test Pod's probes, read back from a render as the requests they send
+  both_apis    one call's behaviour in terms both APIs share; DIFFERENCES, undocumented
+  gateway_api  Gateway API renders: accessors, the ci variants, expressible (a values set's
+               Gateway API form)
   istio_promises  what a values set promises a client, read from the values: Plan, its calls and
                checks of Istio's answer, the known bugs tolerated
   mutations    bad edits of valid values sets, and the schema walk they use
