@@ -74,12 +74,34 @@ def backend_service(name="greeter", port=50051, app_protocol: str | None = "grpc
             "spec": {"selector": {"app": name}, "ports": [p]}}
 
 
-def ask(istio, docs: list[dict], calls, extra_fixtures: list[dict] = ()):
-    """Asks Istio about docs (the 'render') on the gateway Istio deploys for Gateway GW."""
-    fixtures = yaml.safe_load_all(world_for(docs, gateway_api_install(docs)))
-    fixtures = yaml.safe_dump_all(list(extra_fixtures) + [f for f in fixtures if f], sort_keys=True)
-    return istio.ask(yaml.safe_dump_all(docs, sort_keys=True), install=gateway_api_install(docs),
-                     fixtures=fixtures, namespace=NS, calls=calls)
+# Builders of the hand-written cases, (docs, calls), with their arguments: the module's first
+# test asks Istio all of them in one harness process (_asked_together), and each test's ask()
+# then reads its answer from the session's cache.
+_ASKED: list[tuple] = []
+
+
+def asked(build, *variants: tuple):
+    """Registers build(*args) -> (docs, calls) for each args tuple given (none: build())."""
+    for args in variants or [()]:
+        _ASKED.append((build, args))
+    return build
+
+
+def _case(istio, docs: list[dict], calls) -> dict:
+    """docs (the 'render') on the gateway Istio deploys for Gateway GW, as a harness case."""
+    install = gateway_api_install(docs)
+    return istio.case(yaml.safe_dump_all(docs, sort_keys=True), install=install, namespace=NS, calls=calls,
+                      fixtures=world_for(docs, install))
+
+
+def ask(istio, docs: list[dict], calls):
+    """Istio's answer about docs (answered ahead with the registered cases when registered)."""
+    return istio.run([_case(istio, docs, calls)])[0]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _asked_together(istio):
+    istio.prefetch([_case(istio, *build(*args)) for build, args in _ASKED])
 
 
 GREET = grpc("greet", SAY_HELLO, HOST)
@@ -87,9 +109,17 @@ GREET = grpc("greet", SAY_HELLO, HOST)
 
 # --- the gateway itself ------------------------------------------------------------------
 
+def greeter_route(**kw) -> dict:
+    return grpc_route("greeter", [{"matches": [service_match("helloworld.Greeter")], "backendRefs": [backend()]}], **kw)
+
+
+@asked
+def one_greeter_route():
+    return [gateway(), greeter_route()], [GREET]
+
+
 def test_the_deployed_gateway_binds_the_listener_port_and_istio_programs_it(istio):
-    res = ask(istio, [gateway(), grpc_route("greeter", [{"matches": [service_match("helloworld.Greeter")],
-                                                         "backendRefs": [backend()]}])], [GREET])
+    res = ask(istio, *one_greeter_route())
     assert res.not_accepted() == []
     assert res.conditions("Gateway", GW)["Programmed"]["status"] == "True"
     assert res.attached_routes(GW) == {"https-grpc-example-com": 1}
@@ -104,45 +134,64 @@ def test_the_deployed_gateway_binds_the_listener_port_and_istio_programs_it(isti
 
 # --- GRPCRoute ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("app_protocol, port_name, upstream", [
+BACKEND_PORTS = [
     ("grpc", None, "h2"),
     ("kubernetes.io/h2c", None, "h2"),
     (None, "grpc-api", "h2"),            # the port name prefix is enough for Istio
     (None, "api", "http/1.1"),           # istio/istio#46976: GRPCRoute alone does not make it HTTP/2
-])
+]
+
+
+def greeter_behind(app_protocol, port_name):
+    return [gateway(), greeter_route(), backend_service(app_protocol=app_protocol, port_name=port_name)], [GREET]
+
+
+asked(greeter_behind, *[(a, p) for a, p, _ in BACKEND_PORTS])
+
+
+@pytest.mark.parametrize("app_protocol, port_name, upstream", BACKEND_PORTS)
 def test_grpcroute_speaks_http2_upstream_only_when_the_backend_port_says_grpc(istio, app_protocol, port_name, upstream):
-    docs = [gateway(), grpc_route("greeter", [{"matches": [service_match("helloworld.Greeter")],
-                                               "backendRefs": [backend()]}]),
-            backend_service(app_protocol=app_protocol, port_name=port_name)]
-    got = ask(istio, docs, [GREET]).call("greet")
+    got = ask(istio, *greeter_behind(app_protocol, port_name)).call("greet")
     assert [u["name"] for u in got["upstreams"]] == [cl("greeter", ns=NS)]
     assert got["upstreams"][0]["protocol"] == upstream
 
 
+@asked
+def service_and_lookalikes():
+    return [gateway(), greeter_route()], [GREET, grpc("lookalike", "/helloworld.GreeterAdmin/Drop", HOST),
+                                          grpc("other", "/other.Service/Call", HOST)]
+
+
 def test_grpcroute_service_match_is_the_service_not_a_prefix_of_it(istio):
-    docs = [gateway(), grpc_route("greeter", [{"matches": [service_match("helloworld.Greeter")],
-                                               "backendRefs": [backend()]}])]
-    res = ask(istio, docs, [GREET, grpc("lookalike", "/helloworld.GreeterAdmin/Drop", HOST),
-                            grpc("other", "/other.Service/Call", HOST)])
+    res = ask(istio, *service_and_lookalikes())
     assert res.call("greet")["upstreams"][0]["name"] == cl("greeter", ns=NS)
     assert res.call("lookalike")["error"] == "no route matched"
     assert res.call("other")["error"] == "no route matched"
 
 
-def test_grpcroute_method_match_reaches_only_that_method(istio):
-    docs = [gateway(), grpc_route("greeter", [
+@asked
+def method_before_service():
+    return [gateway(), grpc_route("greeter", [
         {"matches": [service_match("helloworld.Greeter", "SayHello")], "backendRefs": [backend()]},
-        {"matches": [service_match("helloworld.Greeter")], "backendRefs": [backend("greeter-rest", 50052)]}])]
-    res = ask(istio, docs, [GREET, grpc("bye", "/helloworld.Greeter/SayGoodbye", HOST)])
+        {"matches": [service_match("helloworld.Greeter")], "backendRefs": [backend("greeter-rest", 50052)]}])], \
+        [GREET, grpc("bye", "/helloworld.Greeter/SayGoodbye", HOST)]
+
+
+def test_grpcroute_method_match_reaches_only_that_method(istio):
+    res = ask(istio, *method_before_service())
     assert res.call("greet")["upstreams"][0]["name"] == cl("greeter", ns=NS)
     assert res.call("bye")["upstreams"][0]["name"] == cl("greeter-rest", 50052, ns=NS)
     assert res.call("greet")["route_match"]["path"] == SAY_HELLO
 
 
+@asked
+def canary_split():
+    return [gateway(), grpc_route("greeter", [{"matches": [service_match("helloworld.Greeter")],
+                                               "backendRefs": [backend(weight=90), backend("greeter-canary", weight=10)]}])], [GREET]
+
+
 def test_grpcroute_weighted_backends_split_by_weight(istio):
-    docs = [gateway(), grpc_route("greeter", [{"matches": [service_match("helloworld.Greeter")],
-                                               "backendRefs": [backend(weight=90), backend("greeter-canary", weight=10)]}])]
-    got = ask(istio, docs, [GREET]).call("greet")
+    got = ask(istio, *canary_split()).call("greet")
     assert {w["name"]: w["weight"] for w in got["weighted_clusters"]} == {
         cl("greeter", ns=NS): 90, cl("greeter-canary", ns=NS): 10}
     assert all(u["found"] and u["protocol"] == "h2" for u in got["upstreams"])
@@ -153,13 +202,16 @@ def test_grpcroute_carries_no_timeout_and_istio_default_retries(istio):
     route gets no timeout (good for streams) and Istio's default retry policy, the one a
     VirtualService route without `retries` gets (2 attempts on connect-failure, refused-stream,
     unavailable, cancelled, retriable-status-codes)."""
-    docs = [gateway(), grpc_route("greeter", [{"matches": [service_match("helloworld.Greeter")],
-                                               "backendRefs": [backend()]}])]
-    got = ask(istio, docs, [GREET]).call("greet")
+    got = ask(istio, *one_greeter_route()).call("greet")
     assert got["timeout"] == "0s"
     assert got["retry_policy"]["numRetries"] == 2
     assert got["retry_policy"]["retryOn"] == "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
     assert got["cors"] is None
+
+
+@asked
+def greeter_without_hostnames():
+    return [gateway(), greeter_route(hostnames=())], [GREET]
 
 
 def test_grpcroute_without_hostnames_takes_the_listener_hostname(istio):
@@ -167,32 +219,40 @@ def test_grpcroute_without_hostnames_takes_the_listener_hostname(istio):
     (Gateway API: the intersection is the listener's); on a listener with no hostname it would
     serve every host. The chart always sets hostnames (istio/istio#58877); this pins down what
     Istio does when they are missing."""
-    rules = [{"matches": [service_match("helloworld.Greeter")], "backendRefs": [backend()]}]
-    with_hosts = ask(istio, [gateway(), grpc_route("greeter", rules)], [GREET])
-    without = ask(istio, [gateway(), grpc_route("greeter", rules, hostnames=())], [GREET])
+    with_hosts = ask(istio, *one_greeter_route())
+    without = ask(istio, *greeter_without_hostnames())
     assert with_hosts.call("greet")["upstreams"][0]["name"] == cl("greeter", ns=NS)
     assert without.call("greet")["upstreams"][0]["name"] == cl("greeter", ns=NS)
     assert without.call("greet")["virtual_host"] == with_hosts.call("greet")["virtual_host"]
 
 
+def h2c_listener_without_hostname(hostnames):
+    listener = {k: v for k, v in plain_listener("h2c", 8080).items() if k != "hostname"}
+    return [gateway([listener]), greeter_route(hostnames=hostnames)], \
+        [grpc("ours", SAY_HELLO, HOST, port=8080, tls=False),
+         grpc("stranger", SAY_HELLO, "other.example.org", port=8080, tls=False)]
+
+
+asked(h2c_listener_without_hostname, ((),), ((HOST,),))
+
+
 def test_grpcroute_hostnames_are_what_limits_a_listener_without_hostname(istio):
     """On a listener with no hostname (the chart's h2c listener), a route without hostnames
     serves every :authority (virtual host "*"); with hostnames, only those."""
-    listener = {k: v for k, v in plain_listener("h2c", 8080).items() if k != "hostname"}
-    rules = [{"matches": [service_match("helloworld.Greeter")], "backendRefs": [backend()]}]
-    calls = [grpc("ours", SAY_HELLO, HOST, port=8080, tls=False),
-             grpc("stranger", SAY_HELLO, "other.example.org", port=8080, tls=False)]
-    open_, limited = (ask(istio, [gateway([listener]), grpc_route("greeter", rules, hostnames=h)], calls)
-                      for h in ((), (HOST,)))
+    open_, limited = (ask(istio, *h2c_listener_without_hostname(h)) for h in ((), (HOST,)))
     assert open_.call("stranger")["virtual_host"] == "*:8080"
     assert open_.call("stranger")["upstreams"][0]["name"] == cl("greeter", ns=NS)
     assert limited.call("ours")["upstreams"][0]["name"] == cl("greeter", ns=NS)
     assert limited.call("stranger")["error"] == "no virtual host matched"
 
 
+@asked
+def greeter_for_another_host():
+    return [gateway(), greeter_route(hostnames=("other.example.org",))], [GREET]
+
+
 def test_grpcroute_hostname_outside_the_listener_is_not_accepted(istio):
-    rules = [{"matches": [service_match("helloworld.Greeter")], "backendRefs": [backend()]}]
-    res = ask(istio, [gateway(), grpc_route("greeter", rules, hostnames=("other.example.org",))], [GREET])
+    res = ask(istio, *greeter_for_another_host())
     (parent,) = res.route_conditions("GRPCRoute", "greeter")
     assert parent["Accepted"]["status"] == "False", parent
     assert parent["Accepted"]["reason"] == "NoMatchingListenerHostname"
@@ -203,11 +263,23 @@ def test_grpcroute_hostname_outside_the_listener_is_not_accepted(istio):
 
 # --- HTTPRoute: what GRPCRoute lacks ---------------------------------------------------
 
+UNARY_RULES = {"timeout": {"timeouts": {"request": "5s"}},
+               "retry": {"retry": {"attempts": 3, "codes": [503], "backoff": "100ms"}},
+               "default": {}, "retries-off": {"retry": {"attempts": 0}}}
+
+
+def unary_httproute(kind: str):
+    """An HTTPRoute rule for SayHello with one of UNARY_RULES."""
+    return [gateway(), http_route("greeter-unary", [{
+        "matches": [{"path": {"type": "Exact", "value": SAY_HELLO}}], "backendRefs": [backend()],
+        **UNARY_RULES[kind]}])], [GREET]
+
+
+asked(unary_httproute, *[(k,) for k in UNARY_RULES])
+
+
 def test_httproute_request_timeout_becomes_the_route_timeout(istio):
-    docs = [gateway(), http_route("greeter-unary", [{
-        "matches": [{"path": {"type": "Exact", "value": SAY_HELLO}}], "timeouts": {"request": "5s"},
-        "backendRefs": [backend()]}])]
-    got = ask(istio, docs, [GREET]).call("greet")
+    got = ask(istio, *unary_httproute("timeout")).call("greet")
     assert got["timeout"] == "5s"
     assert got["upstreams"][0]["name"] == cl("greeter", ns=NS) and got["upstreams"][0]["protocol"] == "h2"
 
@@ -217,10 +289,7 @@ def test_httproute_retry_becomes_a_retry_policy(istio):
     such field, so the API server prunes it there); where the experimental CRD keeps it, Istio
     1.30 converts it (pilot/pkg/config/kube/gateway/conversion.go convertHTTPRoute): attempts,
     retryOn = the connection errors plus each code (Envoy: retriable-status-codes), backoff."""
-    docs = [gateway(), http_route("greeter-unary", [{
-        "matches": [{"path": {"type": "Exact", "value": SAY_HELLO}}],
-        "retry": {"attempts": 3, "codes": [503], "backoff": "100ms"}, "backendRefs": [backend()]}])]
-    got = ask(istio, docs, [GREET]).call("greet")
+    got = ask(istio, *unary_httproute("retry")).call("greet")
     assert got["retry_policy"]["numRetries"] == 3
     assert got["retry_policy"]["retryOn"] == "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
     assert got["retry_policy"]["retriableStatusCodes"] == [503]
@@ -228,23 +297,24 @@ def test_httproute_retry_becomes_a_retry_policy(istio):
 
 
 def test_httproute_without_retry_gets_istio_default_retries_and_zero_attempts_turn_them_off(istio):
-    base = {"matches": [{"path": {"type": "Exact", "value": SAY_HELLO}}], "backendRefs": [backend()]}
-    off = dict(base, retry={"attempts": 0})
-    r_default, r_off = (ask(istio, [gateway(), http_route("greeter-unary", [rule])], [GREET]).call("greet")
-                        for rule in (base, off))
+    r_default, r_off = (ask(istio, *unary_httproute(k)).call("greet") for k in ("default", "retries-off"))
     assert r_default["retry_policy"]["numRetries"] == 2
     assert r_off["retry_policy"] is None
 
 
-def test_httproute_cors_filter_gives_the_grpc_web_cors_policy(istio):
+@asked
+def web_route_with_cors():
     cors = {"allowOrigins": [ORIGIN], "allowMethods": ["POST", "OPTIONS"],
             "allowHeaders": ["content-type", "x-grpc-web", "x-user-agent", "grpc-timeout"],
             "exposeHeaders": ["grpc-status", "grpc-message"], "maxAge": 86400}
-    docs = [gateway(), http_route("greeter-web", [{
+    return [gateway(), http_route("greeter-web", [{
         "matches": [{"path": {"type": "PathPrefix", "value": "/helloworld.Greeter/"}}],
-        "filters": [{"type": "CORS", "cors": cors}], "backendRefs": [backend()]}])]
-    res = ask(istio, docs, [grpc_web("web", SAY_HELLO, HOST, ORIGIN),
-                            grpc_web("preflight", SAY_HELLO, HOST, ORIGIN, preflight=True)])
+        "filters": [{"type": "CORS", "cors": cors}], "backendRefs": [backend()]}])], \
+        [grpc_web("web", SAY_HELLO, HOST, ORIGIN), grpc_web("preflight", SAY_HELLO, HOST, ORIGIN, preflight=True)]
+
+
+def test_httproute_cors_filter_gives_the_grpc_web_cors_policy(istio):
+    res = ask(istio, *web_route_with_cors())
     for id in ("web", "preflight"):
         got = res.call(id)
         assert got["cors_from"] == "route"
@@ -258,15 +328,20 @@ def test_httproute_cors_filter_gives_the_grpc_web_cors_policy(istio):
 
 # --- TLS: certificates and listeners -----------------------------------------------------
 
-def test_certificate_in_another_namespace_needs_a_reference_grant(istio):
-    rules = [{"matches": [service_match("helloworld.Greeter")], "backendRefs": [backend()]}]
-    gw = gateway([https_listener(HOST, secret_ns="certs")])
+def certificate_in_certs(granted: bool):
     grant = {"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
              "metadata": {"name": "grpc-ingress-certs", "namespace": "certs"},
              "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": NS}],
                       "to": [{"group": "", "kind": "Secret", "name": "grpc-tls"}]}}
-    without = ask(istio, [gw, grpc_route("greeter", rules)], [GREET])
-    with_grant = ask(istio, [gw, grpc_route("greeter", rules), grant], [GREET])
+    return [gateway([https_listener(HOST, secret_ns="certs")]), greeter_route()] + ([grant] if granted else []), [GREET]
+
+
+asked(certificate_in_certs, (False,), (True,))
+
+
+def test_certificate_in_another_namespace_needs_a_reference_grant(istio):
+    without = ask(istio, *certificate_in_certs(False))
+    with_grant = ask(istio, *certificate_in_certs(True))
 
     refs = without.listener_conditions(GW, "https-grpc-example-com")
     assert (refs["ResolvedRefs"]["status"], refs["ResolvedRefs"]["reason"]) == ("False", "RefNotPermitted")
@@ -280,12 +355,15 @@ def test_certificate_in_another_namespace_needs_a_reference_grant(istio):
     assert got["upstreams"][0]["name"] == cl("greeter", ns=NS)
 
 
-def test_one_https_listener_per_hostname_gives_one_chain_per_sni(istio):
+@asked
+def two_https_listeners():
     listeners = [https_listener("grpc.example.com", "grpc-tls"), https_listener("api.example.com", "api-tls")]
-    rules = [{"matches": [service_match("helloworld.Greeter")], "backendRefs": [backend()]}]
-    docs = [gateway(listeners), grpc_route("greeter", rules, hostnames=("grpc.example.com", "api.example.com"))]
-    res = ask(istio, docs, [GREET, grpc("api", SAY_HELLO, "api.example.com"),
-                            grpc("stranger", SAY_HELLO, "www.example.com")])
+    return [gateway(listeners), greeter_route(hostnames=("grpc.example.com", "api.example.com"))], \
+        [GREET, grpc("api", SAY_HELLO, "api.example.com"), grpc("stranger", SAY_HELLO, "www.example.com")]
+
+
+def test_one_https_listener_per_hostname_gives_one_chain_per_sni(istio):
+    res = ask(istio, *two_https_listeners())
     chains = {tuple(c["server_names"]): c["tls"]["certificate_sds"] for c in res.listener(443)["filter_chains"]}
     assert chains == {("grpc.example.com",): [f"kubernetes-gateway://{NS}/grpc-tls"],
                       ("api.example.com",): [f"kubernetes-gateway://{NS}/api-tls"]}
@@ -297,15 +375,19 @@ def test_one_https_listener_per_hostname_gives_one_chain_per_sni(istio):
 
 # --- plaintext: h2c and the redirect -----------------------------------------------------
 
-def test_plaintext_http_listener_serves_h2c_and_a_redirect_route_answers_301(istio):
+@asked
+def h2c_and_redirect():
     listeners = [https_listener(HOST), plain_listener("h2c", 8080), plain_listener("http-redirect", 80)]
     redirect = http_route("redirect", [{"filters": [{"type": "RequestRedirect", "requestRedirect": {
         "scheme": "https", "statusCode": 301}}]}], section="http-redirect")
     h2c = grpc_route("greeter-h2c", [{"matches": [service_match("helloworld.Greeter")],
                                       "backendRefs": [backend()]}], section="h2c")
-    res = ask(istio, [gateway(listeners), h2c, redirect],
-              [grpc("h2c", SAY_HELLO, HOST, port=8080, tls=False),
-               grpc("to-https", SAY_HELLO, HOST, port=80, tls=False)])
+    return [gateway(listeners), h2c, redirect], [grpc("h2c", SAY_HELLO, HOST, port=8080, tls=False),
+                                                 grpc("to-https", SAY_HELLO, HOST, port=80, tls=False)]
+
+
+def test_plaintext_http_listener_serves_h2c_and_a_redirect_route_answers_301(istio):
+    res = ask(istio, *h2c_and_redirect())
     assert res.not_accepted() == []
     h = res.call("h2c")
     assert (h["listener"], h["chain"]["tls"]) == ("0.0.0.0_8080", None)
@@ -333,22 +415,25 @@ def grpc_web_filter(port: int = 443, label: str = "gateway.networking.k8s.io/gat
                         "@type": "type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWeb"}}}}]}}
 
 
-@pytest.mark.parametrize("variant, lands", [
-    ("as the chart renders it", True),
-    ("on a bind port the gateway does not have (8443)", False),
-    ("selecting the classic istio=ingressgateway pods", False),
-])
-def test_grpc_web_envoyfilter_lands_before_grpc_stats_on_the_deployed_gateway(istio, variant, lands):
-    ef = {"as the chart renders it": grpc_web_filter(),
-          "on a bind port the gateway does not have (8443)": grpc_web_filter(port=8443),
-          "selecting the classic istio=ingressgateway pods": grpc_web_filter(label="istio", value="ingressgateway"),
-          }[variant]
+def web_route_behind(filter_kw: dict):
     cors = {"allowOrigins": [ORIGIN], "allowMethods": ["POST", "OPTIONS"],
             "allowHeaders": ["content-type", "x-grpc-web"]}
-    docs = [gateway(), ef, http_route("greeter-web", [{
+    return [gateway(), grpc_web_filter(**filter_kw), http_route("greeter-web", [{
         "matches": [{"path": {"type": "PathPrefix", "value": "/helloworld.Greeter/"}}],
-        "filters": [{"type": "CORS", "cors": cors}], "backendRefs": [backend()]}])]
-    res = ask(istio, docs, [grpc_web("web", SAY_HELLO, HOST, ORIGIN)])
+        "filters": [{"type": "CORS", "cors": cors}], "backendRefs": [backend()]}])], [grpc_web("web", SAY_HELLO, HOST, ORIGIN)]
+
+
+FILTER_VARIANTS = [
+    pytest.param({}, True, id="as the chart renders it"),
+    pytest.param({"port": 8443}, False, id="on a bind port the gateway does not have (8443)"),
+    pytest.param({"label": "istio", "value": "ingressgateway"}, False, id="selecting the classic istio=ingressgateway pods"),
+]
+asked(web_route_behind, *[(v.values[0],) for v in FILTER_VARIANTS])
+
+
+@pytest.mark.parametrize("filter_kw, lands", FILTER_VARIANTS)
+def test_grpc_web_envoyfilter_lands_before_grpc_stats_on_the_deployed_gateway(istio, filter_kw, lands):
+    res = ask(istio, *web_route_behind(filter_kw))
     filters = res.call("web")["http_filters"]
     if lands:
         assert filters.index("envoy.filters.http.grpc_web") == filters.index("envoy.filters.http.grpc_stats") - 1, filters
@@ -525,6 +610,21 @@ def test_without_the_retries_envoyfilter_a_stream_gets_istios_default_policy(hel
     assert behaviour(got, "greet")["retries"] == ISTIO_DEFAULT_RETRIES
 
 
+def kinds_by_age(older: str):
+    """A GRPCRoute catch-all and an HTTPRoute method rule on one hostname, the older first."""
+    catch_all = grpc_route("catch-all", [{"backendRefs": [backend("fallback")]}])
+    method = http_route("method", [{"matches": [{"path": {"type": "Exact", "value": SAY_HELLO}}],
+                                    "backendRefs": [backend("greeter")]}])
+    early, late = "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"
+    catch_all["metadata"]["creationTimestamp"] = early if older == "grpcroute" else late
+    method["metadata"]["creationTimestamp"] = late if older == "grpcroute" else early
+    return [gateway(), catch_all, method, backend_service("greeter"), backend_service("fallback")], \
+        [grpc("hello", SAY_HELLO, HOST), grpc("other", "/helloworld.Greeter/Other", HOST)]
+
+
+asked(kinds_by_age, ("grpcroute",), ("httproute",))
+
+
 @pytest.mark.parametrize("older", ["grpcroute", "httproute"])
 def test_grpcroute_and_httproute_on_one_hostname_merge_and_order_by_match_not_creation(istio, older):
     """Istio 1.30 merges a hostname's GRPCRoute and HTTPRoute rules into one VirtualService and
@@ -533,16 +633,7 @@ def test_grpcroute_and_httproute_on_one_hostname_merge_and_order_by_match_not_cr
     catch-all, whichever is older, and both serve. The chart mixes kinds on 1.30 (and on 1.24
     and 1.25, which merged them too), and on 1.26 to 1.29 keeps a release's routes one kind
     (_gatewayapi.tpl: one-kind)."""
-    catch_all = grpc_route("catch-all", [{"backendRefs": [backend("fallback")]}])
-    method = http_route("method", [{"matches": [{"path": {"type": "Exact", "value": SAY_HELLO}}],
-                                    "backendRefs": [backend("greeter")]}])
-    early, late = "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"
-    catch_all["metadata"]["creationTimestamp"] = early if older == "grpcroute" else late
-    method["metadata"]["creationTimestamp"] = late if older == "grpcroute" else early
-    docs = [gateway(), catch_all, method, backend_service("greeter"), backend_service("fallback")]
-    install = gateway_api_install(docs)
-    res = istio.ask(yaml.safe_dump_all(docs), install=install, namespace=NS, fixtures=world_for(docs, install),
-                    calls=[grpc("hello", SAY_HELLO, HOST), grpc("other", "/helloworld.Greeter/Other", HOST)])
+    res = ask(istio, *kinds_by_age(older))
     assert res.not_accepted() == []
     assert [u["name"] for u in res.call("hello")["upstreams"]] == [cl("greeter", ns=NS)]
     assert [u["name"] for u in res.call("other")["upstreams"]] == [cl("fallback", ns=NS)]
