@@ -20,6 +20,7 @@ from support.istio_checks import case_for, reached
 from support.probes import probes
 from support.properties import for_every_valid_values_set_in_istio
 from support.scenarios import SCENARIOS, ci, load_ci, servers
+from support.values import WEB as GRPC_WEB
 
 
 def containers(render) -> dict[str, dict]:
@@ -61,7 +62,7 @@ def test_health_check_needs_no_reflection(default_render):
     pod = default_render.one("Pod")
     args = pod["spec"]["containers"][0]["args"]
     assert args[args.index("-proto") + 1] == "health.proto" and args[args.index("-import-path") + 1] == "/protos"
-    (cm,) = [d for d in default_render.of_kind("ConfigMap")]
+    (cm,) = default_render.of_kind("ConfigMap")
     assert cm["metadata"]["annotations"]["helm.sh/hook"] == "test"
     assert int(cm["metadata"]["annotations"]["helm.sh/hook-weight"]) < 0, "created before the Pod"
     proto = cm["data"]["health.proto"]
@@ -75,7 +76,7 @@ def test_helm_test_pod_uses_plaintext_for_h2c(helm):
 
 
 HEALTH_ROUTE = {"health": {"enabled": True, "backend": {"host": "orders", "port": 50051}}}
-WEB = {"grpcWeb": {"enabled": True, "cors": {"allowOrigins": ["https://app.example.com"]}}}
+WEB = {"grpcWeb": GRPC_WEB}
 
 
 @pytest.mark.parametrize("values, expected", [
@@ -450,7 +451,6 @@ def test_aliased_instances_name_themselves(helm, tmp_path):
     assert "shop-public-tls" in public and "shop-admin-tls" in admin, "each instance its own certificate secret"
 
 
-@pytest.mark.skipif(os.environ.get("HELM", "").find("helm3") >= 0, reason="Helm 3's install --dry-run needs a cluster")
 def test_helm4_dry_run_prints_the_notes_the_wrapper_renders(helm, notes_chart):
     """The wrapper (NOTES.txt included into a ConfigMap) renders what Helm itself prints."""
     if helm.version[0] < 4:
