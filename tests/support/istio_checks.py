@@ -140,6 +140,12 @@ def reached(res, id: str) -> dict[str, int] | None:
         return None
     assert not got.get("error"), f"{id}: {got['error']}"
     assert got["path_only"], f"{id}: a route before the match needs headers; the path-only answer may be wrong"
+    return shares(got)
+
+
+def shares(got: dict) -> dict[str, int]:
+    """Where a routed call's answer (res.call(id)) sends it, as {cluster: percent of the calls}:
+    the weighted clusters that get any, or 100 for each upstream."""
     if got["weighted_clusters"]:
         return {w["name"]: w["weight"] for w in got["weighted_clusters"] if w["weight"]}
     return {u["name"]: 100 for u in got["upstreams"]}

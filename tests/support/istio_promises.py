@@ -33,7 +33,7 @@ import yaml
 
 from support.helm import ROOT
 from support.istio import INSTALLS, Call, IstioHarness, grpc, grpc_web, world_for
-from support.istio_checks import NO_ROUTE, REDIRECT, accepted
+from support.istio_checks import NO_ROUTE, REDIRECT, analysis_problems, shares
 
 # --- known bugs of today's chart -----------------------------------------------------------------
 
@@ -395,14 +395,10 @@ class Plan:
         if not any(v["kind"] == "VirtualService" for v in res.validation):
             out.append(Problem("admission", "Istio's webhook saw no VirtualService"))
         out += [Problem("admission", f"Istio's xDS fails its own checks: {x}") for x in res.xds_invalid]
-        out += self.analysis_problems(res)
+        out += [Problem("analysis", text) for text in analysis_problems(res)]
         for p in self.promises:
             out += self.call_problems(res, p)
         return out
-
-    def analysis_problems(self, res) -> list[Problem]:
-        """Analyzer messages of level Warning or Error, but the one every EnvoyFilter draws."""
-        return [Problem("analysis", m["text"]) for m in res.analysis_at_least("Warning") if not accepted(m)]
 
     def call_problems(self, res, p: Promise) -> list[Problem]:
         got = res.call(p.call.id)
@@ -428,11 +424,8 @@ class Plan:
             return out
         check(got["path_only"], "a route before the match needs headers; the path-only answer may be wrong")
         e = p.route
-        if got["weighted_clusters"]:
-            shares = {w["name"]: w["weight"] for w in got["weighted_clusters"] if w["weight"]}
-        else:
-            shares = {u["name"]: 100 for u in got["upstreams"]}
-        check(shares == e.shares, f"reached {shares}, not route {e.name}'s {e.shares}")
+        went = shares(got)
+        check(went == e.shares, f"reached {went}, not route {e.name}'s {e.shares}")
         for u in got["upstreams"]:
             check(u["found"], f"the gateway has no cluster {u['name']} (Envoy answers 503 NC)")
             check(not u["found"] or u["protocol"] == "h2", f"the gateway speaks {u.get('protocol')} to {u['name']}, "
