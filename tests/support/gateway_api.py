@@ -15,6 +15,7 @@ import copy
 
 from support.scenarios import SCENARIOS, load_ci
 from support.validators.cel import go_duration
+from support.values import coalesce
 
 GATEWAY_API = {"api": "gateway-api"}
 
@@ -55,22 +56,12 @@ REFUSED = {
 }
 
 
-def _merge(base, edits):
-    for key, value in edits.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = value
-    return base
-
-
 def variant(name: str) -> dict:
     """ci/<name>'s values, made expressible in both APIs when REFUSED lists it (api unset)."""
     values = copy.deepcopy(load_ci(SCENARIOS[name]))
     if name not in REFUSED:
         return values
-    edits = copy.deepcopy(REFUSED[name][1])
-    return _merge(values, edits)
+    return coalesce(values, REFUSED[name][1])
 
 
 def gateway_api_values(name: str) -> dict:

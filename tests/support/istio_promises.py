@@ -34,6 +34,7 @@ import yaml
 from support.helm import ROOT
 from support.istio import INSTALLS, Call, IstioHarness, grpc, grpc_web, world_for
 from support.istio_checks import NO_ROUTE, REDIRECT, analysis_problems, shares
+from support.values import coalesce
 
 # --- known bugs of today's chart -----------------------------------------------------------------
 
@@ -66,21 +67,8 @@ def _chart_defaults() -> dict:
     return yaml.safe_load((ROOT / "values.yaml").read_text())
 
 
-def _merge(base: dict, over: dict) -> dict:
-    """Helm's coalescing of user values over the chart's: maps merge key by key, anything else
-    (lists included) replaces, null deletes."""
-    for k, v in over.items():
-        if v is None:
-            base.pop(k, None)
-        elif isinstance(v, dict) and isinstance(base.get(k), dict):
-            _merge(base[k], v)
-        else:
-            base[k] = copy.deepcopy(v)
-    return base
-
-
 def effective_values(values: dict) -> dict:
-    return _merge(copy.deepcopy(_chart_defaults()), values)
+    return coalesce(copy.deepcopy(_chart_defaults()), values)
 
 
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}

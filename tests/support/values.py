@@ -2,6 +2,8 @@
 (the chart checks only the PEM header; the certificate is a real one), a gRPC-Web section, a cert-manager section."""
 from __future__ import annotations
 
+import copy
+
 
 B = {"host": "grpc-service", "port": 50051}  # a valid backend
 
@@ -53,3 +55,16 @@ PEM_CA = (
 WEB = {"enabled": True, "cors": {"allowOrigins": ["https://app.example.com"]}}
 
 CERT_MANAGER = {"enabled": True, "issuerRef": {"name": "ca"}}
+
+
+def coalesce(base: dict, over: dict) -> dict:
+    """Helm's coalescing of user values over the chart's, into base (returned): maps merge key by
+    key, anything else (lists included) replaces, null deletes."""
+    for k, v in over.items():
+        if v is None:
+            base.pop(k, None)
+        elif isinstance(v, dict) and isinstance(base.get(k), dict):
+            coalesce(base[k], v)
+        else:
+            base[k] = copy.deepcopy(v)
+    return base
