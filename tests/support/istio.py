@@ -86,11 +86,11 @@ INSTALLS: dict[str, dict] = {
 }
 CHART_INSTALL = {"classic": "istioctl", "gateway-chart": "gateway-chart"}
 
-GATEWAY_API = "gateway.networking.k8s.io"
+GATEWAY_API_GROUP = "gateway.networking.k8s.io"  # the Gateway API's API group
 
 
 def is_gateway_api(doc: dict) -> bool:
-    return doc.get("apiVersion", "").startswith(GATEWAY_API + "/")
+    return doc.get("apiVersion", "").startswith(GATEWAY_API_GROUP + "/")
 
 
 def gateway_api_install(docs: list[dict], name: str = "", namespace: str = "", pod_ip: str = "10.0.0.10") -> dict:
