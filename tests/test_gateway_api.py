@@ -15,7 +15,7 @@ from yamllint.config import YamlLintConfig
 
 from support.bad_input import assert_refused, bad_values
 from support.both_apis import behaviour, differences, undocumented
-from support.summary import STATS
+from support.summary import STATS, count
 from support.gateway_api import (GATEWAY_API, REFUSED, expressible, gateway, gateway_api_values, listeners, reference_grants,
                                  route_named, routes, variant)
 from support.helm import ROOT
@@ -536,7 +536,7 @@ def test_every_valid_values_set_renders_as_gateway_api_or_is_refused_for_gateway
                                                namespace=case.namespace)
     easy = expressible(case.values)
     outcome = "gateway_api_refused" if rc else "gateway_api_rendered"
-    STATS[outcome] = STATS.get(outcome, 0) + 1
+    count(outcome)
     if rc != 0:
         assert easy != case.values, f"refused although nothing Istio-only is set:\n{err}"
         problems = [line for line in err.splitlines() if line[:1].isdigit() and ". " in line[:6]]
@@ -545,7 +545,7 @@ def test_every_valid_values_set_renders_as_gateway_api_or_is_refused_for_gateway
             assert "api: istio" in p or "api: gateway-api" in p, f"refused for a reason of its own:\n{p}"
         rc, out, err, docs, errors = helm.template({**easy, **GATEWAY_API}, release=case.release, namespace=case.namespace)
         assert rc == 0, f"the expressible form is refused too:\n{err}"
-        STATS["gateway_api_expressible"] = STATS.get("gateway_api_expressible", 0) + 1
+        count("gateway_api_expressible")
     assert not errors, "\n".join(errors)
     rendered = [d for d in docs if d["kind"] in ("GRPCRoute", "HTTPRoute")]
     assert rendered
