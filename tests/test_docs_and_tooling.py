@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from support.helm import HELM_SCRIPT, ROOT, HelmNotFound, find_helm
+from support.helm import HELM_SCRIPT, ROOT, HelmNotFound, copy_chart, find_helm
 
 TOOLS_HELM = ROOT / ".tools/helm4/helm"
 SYSTEM_PATH = "/usr/bin:/bin"  # bash, sed, dirname; no helm
@@ -424,7 +424,7 @@ def test_readme_combined_example_is_the_current_render():
 
 def test_readme_example_check_notices_a_stale_copy(tmp_path):
     chart = tmp_path / "chart"
-    shutil.copytree(ROOT, chart, ignore=shutil.ignore_patterns(".git", ".venv", ".tools", "node_modules", "tests"))
+    copy_chart(chart, scripts=True)
     readme = chart / "README.md"
     readme.write_text(readme.read_text().replace("name: shop.example.com", "name: stale.example.com", 1)
                       .replace("- shop.example.com", "- stale.example.com", 1))

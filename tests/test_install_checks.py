@@ -14,13 +14,13 @@ import pytest
 
 from support.bad_input import assert_refused, bad_values
 from support.gateway_api import gateway_api_values
-from support.helm import ROOT
+from support.helm import ROOT, copy_chart
 from support.istio import for_install
 from support.istio_checks import case_for, reached
 from support.probes import probes
 from support.properties import for_every_valid_values_set_in_istio
 from support.scenarios import SCENARIOS, ci, load_ci, servers
-from support.values import WEB as GRPC_WEB
+from support.values import WEB
 
 
 def containers(render) -> dict[str, dict]:
@@ -76,14 +76,13 @@ def test_helm_test_pod_uses_plaintext_for_h2c(helm):
 
 
 HEALTH_ROUTE = {"health": {"enabled": True, "backend": {"host": "orders", "port": 50051}}}
-WEB = {"grpcWeb": GRPC_WEB}
 
 
 @pytest.mark.parametrize("values, expected", [
     ({}, {"grpcurl-https-443"}),
     ({"h2c": {"enabled": True}}, {"grpcurl-https-443", "grpcurl-h2c-80"}),
-    ({**WEB}, {"grpcurl-https-443", "grpc-web-https-443"}),
-    ({**WEB, "tls": {"enabled": False}}, {"grpc-web-80"}),
+    ({"grpcWeb": WEB}, {"grpcurl-https-443", "grpc-web-https-443"}),
+    ({"grpcWeb": WEB, "tls": {"enabled": False}}, {"grpc-web-80"}),
     ({"hosts": ["a.example.com", "b.example.com"], "tls": {"hosts": [{"hosts": ["a.example.com"], "credentialName": "a"}]}},
      {"grpcurl-https-1-443", "grpcurl-https-443"}),
     ({"tls": {"httpsRedirect": True}}, {"grpcurl-https-443"}),
@@ -99,7 +98,7 @@ def test_helm_test_pod_checks_every_listener(helm, values, expected):
 
 
 def test_grpc_web_probe_posts_grpc_web_to_the_listener(helm):
-    c = containers(helm.render({**WEB, **HEALTH_ROUTE, "tests": {"healthService": "shop.v1.Orders"}}))["grpc-web-https-443"]
+    c = containers(helm.render({"grpcWeb": WEB, **HEALTH_ROUTE, "tests": {"healthService": "shop.v1.Orders"}}))["grpc-web-https-443"]
     assert c["image"].startswith("docker.io/curlimages/curl@sha256:"), "pinned by digest"
     assert c["command"] == ["/bin/sh", "-c"]
     script = c["args"][0]
@@ -121,7 +120,7 @@ def test_grpc_web_probe_script_passes_only_on_grpc_status_0(helm, tmp_path, answ
     """The probe's script, run by sh against a stand-in gateway that answers as Envoy's grpc_web
     filter does (status in the trailer frame, or in the headers of a trailers-only answer)."""
     port = _free_port()
-    r = helm.render({**WEB, **HEALTH_ROUTE, "tls": {"enabled": False}, "grpcWeb": {**WEB["grpcWeb"], "port": port},
+    r = helm.render({**HEALTH_ROUTE, "tls": {"enabled": False}, "grpcWeb": {**WEB, "port": port},
                      "gateway": {"servicePorts": {str(port): port}}, "tests": {"gatewayAddress": "localhost"}})
     c = containers(r)[f"grpc-web-{port}"]
     server = subprocess.Popen([sys.executable, str(ROOT / "tests" / "support" / "fake_grpc_web.py"), str(port), answer],
@@ -201,7 +200,7 @@ def test_helm_test_pod_calls_what_a_route_serves(helm, values, call, route):
 
 def test_helm_test_pod_calls_a_method_the_user_names(helm):
     proto = 'syntax = "proto3";\npackage shop.v1;\nmessage Q {}\nservice OrderService { rpc Ping(Q) returns (Q); }\n'
-    r = helm.render({**PER_SERVICE, **WEB, "tests": {"method": "/shop.v1.OrderService/Ping", "request": '{"id": 1}', "proto": proto}})
+    r = helm.render({**PER_SERVICE, "grpcWeb": WEB, "tests": {"method": "/shop.v1.OrderService/Ping", "request": '{"id": 1}', "proto": proto}})
     c = containers(r)
     args = c["grpcurl-https-443"]["args"]
     assert args[-1] == "shop.v1.OrderService/Ping" and args[args.index("-d") + 1] == '{"id": 1}'
@@ -212,7 +211,7 @@ def test_helm_test_pod_calls_a_method_the_user_names(helm):
 
 
 def test_grpc_web_cannot_carry_reflection_so_its_listener_is_left_out_and_said_so(helm, notes_chart):
-    values = {**PER_SERVICE, **REFLECTION, **WEB}
+    values = {**PER_SERVICE, **REFLECTION, "grpcWeb": WEB}
     assert set(containers(helm.render(values))) == {"grpcurl-https-443"}
     assert "reflection is a bidi stream" in notes(helm, notes_chart, values)
 
@@ -239,7 +238,7 @@ data:
 @pytest.fixture(scope="module")
 def notes_chart(tmp_path_factory):
     chart = tmp_path_factory.mktemp("notes") / "grpc-ingress"
-    shutil.copytree(ROOT, chart, ignore=shutil.ignore_patterns(".git", ".venv", ".tools", "node_modules", "tests", "scripts"))
+    copy_chart(chart)
     (chart / "templates" / "zz-notes.yaml").write_text(WRAPPER)
     return chart
 
@@ -390,13 +389,13 @@ def test_notes_warn_when_no_envoy_filter_serves_grpc_web(helm, notes_chart):
     """grpcWeb.envoyFilter.enabled false on a gateway the chart owns: fine on Istio's plaintext
     GRPC-WEB server (Istio adds grpc_web there itself; test_grpc_web asks it), said on HTTPS and
     on the Gateway API's plaintext listener, where only an EnvoyFilter adds it."""
-    off = {"grpcWeb": {**WEB["grpcWeb"], "envoyFilter": {"enabled": False}}}
+    off = {"grpcWeb": {**WEB, "envoyFilter": {"enabled": False}}}
     plaintext = {**off, "tls": {"enabled": False}}
     said = lambda values: [w.strip() for w in notes(helm, notes_chart, values).splitlines()  # noqa: E731
                            if w.strip().startswith("! grpcWeb.envoyFilter.enabled: false")]
     assert "HTTPS listener" in said(off)[0]
     assert "plaintext listener" in said({**plaintext, "api": "gateway-api"})[0]
-    assert said(plaintext) == [] and said(WEB) == []
+    assert said(plaintext) == [] and said({"grpcWeb": WEB}) == []
 
 
 def test_wildcard_host_notes_use_a_concrete_authority(helm, notes_chart):
@@ -440,7 +439,7 @@ def test_aliased_instances_name_themselves(helm, tmp_path):
         "apiVersion: v2\nname: umbrella\nversion: 0.1.0\ndependencies:\n"
         "  - {name: grpc-ingress, version: '*', alias: public}\n  - {name: grpc-ingress, version: '*', alias: admin}\n")
     chart = parent / "charts" / "grpc-ingress"
-    shutil.copytree(ROOT, chart, ignore=shutil.ignore_patterns(".git", ".venv", ".tools", "node_modules", "tests", "scripts"))
+    copy_chart(chart)
     (chart / "templates" / "zz-notes.yaml").write_text(WRAPPER.replace("name: notes", "name: notes-{{ .Chart.Name }}"))
     r = helm.render({"admin": {"hosts": ["admin.example.com"]}}, chart=parent, release="shop")
     public = r.one("ConfigMap", "notes-public")["data"]["notes"]

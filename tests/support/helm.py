@@ -80,6 +80,15 @@ def find_helm() -> tuple[str, tuple[int, int, int]]:
     return binary, version
 
 
+def copy_chart(dest: Path, scripts: bool = False) -> Path:
+    """A copy of this chart at dest (which must not exist yet), for tests that change or wrap it:
+    the chart's files without the repository's tooling (.git, .venv, .tools, node_modules) and
+    tests, nor scripts unless asked for. Returns dest."""
+    skip = [".git", ".venv", ".tools", "node_modules", "tests"] + ([] if scripts else ["scripts"])
+    shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns(*skip))
+    return dest
+
+
 _PATH_SEGMENT = re.compile(r"\[(\d+)\]")
 
 
