@@ -28,7 +28,7 @@ Fill model.warnings: include "grpc-ingress.model.warnings" (list $ $model)   (la
       {{- if not $same -}}
         {{- $weights := list -}}
         {{- range .backends -}}{{- $weights = append $weights (printf "%s%s %d%%" .host (ternary (printf "/%s" .subset) "" (not (empty .subset))) (int .weight)) -}}{{- end -}}
-        {{- $warnings = append $warnings (printf "routes[%d].methods: %s%s is routed on its own (route %q), so its calls skip the canary split of route %q (%s) and all go to %s; give route %q the same backends and weights, or drop the split" $index $method (ternary " (streaming)" "" (not (empty $route.streaming))) $route.name .route.name (join ", " $weights) (include "grpc-ingress.backendList" $entry.backends) $route.name .route.name) -}}
+        {{- $warnings = append $warnings (printf "routes[%d].methods: %s%s is routed on its own (route %q), so its calls skip the canary split of route %q (%s) and all go to %s; give route %q the same backends and weights, or drop the split" $index $method (ternary " (streaming)" "" (not (empty $route.streaming))) $route.name .route.name (join ", " $weights) (include "grpc-ingress.backendList" $entry.backends) $route.name) -}}
       {{- end -}}
     {{- end -}}{{- end -}}
   {{- end -}}{{- end -}}

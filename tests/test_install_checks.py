@@ -338,6 +338,8 @@ def test_notes_warn_of_a_method_outside_its_services_canary(helm, notes_chart):
     (w,) = [w for w in warnings if "canary" in w]
     assert w.startswith("! routes[0].methods: helloworld.Greeter/Watch (streaming) is routed on its own")
     assert 'canary split of route "greeter" (greeter/stable 90%, greeter/canary 10%)' in w
+    assert w.endswith('give route "watch" the same backends and weights, or drop the split'), w
+    assert "%!" not in notes(helm, notes_chart, values), "a printf with the wrong number of arguments"
     # the same split on the method's own route: no warning
     values["routes"][0]["backends"] = values["routes"][1]["backends"]
     del values["routes"][0]["backend"]
