@@ -570,23 +570,47 @@ RETRY_VALUES = {
 RETRY_CALLS = [grpc("greet", SAY_HELLO, HOST), grpc("chat", "/chat.Chat/Talk", HOST), grpc("pay", "/pay.Pay/Charge", HOST)]
 
 
-def _ask_gateway_api(helm, istio, values, drop_retry_filter=False):
-    r = helm.render({**values, **GATEWAY_API}, namespace=NS)
-    docs = [d for d in r.docs if not (drop_retry_filter and d["kind"] == "EnvoyFilter"
-                                      and d["metadata"]["name"].endswith("-retries"))]
-    install = gateway_api_install(docs)
-    return r, istio.ask(yaml.safe_dump_all(docs), install=install, namespace=NS,
-                        fixtures=world_for(docs, install), calls=RETRY_CALLS)
+def _retries_filter(docs: list[dict]) -> dict:
+    (ef,) = [d for d in docs if d["kind"] == "EnvoyFilter" and d["metadata"]["name"].endswith("-retries")]
+    return ef
 
 
-def test_custom_retries_reach_istios_route_config_as_in_the_istio_mode(helm, istio):
+def _zero_the_stream_s_retries(docs: list[dict]) -> list[dict]:
+    """The retries EnvoyFilter's MERGE for the streaming policy (attempts 1) with num_retries 0."""
+    docs = copy.deepcopy(docs)
+    zeroed = 0
+    for patch in _retries_filter(docs)["spec"]["configPatches"]:
+        policy = patch["patch"]["value"]["route"]["retry_policy"]
+        if policy.get("num_retries") == 1:
+            policy["num_retries"] = 0
+            zeroed += 1
+    assert zeroed == 1, _retries_filter(docs)["spec"]["configPatches"]
+    return docs
+
+
+@pytest.fixture(scope="module")
+def retries(helm, istio):
+    """RETRY_VALUES asked of Istio in one harness process: {"istio": the Istio mode's answer,
+    "render": the gateway-api render, and its answers as rendered ("gateway-api"), without the
+    retries EnvoyFilter ("dropped") and with the stream's num_retries zeroed ("zeroed")}."""
+    classic = helm.render(for_install(RETRY_VALUES, "classic"), namespace=NS)
+    r = helm.render({**RETRY_VALUES, **GATEWAY_API}, namespace=NS)
+    dropped = [d for d in r.docs if d is not _retries_filter(r.docs)]
+    assert len(dropped) == len(r.docs) - 1
+    variants = {"gateway-api": r.docs, "dropped": dropped, "zeroed": _zero_the_stream_s_retries(r.docs)}
+    cases = [istio.case(classic.stdout, install="classic", namespace=NS, calls=RETRY_CALLS,
+                        fixtures=world_for(classic.docs, "classic"))]
+    for docs in variants.values():
+        cases.append(_case(istio, docs, RETRY_CALLS))
+    answers = istio.run(cases)
+    return {"istio": answers[0], "render": r, **dict(zip(variants, answers[1:]))}
+
+
+def test_custom_retries_reach_istios_route_config_as_in_the_istio_mode(retries):
     """Chart-wide and route retries in gateway-api mode: each route Istio builds from the chart's
     GRPCRoute/HTTPRoute rules carries the very retry policy the Istio mode's VirtualService gets
     (ConvertPolicy), matched by the rule's name, which Istio gives the Envoy route."""
-    classic = helm.render(for_install(RETRY_VALUES, "classic"), namespace=NS)
-    want = istio.ask(classic.stdout, install="classic", namespace=NS, calls=RETRY_CALLS,
-                     fixtures=world_for(classic.docs, "classic"))
-    r, got = _ask_gateway_api(helm, istio, RETRY_VALUES)
+    want, r, got = retries["istio"], retries["render"], retries["gateway-api"]
     assert got.refused() == [] and analysis_problems(got) == [] and got.xds_invalid == []
     rules = {rule["name"] for d in r.docs if d["kind"] in ("GRPCRoute", "HTTPRoute") for rule in d["spec"]["rules"]}
     for call in ("greet", "chat", "pay"):
@@ -601,11 +625,11 @@ def test_custom_retries_reach_istios_route_config_as_in_the_istio_mode(helm, ist
     assert behaviour(got, "pay")["retries"]["numRetries"] == 4
 
 
-def test_without_the_retries_envoyfilter_a_stream_gets_istios_default_policy(helm, istio):
+def test_without_the_retries_envoyfilter_a_stream_gets_istios_default_policy(retries):
     """Planted: the same render with the retries EnvoyFilter dropped. The stream then gets Istio's
     default policy, which retries unavailable and cancelled and can replay it: the filter is what
     keeps streams to connect-failure,refused-stream."""
-    _, got = _ask_gateway_api(helm, istio, RETRY_VALUES, drop_retry_filter=True)
+    got = retries["dropped"]
     assert behaviour(got, "chat")["retries"] == ISTIO_DEFAULT_RETRIES
     assert behaviour(got, "greet")["retries"] == ISTIO_DEFAULT_RETRIES
 
@@ -639,24 +663,12 @@ def test_grpcroute_and_httproute_on_one_hostname_merge_and_order_by_match_not_cr
     assert [u["name"] for u in res.call("other")["upstreams"]] == [cl("fallback", ns=NS)]
 
 
-def test_a_merge_of_zero_retries_leaves_istios_default_policy(helm, istio):
+def test_a_merge_of_zero_retries_leaves_istios_default_policy(retries):
     """Why attempts: 0 is refused with api: gateway-api: planted, the chart's retries EnvoyFilter
     with num_retries 0 on the stream's route. Istio's MERGE (Merge in pkg/proto/merge/merge.go)
     skips zero values, so the route keeps the default policy's 2 attempts and its retry_on,
     which replays streams, instead of none."""
-    r = helm.render({**RETRY_VALUES, **GATEWAY_API}, namespace=NS)
-    docs = copy.deepcopy(r.docs)
-    (ef,) = [d for d in docs if d["kind"] == "EnvoyFilter" and d["metadata"]["name"].endswith("-retries")]
-    zeroed = 0
-    for patch in ef["spec"]["configPatches"]:
-        policy = patch["patch"]["value"]["route"]["retry_policy"]
-        if policy.get("num_retries") == 1:  # the streaming policy: attempts 1
-            policy["num_retries"] = 0
-            zeroed += 1
-    assert zeroed == 1, ef["spec"]["configPatches"]
-    install = gateway_api_install(docs)
-    got = istio.ask(yaml.safe_dump_all(docs), install=install, namespace=NS, fixtures=world_for(docs, install),
-                    calls=RETRY_CALLS)
+    got = retries["zeroed"]
     assert behaviour(got, "chat")["retries"]["numRetries"] == ISTIO_DEFAULT_RETRIES["numRetries"] == 2
     assert behaviour(got, "chat")["retries"]["retryOn"] == "connect-failure,refused-stream", \
         "the retry_on the MERGE wrote stays: only the zero is skipped"
