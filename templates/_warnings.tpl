@@ -53,7 +53,7 @@ Fill model.warnings: include "grpc-ingress.model.warnings" (list $ $model)   (la
        grpc_web only on a plaintext GRPC-WEB server (_listeners.tpl), which the Gateway API has
        not (_gatewayapi.tpl), so on HTTPS, and on every listener with api: gateway-api, only an
        EnvoyFilter of someone else's serves browsers. Legal (the owner may have one); said. */ -}}
-{{- if and $values.gateway.create $values.grpcWeb.enabled (eq (toString $values.grpcWeb.envoyFilter.enabled) "false") -}}
+{{- if and $values.gateway.create $values.grpcWeb.enabled (not $model.envoyFilter.wanted) -}}
   {{- if or $values.tls.enabled (eq $values.api "gateway-api") -}}
     {{- $warnings = append $warnings (printf "grpcWeb.envoyFilter.enabled: false, so no EnvoyFilter of this release adds Envoy's grpc_web filter to the %s listener (Istio adds it itself only on a plaintext GRPC-WEB server%s), and browsers' gRPC-Web calls fail there unless an EnvoyFilter of your own adds it; set it to auto" (ternary "HTTPS" "plaintext" $values.tls.enabled) (ternary ", which the Gateway API has not" "" (eq $values.api "gateway-api"))) -}}
   {{- end -}}
