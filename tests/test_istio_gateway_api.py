@@ -89,9 +89,7 @@ def asked(build, *variants: tuple):
 
 def _case(istio, docs: list[dict], calls) -> dict:
     """docs (the 'render') on the gateway Istio deploys for Gateway GW, as a harness case."""
-    install = gateway_api_install(docs)
-    return istio.case(yaml.safe_dump_all(docs, sort_keys=True), install=install, namespace=NS, calls=calls,
-                      fixtures=world_for(docs, install))
+    return istio.gateway_api_case(docs, namespace=NS, calls=calls)
 
 
 def ask(istio, docs: list[dict], calls):
@@ -543,10 +541,8 @@ def test_a_planted_difference_in_the_gateway_api_render_is_caught(helm, istio, b
     for patch in conn["spec"]["configPatches"]:
         assert patch["match"]["listener"]["portNumber"] == 443
         patch["match"]["listener"]["portNumber"] = 8443
-    install = gateway_api_install(docs)
-    planted, wrong_port = istio.run([
-        istio.case(yaml.safe_dump_all(d), install=install, namespace=sc.namespace, fixtures=world_for(d, install),
-                   calls=[e.call for e in sc.expects]) for d in (docs, moved)])
+    planted, wrong_port = istio.run([istio.gateway_api_case(d, namespace=sc.namespace, calls=[e.call for e in sc.expects])
+                                     for d in (docs, moved)])
     diff = differences(behaviour(both_apis["tls"][0], "greet"), behaviour(planted, "greet"))
     assert {k for k in diff if k not in DIFFERENCES} == {"timeout", "upstreams"}
     assert diff["timeout"] == ("10s", "11s")

@@ -31,6 +31,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+import yaml
+
 
 ROOT = Path(__file__).resolve().parents[2]
 RELEASES = ("1.30", "1.31")
@@ -335,6 +337,15 @@ class IstioHarness:
             "mesh_config": mesh_config, "calls": [c.as_json() for c in calls],
             "analyze": analyze, "simulate": simulate, "sidecars": list(sidecars),
         }
+
+    @staticmethod
+    def gateway_api_case(docs: list[dict], manifests: str = "", **kw) -> dict:
+        """docs (Gateway API objects and the rest of a render) on the gateway Istio deploys for
+        their Gateway (gateway_api_install), in the cluster they presume (world_for); manifests
+        defaults to docs as YAML. kw as for `case`."""
+        install = gateway_api_install(docs)
+        return IstioHarness.case(manifests or yaml.safe_dump_all(docs, sort_keys=True), install=install,
+                                 fixtures=world_for(docs, install), **kw)
 
     def ask(self, manifests: str, **kw) -> Result:
         """Answer one case (cached); see `case` for the arguments."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from support.istio import Call, IstioHarness, gateway_api_install, world_for
+from support.istio import Call, IstioHarness
 
 
 def cl(host: str, port: int = 50051, subset: str = "", ns: str = "default") -> str:
@@ -159,7 +159,5 @@ def case_for(helm, istio: IstioHarness, values: dict, calls, release: str = "grp
 
     render = helm.render(values, release=release, namespace=namespace)
     if values.get("api") == "gateway-api":
-        install = gateway_api_install(render.docs)
-        return render, istio.case(render.stdout, install=install, namespace=namespace, calls=list(calls),
-                                  fixtures=world_for(render.docs, install))
+        return render, istio.gateway_api_case(render.docs, render.stdout, namespace=namespace, calls=list(calls))
     return render, Plan(values, release, namespace).case(render, calls=list(calls))
