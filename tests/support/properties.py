@@ -38,7 +38,7 @@ import pytest
 from hypothesis import HealthCheck, given, note, reject, seed, settings
 
 from support.helm import Helm, Render, RenderError
-from support.istio import IstioHarness, Result, gateway_api_install, world_for
+from support.istio import IstioHarness, Result
 from support.probes import probes
 from support.istio_promises import CONCERNS, Plan, Problem, declared_routes
 from support.strategies import valid_cases, without_nulls
@@ -97,16 +97,21 @@ class Case:
                 # The Istio mode keeps the values' own gateway knobs (gateway.install custom needs them).
                 mine = {**easy, "gateway": self.values["gateway"]}
                 kw = {"release": self.release, "namespace": self.namespace}
-                rc, out, _, docs, errors = self.helm.template({**easy, **GATEWAY_API}, **kw)
-                rc2, out2, _, docs2, errors2 = self.helm.template(mine, **kw)
+                # Values the Gateway API says as given: the run's own render, and the Gateway API
+                # render of the same raw values the gateway-api property asks for (one helm each).
+                given = easy == self.values
+                rc, out, _, docs, errors = self.helm.template({**(self.raw_values if given else easy), **GATEWAY_API}, **kw)
+                if given:
+                    rc2, errors2, render = 0, [], self.render
+                else:
+                    rc2, out2, _, docs2, errors2 = self.helm.template(mine, **kw)
+                    render = Render(docs2, out2)
                 if rc == rc2 == 0 and not errors and not errors2:
                     plan = Plan(mine, self.release, self.namespace, self.facts)
                     calls = [p.call for p in plan.promises]
-                    install = gateway_api_install(docs)
                     self._plans["both_apis"] = (
-                        plan.case(Render(docs2, out2), calls=calls),
-                        IstioHarness.case(out, install=install, namespace=self.namespace,
-                                          fixtures=world_for(docs, install), calls=calls))
+                        plan.case(render, calls=calls),
+                        IstioHarness.gateway_api_case(docs, out, namespace=self.namespace, calls=calls))
                     self._plans["both_apis_plan"] = plan
         return self._plans["both_apis"]
 
