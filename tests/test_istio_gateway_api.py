@@ -657,6 +657,17 @@ def test_grpcroute_and_httproute_on_one_hostname_merge_and_order_by_match_not_cr
     assert res.not_accepted() == []
     assert [u["name"] for u in res.call("hello")["upstreams"]] == [cl("greeter", ns=NS)]
     assert [u["name"] for u in res.call("other")["upstreams"]] == [cl("fallback", ns=NS)]
+    # The premise, asked of Istio rather than assumed of the fake cluster: the controller saw the
+    # creation times as written. mergeHTTPRoutes sorts the routes oldest first
+    # (sortRoutesByCreationTime: time, then namespace/name), takes the oldest as the base (its
+    # creation time) and lists each route's parent after it. Were the times lost, the tie would
+    # put catch-all (first by name) first in both orders.
+    merged = [g for g in res.gateway_api["generated"] if g["kind"] == "VirtualService"]
+    assert len(merged) == 1, merged
+    first, second = ("GRPCRoute/catch-all", "HTTPRoute/method") if older == "grpcroute" else \
+        ("HTTPRoute/method", "GRPCRoute/catch-all")
+    assert merged[0]["annotations"]["internal.istio.io/parents"] == f"{first}.{NS},{second}.{NS}"
+    assert merged[0]["creationTimestamp"] == "2026-01-01T00:00:00Z"
 
 
 def test_a_merge_of_zero_retries_leaves_istios_default_policy(retries):

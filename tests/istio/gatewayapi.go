@@ -76,7 +76,7 @@ func generated(c *gateway.Controller) []GeneratedConfig {
 			var m map[string]any
 			_ = json.Unmarshal(spec, &m)
 			out = append(out, GeneratedConfig{Kind: k.Kind, Name: cfg.Name, Namespace: cfg.Namespace,
-				Annotations: cfg.Annotations, Spec: m})
+				Annotations: cfg.Annotations, CreationTimestamp: cfg.CreationTimestamp.UTC().Format(time.RFC3339), Spec: m})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {

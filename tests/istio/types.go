@@ -118,7 +118,10 @@ type GeneratedConfig struct {
 	Name        string            `json:"name"`
 	Namespace   string            `json:"namespace"`
 	Annotations map[string]string `json:"annotations"`
-	Spec        map[string]any    `json:"spec"`
+	// CreationTimestamp (RFC 3339) is the one Istio gave the config: the route's it was built
+	// from, for a merge of several the oldest's (mergeHTTPRoutes in route_collections.go).
+	CreationTimestamp string         `json:"creationTimestamp"`
+	Spec              map[string]any `json:"spec"`
 }
 
 type ObjectStatus struct {
