@@ -8,9 +8,8 @@ from __future__ import annotations
 import copy
 
 import pytest
-import yaml
 
-from support.istio import gateway_api_install, grpc, grpc_web, world_for
+from support.istio import grpc, grpc_web, world_for
 from support.istio_checks import cl
 from support.scenarios import connection_filters
 
@@ -481,11 +480,8 @@ def both_apis(helm, istio):
                                 fixtures=world_for(classic.docs, "classic", plain_ports=sc.plain_ports,
                                                    shared_gateway_hosts=sc.shared_gateway_hosts)))
         gapi = helm.render({**(values or {}), **GATEWAY_API}, release=sc.release, namespace=sc.namespace)
-        platform = [SHARED_GATEWAY] if sc.shared_gateway_hosts else []
-        install = gateway_api_install(gapi.docs + platform)
-        fixtures = yaml.safe_dump_all(platform, sort_keys=True) + "---\n" + world_for(
-            gapi.docs + platform, install, plain_ports=sc.plain_ports)
-        cases.append(istio.case(gapi.stdout, install=install, namespace=sc.namespace, calls=calls, fixtures=fixtures))
+        cases.append(istio.gateway_api_case(gapi.docs, gapi.stdout, platform=[SHARED_GATEWAY] if sc.shared_gateway_hosts else [],
+                                            plain_ports=sc.plain_ports, namespace=sc.namespace, calls=calls))
         names.append(name)
     answers = istio.run(cases)
     return {n: (answers[2 * i], answers[2 * i + 1]) for i, n in enumerate(names)}

@@ -339,13 +339,20 @@ class IstioHarness:
         }
 
     @staticmethod
-    def gateway_api_case(docs: list[dict], manifests: str = "", **kw) -> dict:
+    def gateway_api_case(docs: list[dict], manifests: str = "", platform: list[dict] = (),
+                         plain_ports: Iterable[str] = (), **kw) -> dict:
         """docs (Gateway API objects and the rest of a render) on the gateway Istio deploys for
         their Gateway (gateway_api_install), in the cluster they presume (world_for); manifests
-        defaults to docs as YAML. kw as for `case`."""
-        install = gateway_api_install(docs)
+        defaults to docs as YAML. platform: objects the cluster already has (a platform team's
+        Gateway the routes attach to), which go into the fixtures and count for the install.
+        plain_ports as for world_for; kw as for `case`."""
+        platform = list(platform)
+        install = gateway_api_install(docs + platform)
+        fixtures = world_for(docs + platform, install, plain_ports=plain_ports)
+        if platform:
+            fixtures = yaml.safe_dump_all(platform, sort_keys=True) + "---\n" + fixtures
         return IstioHarness.case(manifests or yaml.safe_dump_all(docs, sort_keys=True), install=install,
-                                 fixtures=world_for(docs, install), **kw)
+                                 fixtures=fixtures, **kw)
 
     def ask(self, manifests: str, **kw) -> Result:
         """Answer one case (cached); see `case` for the arguments."""
