@@ -108,8 +108,9 @@ ANY_ORIGIN = {"grpcWeb": {"enabled": True, "cors": {"allowAnyOrigin": True, "all
 
 def test_allow_any_origin_lets_every_origin_through_in_both_apis(helm, istio):
     """allowAnyOrigin with "*", asked of Istio. The Istio mode writes the exact origin "*", which
-    Envoy's CORS filter takes as every origin (CorsFilter::isOriginAllowed first asks whether a
-    matcher matches "*"). With api: gateway-api Istio turns "*" into a regex for any
+    Envoy's CORS filter takes as every origin (CorsFilter::isOriginAllowed in Envoy's
+    source/extensions/filters/http/cors/cors_filter.cc first asks whether a matcher matches "*";
+    read there, since no Envoy runs here). With api: gateway-api Istio turns "*" into a regex for any
     scheme://host[:port] (createCorsFilter in pilot/pkg/config/kube/gateway/conversion.go); the
     regex is RE2 and simple enough for Python's re to read the same."""
     origins = ["https://app.example.com", "http://localhost:3000", "https://x.example.net:8443"]

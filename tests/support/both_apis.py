@@ -91,7 +91,9 @@ def differences(a: dict, b: dict) -> dict:
 
 # The same meaning written two ways, where no ci scenario shows it (so not in DIFFERENCES, whose
 # every entry some scenario must show): allowAnyOrigin's "*" is the exact origin "*" in the
-# Istio mode, which Envoy's CORS filter takes as every origin, and a regex for every
+# Istio mode, which Envoy's CORS filter takes as every origin (CorsFilter::isOriginAllowed in
+# envoyproxy/envoy source/extensions/filters/http/cors/cors_filter.cc allows any origin when a
+# matcher matches the string "*"; Envoy is not run here, so that step is read, not asked), and a regex for every
 # scheme://host[:port] once Istio converts the Gateway API's "*" (createCorsFilter in
 # pilot/pkg/config/kube/gateway/conversion.go); test_grpc_web asks both of Istio.
 ANY_ORIGIN_REGEX = "^[a-zA-Z][a-zA-Z0-9+.-]*://[^/\\s?#]+$"
