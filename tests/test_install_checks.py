@@ -138,6 +138,35 @@ def test_grpc_web_probe_script_passes_only_on_grpc_status_0(helm, tmp_path, answ
     assert "ct=application/grpc-web+proto" in err and "route grpc-health" in err
 
 
+@pytest.mark.skipif(not (shutil.which("sh") and shutil.which("curl")), reason="needs sh and curl")
+@pytest.mark.parametrize("listener_port", [80, None], ids=["default-port-80", "other-port"])
+def test_curl_sends_the_authority_the_probe_reader_gives_istio(helm, listener_port):
+    """support.probes tells Istio's simulation which authority a gRPC-Web probe sends: the URL's
+    host, with its port only when that is not the scheme's default. Asked of curl itself: the
+    probe's script, with only --connect-to's address and port pointed at a stand-in, sends the
+    Host the stand-in logs."""
+    port = _free_port()
+    listener_port = listener_port or _free_port()
+    r = helm.render({**HEALTH_ROUTE, "tls": {"enabled": False}, "grpcWeb": {**WEB, "port": listener_port},
+                     "gateway": {"servicePorts": {str(listener_port): listener_port}}, "tests": {"gatewayAddress": "localhost"}})
+    c = containers(r)[f"grpc-web-{listener_port}"]
+    (probe,) = [p for p in probes(r) if p.container == c["name"]]
+    script, n = re.subn(r"(--connect-to '[^':]+:\d+):localhost:\d+'", rf"\1:127.0.0.1:{port}'", c["args"][0])
+    assert n == 1, c["args"][0]
+    server = subprocess.Popen([sys.executable, str(ROOT / "tests" / "support" / "fake_grpc_web.py"), str(port), "0"],
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(port)
+        proc = subprocess.run(["sh", "-c", script], env={"PATH": os.environ["PATH"], "CHECK": c["env"][0]["value"]},
+                              capture_output=True, text=True, timeout=30)
+    finally:
+        server.terminate()
+        err = server.communicate()[1]
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"host=(\S+)", err)[1] == probe.call.authority
+    assert (":" in probe.call.authority) == (listener_port != 80)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -70,7 +70,8 @@ def _curl(c: dict) -> Probe:
     connect, url = _CONNECT_TO.search(script), _URL.search(script)
     assert connect and url, f"a gRPC-Web probe without --connect-to or URL: {script}"
     assert url["path"] == m["path"], (url["path"], check)
-    # curl writes the URL's port into Host only when it is not the scheme's default.
+    # curl writes the URL's port into Host only when it is not the scheme's default (asked of
+    # curl: test_install_checks.test_curl_sends_the_authority_the_probe_reader_gives_istio).
     default = {"https": "443", "http": "80"}[url["scheme"]]
     authority = url["host"] if url["port"] in (None, default) else f"{url['host']}:{url['port']}"
     tls = "plaintext" if url["scheme"] == "http" else "tls"
