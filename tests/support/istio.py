@@ -18,6 +18,7 @@ A missing harness binary is an error, never a skip: scripts/setup builds it.
 """
 from __future__ import annotations
 
+import copy
 import fcntl
 import hashlib
 import json
@@ -97,38 +98,110 @@ def is_gateway_api(doc: dict) -> bool:
 
 def gateway_api_install(docs: list[dict], name: str = "", namespace: str = "", pod_ip: str = "10.0.0.10") -> dict:
     """The gateway Istio deploys for a Kubernetes Gateway (class istio) found in docs (by name,
-    or the only one), as an install for IstioHarness.ask: Istio's deployment controller
-    (pilot/pkg/config/kube/gatewaycommon/deploymentcontroller.go, template
-    manifests/charts/istio-control/istio-discovery/files/kube-gateway.yaml) makes a Deployment
-    whose pods carry gateway.networking.k8s.io/gateway-name and -class-name, and a Service
-    `<name>-<class>` (GetDefaultName; annotation gateway.istio.io/name-override replaces it)
-    selecting on the gateway-name label, with status-port 15021 and one port per distinct
-    listener port, appProtocol the listener protocol and no targetPort (extractServicePorts):
-    the pods bind the listener ports themselves."""
+    or the only one), as an install for IstioHarness.ask, read from what Istio's own deployment
+    controller applies for it (deployed: pilot/pkg/config/kube/gatewaycommon/deploymentcontroller.go
+    rendering manifests/charts/istio-control/istio-discovery/files/kube-gateway.yaml): the
+    Service's name, ports and selector, and the labels of the Deployment's pods. No targetPort
+    on a port means the pods bind the listener port itself."""
+    gw = _the_gateway(docs, name, namespace)
+    (applied,) = deployed([gw])
+    svc = _one_applied(applied, "Service", gw)
+    pods = _one_applied(applied, "Deployment", gw)["spec"]["template"]["metadata"]["labels"]
+    typed = {k: v for k, v in {**svc["spec"]["selector"], **pods}.items() if not isinstance(v, str)}
+    if typed:
+        raise HarnessError(f"Istio's deployment controller wrote non-text label values {typed} for Gateway "
+                           f"{gw['metadata']['name']!r} (kube-gateway.yaml writes the name unquoted); the API server "
+                           "would refuse its Service and Deployment")
+    ports = []
+    for p in svc["spec"]["ports"]:
+        target = p.get("targetPort", p["port"])
+        if not isinstance(target, int):
+            raise HarnessError(f"Istio's gateway Service names a targetPort ({target!r}); the harness takes numbers only")
+        ports.append({"name": p["name"], "port": p["port"], "target_port": target, "app_protocol": p.get("appProtocol", "")})
+    return {"name": svc["metadata"]["name"], "namespace": svc["metadata"].get("namespace") or gw["metadata"]["namespace"],
+            "pod_ip": pod_ip, "labels": pods, "selector": svc["spec"]["selector"], "ports": ports}
+
+
+def _the_gateway(docs: list[dict], name: str = "", namespace: str = "") -> dict:
     gws = [d for d in docs if is_gateway_api(d) and d["kind"] == "Gateway"
            and (not name or d["metadata"]["name"] == name)
            and (not namespace or d["metadata"].get("namespace", "default") == namespace)]
     if len(gws) != 1:
         raise HarnessError(f"gateway_api_install: {len(gws)} Gateways named {name or '(any)'} in the documents")
-    gw = gws[0]
-    meta = gw["metadata"]
-    gw_name, ns, cls = meta["name"], meta.get("namespace", "default"), gw["spec"]["gatewayClassName"]
-    svc = (meta.get("annotations") or {}).get("gateway.istio.io/name-override") or f"{gw_name}-{cls}"
-    ports = [{"name": "status-port", "port": 15021, "target_port": 15021, "app_protocol": "tcp"}]
-    seen = {15021}
-    for i, l in enumerate(gw["spec"]["listeners"]):
-        if l["port"] in seen:
-            continue
-        seen.add(l["port"])
-        pname = l["name"].replace(".", "-")[:63]   # sanitizeListenerNameForPort
-        ports.append({"name": pname, "port": l["port"], "target_port": l["port"], "app_protocol": l["protocol"].lower()})
-    labels = {"sidecar.istio.io/inject": "false", "service.istio.io/canonical-name": svc,
-              "service.istio.io/canonical-revision": "latest",
-              "gateway.networking.k8s.io/gateway-name": gw_name,
-              "gateway.networking.k8s.io/gateway-class-name": cls,
-              "gateway.istio.io/managed": "istio.io-gateway-controller"}
-    return {"name": svc, "namespace": ns, "pod_ip": pod_ip, "labels": labels,
-            "selector": {"gateway.networking.k8s.io/gateway-name": gw_name}, "ports": ports}
+    gw = copy.deepcopy(gws[0])
+    gw["metadata"].setdefault("namespace", "default")
+    return gw
+
+
+def prefetch_deployments(renders: Iterable[list[dict]]) -> None:
+    """Ask Istio's deployment controller about the Gateway of each render (its documents) in one
+    harness process, ahead of the gateway_api_install calls that read them."""
+    deployed([_the_gateway(docs) for docs in renders])
+
+
+def _one_applied(applied: list[dict], kind: str, gw: dict) -> dict:
+    found = [o for o in applied if o.get("kind") == kind]
+    if len(found) != 1:
+        raise HarnessError(f"Istio's deployment controller applied {len(found)} {kind} objects for Gateway "
+                           f"{gw['metadata']['name']}: {[o.get('kind') for o in applied]}")
+    return found[0]
+
+
+_DEPLOYED: dict[str, Future] = {}
+_DEPLOYED_LOCK = threading.Lock()
+DEPLOY_STATS = {"processes": 0, "gateways": 0}
+
+
+def deployed(gateways: list[dict], binary: Path | None = None) -> list[list[dict]]:
+    """What Istio's deployment controller applies for each Gateway (the harness's TestDeploy:
+    ServiceAccount, Deployment, Service...), cached per session; the Gateways not asked yet go
+    to one harness process. binary defaults to the harness IstioHarness.from_env would run."""
+    binary = binary or (Path(os.environ["ISTIO_HARNESS"]) if os.environ.get("ISTIO_HARNESS") else binary_path())
+    keys = [hashlib.sha256((str(binary) + json.dumps(g, sort_keys=True)).encode()).hexdigest() for g in gateways]
+    mine: dict[str, tuple[dict, Future]] = {}
+    with _DEPLOYED_LOCK:
+        futs = []
+        for k, g in zip(keys, gateways):
+            fut = _DEPLOYED.get(k)
+            if fut is None:
+                fut = _DEPLOYED[k] = Future()
+                mine[k] = (g, fut)
+            futs.append(fut)
+    if mine:
+        try:
+            answers = _deploy(binary, {k: g for k, (g, _) in mine.items()})
+            for k, (_, fut) in mine.items():
+                fut.set_result(answers[k])
+        except BaseException as e:  # keep waiters from hanging
+            with _DEPLOYED_LOCK:
+                for k, (_, fut) in mine.items():
+                    if not fut.done():
+                        fut.set_exception(e)
+                    _DEPLOYED.pop(k, None)
+            raise
+    return [f.result() for f in futs]
+
+
+def _deploy(binary: Path, gateways: dict[str, dict]) -> dict[str, list[dict]]:
+    with tempfile.TemporaryDirectory(prefix="istio-deploy-") as tmp:
+        inp, out = Path(tmp, "in.json"), Path(tmp, "out.json")
+        # JSON is YAML: each Gateway as its own manifest.
+        inp.write_text(json.dumps({"gateways": [{"id": k, "manifests": json.dumps(g)} for k, g in gateways.items()]}))
+        proc = subprocess.run([str(binary), "-test.run", "^TestDeploy$", "-deploy-input", str(inp), "-deploy-output", str(out)],
+                              capture_output=True, text=True, timeout=300, cwd=tmp, env=GO_ENV)
+        if not out.exists():
+            raise HarnessError(f"{binary} -test.run TestDeploy wrote no output (exit {proc.returncode}):\n"
+                               f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        data = json.loads(out.read_text())
+    with _DEPLOYED_LOCK:
+        DEPLOY_STATS["processes"] += 1
+        DEPLOY_STATS["gateways"] += len(gateways)
+    answers = {}
+    for g in data["gateways"]:
+        if g.get("error"):
+            raise HarnessError(f"Istio's deployment controller, for Gateway {g['id']}: {g['error']}")
+        answers[g["id"]] = g["applied"]
+    return answers
 
 
 def for_install(values: dict | None, install: str) -> dict:
@@ -446,7 +519,8 @@ class IstioHarness:
     def summary(self) -> str:
         shared = f"; {self.shared} cases answered by the other run (ISTIO_CACHE)" if self.shared else ""
         return (f"istio harness: Istio {self.release} ({self.istio_module or 'not run'}); {self.processes} harness "
-                f"processes; {self.cases_run} cases; {self.calls_run} calls; {self.seconds:.1f} s{shared}")
+                f"processes; {self.cases_run} cases; {self.calls_run} calls; {self.seconds:.1f} s{shared}; "
+                f"deployment controller: {DEPLOY_STATS['gateways']} Gateways in {DEPLOY_STATS['processes']} processes")
 
 
 # --- the cluster around the chart's output -----------------------------------------------

@@ -38,7 +38,7 @@ import pytest
 from hypothesis import HealthCheck, given, note, reject, seed, settings
 
 from support.helm import Helm, Render, RenderError
-from support.istio import IstioHarness, Result
+from support.istio import IstioHarness, Result, prefetch_deployments
 from support.probes import probes
 from support.istio_promises import CONCERNS, Plan, Problem, declared_routes
 from support.strategies import valid_cases, without_nulls
@@ -90,8 +90,24 @@ class Case:
         form's values promise. None without a Gateway of the chart's own, or beyond the first
         BOTH_APIS_SETS sets (each costs two renders and two harness cases)."""
         if "both_apis" not in self._plans:
-            from support.gateway_api import GATEWAY_API, expressible  # it imports support.scenarios
             self._plans["both_apis"] = None
+            renders = self.both_apis_renders()
+            if renders is not None:
+                mine, render, docs, out = renders
+                plan = Plan(mine, self.release, self.namespace, self.facts)
+                calls = [p.call for p in plan.promises]
+                self._plans["both_apis"] = (
+                    plan.case(render, calls=calls),
+                    IstioHarness.gateway_api_case(docs, out, namespace=self.namespace, calls=calls))
+                self._plans["both_apis_plan"] = plan
+        return self._plans["both_apis"]
+
+    def both_apis_renders(self) -> tuple[dict, Render, list[dict], str] | None:
+        """The renders both_apis asks about: (the Istio mode's values, its render, the Gateway API
+        render's documents and text), or None (see both_apis)."""
+        if "both_apis_renders" not in self._plans:
+            from support.gateway_api import GATEWAY_API, expressible  # it imports support.scenarios
+            self._plans["both_apis_renders"] = None
             if self.values["gateway"]["create"] and self.index < BOTH_APIS_SETS:
                 easy = expressible(self.values)
                 # The Istio mode keeps the values' own gateway knobs (gateway.install custom needs them).
@@ -107,13 +123,8 @@ class Case:
                     rc2, out2, _, docs2, errors2 = self.helm.template(mine, **kw)
                     render = Render(docs2, out2)
                 if rc == rc2 == 0 and not errors and not errors2:
-                    plan = Plan(mine, self.release, self.namespace, self.facts)
-                    calls = [p.call for p in plan.promises]
-                    self._plans["both_apis"] = (
-                        plan.case(render, calls=calls),
-                        IstioHarness.gateway_api_case(docs, out, namespace=self.namespace, calls=calls))
-                    self._plans["both_apis_plan"] = plan
-        return self._plans["both_apis"]
+                    self._plans["both_apis_renders"] = (mine, render, docs, out)
+        return self._plans["both_apis_renders"]
 
     def both_apis_answers(self) -> tuple[Plan, Result, Result] | None:
         """(the expressible form's plan, Istio's answer for its Istio-mode render, for its
@@ -258,7 +269,9 @@ class Generated:
             def run(batch=batch, half=half):
                 try:
                     istio.run(batch)
-                    # then both APIs' renders of the Gateway API form (helm renders them here)
+                    # then both APIs' renders of the Gateway API form (helm renders them here), on
+                    # the gateways Istio's deployment controller makes for them (one process)
+                    prefetch_deployments(r[2] for r in (c.both_apis_renders() for c in half) if r)
                     istio.run([x for c in half for x in (c.both_apis() or ())])
                 except BaseException as e:  # noqa: BLE001 - raised again by check_istio
                     self._prefetch_errors.append(e)
