@@ -71,6 +71,23 @@ Point the gateway model at the Gateway API gateway pods: include "grpc-ingress.m
   {{- if $gapi.parentRefs -}}
     {{- $errors = append $errors "gatewayApi.parentRefs: routes attach to an existing Gateway only with gateway.create: false, and gateway.create is true (the chart renders its own Gateway); set gateway.create: false, or remove parentRefs" -}}
   {{- end -}}
+  {{- /* Istio's deployment controller writes the Gateway's name unquoted into the gateway
+         Service's selector and the Deployment's matchLabels (manifests/charts/istio-control/
+         istio-discovery/files/kube-gateway.yaml: "{{.GatewayNameLabel}}": {{.Name}}) and reads
+         the result as YAML with sigs.k8s.io/yaml (DeploymentController.render in
+         pilot/pkg/config/kube/gatewaycommon/deploymentcontroller.go). A name YAML takes for a
+         number or a boolean (123, 1e3, 0x1f, y, no, on) becomes one there, the API server
+         refuses both objects, and the gateway never runs. Helm's fromYaml reads with the same
+         library, so it answers as Istio's controller will. */ -}}
+  {{- if eq $gapi.gatewayClassName "istio" -}}
+    {{- $read := get (printf "name: %s" $name | fromYaml) "name" -}}
+    {{- if not (kindIs "string" $read) -}}
+      {{- $given := ternary (printf "%s" (toJson $name)) (printf "unset, so the Gateway takes the release's full name %s, which" (toJson $name)) (not (empty $gateway.name)) -}}
+      {{- $as := printf "number %v" $read -}}
+      {{- if kindIs "bool" $read -}}{{- $as = printf "boolean %v" $read -}}{{- else if kindIs "invalid" $read -}}{{- $as = "null" -}}{{- end -}}
+      {{- $errors = append $errors (printf "gateway.name: %s reads as the YAML %s, and with api: gateway-api Istio's deployment controller writes the Gateway's name unquoted into its gateway Service's selector and Deployment's matchLabels (kube-gateway.yaml), so the API server refuses both and the gateway never runs; set gateway.name to a name YAML reads as text (with a letter that is not only a YAML word such as yes, no, on, off, y or n: gw-%s)" $given $as $name) -}}
+    {{- end -}}
+  {{- end -}}
 {{- else -}}
   {{- range $gapi.parentRefs -}}
     {{- $ref := dict "name" .name "namespace" (.namespace | default $root.Release.Namespace) -}}

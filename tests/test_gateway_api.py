@@ -497,6 +497,11 @@ BAD_VALUES = [
     ("gapi-unknown-api", {"api": "gateway"}, [r"\bapi: .*must be one of\b.*\bistio\b.*\bgateway-api\b"]),
     ("gapi-parent-ref-without-name", gapi(gateway={"create": False}, gatewayApi={"parentRefs": [{"namespace": "x"}]}),
      [r"gatewayApi\.parentRefs\.0", "name"]),
+    ("gapi-gateway-name-a-yaml-number", gapi(gateway={"name": "1e3"}),
+     [r'gateway\.name: "1e3" reads as the YAML number 1000', "kube-gateway.yaml", "gw-1e3"]),
+    ("gapi-gateway-name-a-yaml-boolean", gapi(gateway={"name": "on"}), [r'gateway\.name: "on" reads as the YAML boolean true']),
+    ("gapi-full-name-a-yaml-number", gapi(fullnameOverride="0x1f"),
+     [r'gateway\.name: unset, so the Gateway takes the release\'s full name "0x1f", which reads as the YAML number 31']),
 ]
 
 
@@ -534,7 +539,7 @@ def test_every_valid_values_set_renders_as_gateway_api_or_is_refused_for_gateway
         return
     rc, out, err, docs, errors = helm.template({**case.raw_values, **GATEWAY_API}, release=case.release,
                                                namespace=case.namespace)
-    easy = expressible(case.values)
+    easy = expressible(case.values, case.release)
     outcome = "gateway_api_refused" if rc else "gateway_api_rendered"
     count(outcome)
     if rc != 0:

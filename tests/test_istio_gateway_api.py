@@ -9,7 +9,8 @@ import copy
 
 import pytest
 
-from support.istio import grpc, grpc_web, world_for
+from support.gateway_api import GATEWAY_API, yaml_reads_as_text
+from support.istio import deployed, grpc, grpc_web, world_for
 from support.istio_checks import cl
 from support.scenarios import connection_filters
 
@@ -127,6 +128,41 @@ def test_the_deployed_gateway_binds_the_listener_port_and_istio_programs_it(isti
     assert got["chain"]["tls"]["certificate_sds"] == [f"kubernetes-gateway://{NS}/grpc-tls"]
     assert "h2" in got["chain"]["tls"]["alpn"]
     assert res.analysis_at_least("Warning") == []
+
+
+# Names a YAML reader takes for numbers (decimal, octal, hex, binary, floats), booleans and null,
+# and look-alikes it reads as text.
+GATEWAY_NAMES = ["123", "0123", "08", "1e3", "1e-3", "0x1f", "0b101", "0o17", "y", "n", "yes", "no", "on", "off", "true",
+                 "false", "null", "nan", "e3", "1e", "0x", "x1", "1-2", "1x", "api-123", "on-call", "grpc-ingress"]
+
+
+def test_the_chart_refuses_exactly_the_gateway_names_istio_cannot_deploy(helm):
+    """Istio's deployment controller (the harness's TestDeploy: DeploymentController rendering
+    kube-gateway.yaml) writes the Gateway's name unquoted into the gateway Service's selector, so
+    a name YAML reads as a number or a boolean becomes one, which the API server refuses. The
+    chart refuses exactly those names (gateway.name), whatever Helm reads them with, and renders
+    the rest."""
+    base = helm.render(GATEWAY_API).one("Gateway")
+    gateways = []
+    for name in GATEWAY_NAMES:
+        gw = copy.deepcopy(base)
+        gw["metadata"]["name"] = name
+        gateways.append(gw)
+    cannot = set()
+    for name, applied in zip(GATEWAY_NAMES, deployed(gateways)):
+        (svc,) = [o for o in applied if o["kind"] == "Service"]
+        if not isinstance(svc["spec"]["selector"]["gateway.networking.k8s.io/gateway-name"], str):
+            cannot.add(name)
+    refused = set()
+    for name in GATEWAY_NAMES:
+        rc, _, err, _, _ = helm.template({**GATEWAY_API, "gateway": {"name": name}})
+        if rc != 0:
+            assert f'gateway.name: "{name}" reads as the YAML ' in err, err
+            refused.add(name)
+    assert refused == cannot
+    # support.gateway_api.expressible renames such Gateways by this reading: it must be Istio's.
+    assert {n for n in GATEWAY_NAMES if not yaml_reads_as_text(n)} == cannot
+    assert {"123", "1e3", "0x1f", "yes", "n", "null"} <= cannot and {"nan", "api-123", "1-2"}.isdisjoint(cannot)
 
 
 # --- GRPCRoute ---------------------------------------------------------------------------

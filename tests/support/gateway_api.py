@@ -12,6 +12,7 @@ route_named(r, name), reference_grants(r).
 from __future__ import annotations
 
 import copy
+import re
 
 from support.scenarios import SCENARIOS, load_ci
 from support.validators.cel import go_duration
@@ -98,7 +99,20 @@ def reference_grants(render):
 _ORIGIN = r"^(\*|https?://[a-zA-Z0-9.-]+(:[0-9]{1,5})?)$"
 
 
-def expressible(values: dict) -> dict:
+# How sigs.k8s.io/yaml's reader (goyaml.v2's resolve) takes a plain scalar of DNS-label characters
+# that is not text: a YAML 1.1 boolean or null word, an integer strconv.ParseInt(s, 0, 64) reads
+# (0x, 0o, 0b and leading-0 octal included), or a float by its pattern. A transform's guard only:
+# test_istio_gateway_api checks it against Istio's deployment controller name by name.
+_YAML_WORDS = {"y", "yes", "n", "no", "on", "off", "true", "false", "null"}
+_YAML_INT = re.compile(r"(0x[0-9a-f]+|0o[0-7]+|0b[01]+|0[0-7]*|[1-9][0-9]*)")
+_YAML_FLOAT = re.compile(r"(\.[0-9]+|[0-9]+(\.[0-9]*)?)(e[-+]?[0-9]+)?")
+
+
+def yaml_reads_as_text(name: str) -> bool:
+    return not (name in _YAML_WORDS or _YAML_INT.fullmatch(name) or _YAML_FLOAT.fullmatch(name))
+
+
+def expressible(values: dict, release: str = "") -> dict:
     """values (as the chart means them, no nulls) with what the Gateway API cannot say on Istio
     taken out or brought to its nearest expressible form: DestinationRule subsets, retries
     turned off, TLS versions and SANs, prefix/regex CORS origins, mid-segment raw prefixes,
@@ -113,6 +127,14 @@ def expressible(values: dict) -> dict:
         version = 26
     for key in ("selector", "workloadNamespace", "servicePorts"):
         v.get("gateway", {}).pop(key, None)
+    # A Gateway Istio deploys needs a name YAML reads as text (the chart refuses others with
+    # api: gateway-api): the given gateway.name, else the full name (fullnameOverride, or the
+    # release when it is the chart's name: grpc-ingress.fullname), gets a "gw-" in front when it is not.
+    gw = v.get("gateway", {})
+    if gw.get("create", True):
+        name = gw.get("name") or v.get("fullnameOverride") or (release if release == (v.get("nameOverride") or "grpc-ingress") else "")
+        if name and not yaml_reads_as_text(name):
+            gw["name"] = ("gw-" + name)[:63]
     tls = v.get("tls", {})
     for key in ("minProtocolVersion", "maxProtocolVersion", "subjectAltNames"):
         tls.pop(key, None)

@@ -109,7 +109,7 @@ class Case:
             from support.gateway_api import GATEWAY_API, expressible  # it imports support.scenarios
             self._plans["both_apis_renders"] = None
             if self.values["gateway"]["create"] and self.index < BOTH_APIS_SETS:
-                easy = expressible(self.values)
+                easy = expressible(self.values, self.release)
                 # The Istio mode keeps the values' own gateway knobs (gateway.install custom needs them).
                 mine = {**easy, "gateway": self.values["gateway"]}
                 kw = {"release": self.release, "namespace": self.namespace}
