@@ -17,9 +17,30 @@ import yaml
 from support.helm import ROOT
 from support.istio_checks import NO_LISTENER, NO_ROUTE, REDIRECT, Expect, analysis_problems, broken_promises, cl
 from support.scenarios import ci_files, load_ci
-from support.istio import INSTALLS, Call, IstioHarness, for_install, grpc, grpc_web, world_for
+from support.istio import INSTALLS, STOCK_CHARTS, Call, IstioHarness, for_install, grpc, grpc_web, istio_source, world_for
 
 INSTALL_NAMES = tuple(INSTALLS)  # classic, gateway-chart
+
+
+@pytest.mark.parametrize("install", INSTALL_NAMES)
+def test_each_stock_install_is_what_istios_own_chart_renders(helm, install):
+    """The installs every Istio-mode test runs on (support.istio.INSTALLS) are Istio's: its chart
+    for that install, from the istio.io/istio module the harness was built from, rendered with
+    the suite's Helm, has the same Service (name, namespace, ports with their targetPorts: the
+    classic gateway's pods bind 8080 and 8443), selecting pods that carry every label the
+    harness gives its pod."""
+    chart, release, namespace = STOCK_CHARTS[install]
+    rc, _, err, docs, _ = helm.template(release=release, namespace=namespace, chart=istio_source() / chart)
+    assert rc == 0, err
+    (svc,) = [d for d in docs if d["kind"] == "Service"]
+    (dep,) = [d for d in docs if d["kind"] == "Deployment"]
+    want = INSTALLS[install]
+    assert (svc["metadata"]["name"], svc["metadata"].get("namespace", namespace)) == (want["name"], want["namespace"])
+    assert [(p["name"], p["port"], p.get("targetPort", p["port"])) for p in svc["spec"]["ports"]] == \
+        [(p["name"], p["port"], p["target_port"]) for p in want["ports"]]
+    assert svc["spec"]["selector"] == want["labels"]
+    pod_labels = dep["spec"]["template"]["metadata"]["labels"]
+    assert want["labels"].items() <= pod_labels.items()
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,9 @@ import (
 var (
 	inputPath  = flag.String("input", "", "JSON file with the cases (see types.go)")
 	outputPath = flag.String("output", "", "JSON file the results are written to")
+	// printSource prints the istio.io/istio module directory the harness was built from (its
+	// charts and templates, read by the suite) and exits.
+	printSource = flag.Bool("print-istio-src", false, "print the istio.io/istio module directory and exit")
 	// webhookMode serves Istio's webhook on stdin/stdout instead (TestWebhook, webhook_test.go).
 	webhookMode = flag.Bool("webhook", false, "serve Istio's validating webhook on stdin/stdout")
 	// proxyVersion is the Istio version the simulated gateway proxy reports and istioModule the
@@ -30,6 +33,10 @@ var (
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	if *printSource {
+		fmt.Println(istioSrc)
+		os.Exit(0)
+	}
 	// Istio's components log at info level by default; only errors are worth reading here.
 	o := istiolog.DefaultOptions()
 	for _, s := range istiolog.Scopes() {

@@ -48,6 +48,16 @@ def release() -> str:
     return r
 
 
+def istio_source(binary: Path | None = None) -> Path:
+    """The istio.io/istio module directory the harness was built from (its -print-istio-src)."""
+    binary = binary or (Path(os.environ["ISTIO_HARNESS"]) if os.environ.get("ISTIO_HARNESS") else binary_path())
+    out = subprocess.run([str(binary), "-print-istio-src"], capture_output=True, text=True, timeout=60).stdout.strip()
+    if not out or not Path(out, "manifests").is_dir():
+        raise HarnessError(f"{binary} -print-istio-src gave {out!r}, not an istio.io/istio module directory: "
+                           "rebuild the harness (scripts/istio-harness)")
+    return Path(out)
+
+
 def binary_path(rel: str | None = None) -> Path:
     """Where scripts/setup puts the harness for a release."""
     return ROOT / ".tools" / "istio" / f"harness-{rel or release()}"
@@ -71,6 +81,12 @@ class HarnessError(AssertionError):
 # - gateway-chart: `helm install istio-ingress istio/gateway -n istio-ingress`, as Istio's docs
 #   install it (manifests/charts/gateway: labels app: istio-ingress, istio: ingress from the
 #   release name; Service ports bound as-is).
+# test_istio_scenarios renders both of Istio's charts from the module the harness was built
+# from (STOCK_CHARTS) and holds these entries to them.
+STOCK_CHARTS = {  # install -> (chart directory in istio.io/istio, release, namespace)
+    "classic": ("manifests/charts/gateways/istio-ingress", "istio-ingressgateway", "istio-system"),
+    "gateway-chart": ("manifests/charts/gateway", "istio-ingress", "istio-ingress"),
+}
 INSTALLS: dict[str, dict] = {
     "classic": {
         "name": "istio-ingressgateway", "namespace": "istio-system", "pod_ip": "10.0.0.10",
