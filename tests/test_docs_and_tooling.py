@@ -317,6 +317,30 @@ def _number(x):
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
+@pytest.mark.skipif(not shutil.which("valgrind"), reason="scripts/bench --instructions needs valgrind")
+def test_bench_counts_instructions_the_same_twice(helm, tmp_path):
+    """--instructions: the floor and the defaults, each counted twice (valgrind, one Go thread,
+    no GC), agree to 0.5%, and the chart costs more than the floor. (Under Helm 4's run only:
+    valgrind makes each count take seconds.)"""
+    if helm.major != 4:
+        pytest.skip("counted under the Helm 4 run")
+    counts = []
+    for i in range(2):
+        out = tmp_path / f"instructions-{i}.json"
+        proc = subprocess.run([sys.executable, BENCH, "--instructions", "--quick", "--helm", helm.binary, "--json", str(out)],
+                              cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        data = json.loads(out.read_text())
+        assert data["env"] == {"GOMAXPROCS": "1", "GOGC": "off"}
+        counts.append(data["instructions"])
+        assert "default / floor" in proc.stdout
+    (a, b) = counts
+    assert set(a) == {"floor", "default"}
+    for case in a:
+        assert abs(a[case] - b[case]) <= 0.005 * a[case], (case, a[case], b[case])
+    assert 1 < a["default"] / a["floor"] < 5
+
+
 def test_bench_quick_writes_well_formed_json(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
