@@ -510,6 +510,10 @@ def scenario_values(name: str):
 def both_apis(helm, istio):
     """{scenario: (Istio-mode answer, Gateway-API-mode answer)}, one harness process."""
     cases, names = [], []
+    gapis = {name: helm.render({**(scenario_values(name) or {}), **GATEWAY_API}, release=sc.release, namespace=sc.namespace)
+             for name, sc in SCENARIOS.items()}
+    platforms = {name: [SHARED_GATEWAY] if sc.shared_gateway_hosts else [] for name, sc in SCENARIOS.items()}
+    prefetch_deployments(gapis[n].docs + platforms[n] for n in SCENARIOS)  # their installs: one process
     for name, sc in SCENARIOS.items():
         values = scenario_values(name)
         calls = [e.call for e in sc.expects]
@@ -517,8 +521,8 @@ def both_apis(helm, istio):
         cases.append(istio.case(classic.stdout, install="classic", namespace=sc.namespace, calls=calls,
                                 fixtures=world_for(classic.docs, "classic", plain_ports=sc.plain_ports,
                                                    shared_gateway_hosts=sc.shared_gateway_hosts)))
-        gapi = helm.render({**(values or {}), **GATEWAY_API}, release=sc.release, namespace=sc.namespace)
-        cases.append(istio.gateway_api_case(gapi.docs, gapi.stdout, platform=[SHARED_GATEWAY] if sc.shared_gateway_hosts else [],
+        gapi = gapis[name]
+        cases.append(istio.gateway_api_case(gapi.docs, gapi.stdout, platform=platforms[name],
                                             plain_ports=sc.plain_ports, namespace=sc.namespace, calls=calls))
         names.append(name)
     answers = istio.run(cases)
