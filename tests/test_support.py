@@ -140,3 +140,21 @@ def test_a_batched_schema_refusal_is_the_standalone_render_s_error(helm):
         assert "grpc-ingress:" in err.splitlines()
     assert batched.processes == 2  # every row came from the batch
     assert batched.template(accepted)[0] == 0 and batched.processes == 3
+
+
+# --- Istio's deployment controller, shared between sessions (ISTIO_CACHE) ----------------------
+
+def test_a_gateway_install_asked_in_one_session_is_read_by_the_next_through_istio_cache(helm, tmp_path, monkeypatch):
+    """scripts/test's two Helm runs share ISTIO_CACHE: the deployment controller's answer for a
+    Gateway one session asked is read by the other, with no harness process of its own."""
+    from support import istio
+    gw = helm.render({"api": "gateway-api", "gateway": {"name": "shared-cache-check"}}).one("Gateway")
+    monkeypatch.setenv("ISTIO_CACHE", str(tmp_path))
+    monkeypatch.setattr(istio, "_DEPLOYED", {})
+    before = istio.DEPLOY_STATS["processes"]
+    (first,) = istio.deployed([gw])
+    assert istio.DEPLOY_STATS["processes"] == before + 1
+    monkeypatch.setattr(istio, "_DEPLOYED", {})  # a second session: nothing asked yet
+    (second,) = istio.deployed([gw])
+    assert istio.DEPLOY_STATS["processes"] == before + 1, "the second session ran the controller again"
+    assert second == first and any(o["kind"] == "Service" for o in second)

@@ -185,7 +185,7 @@ def deployed(gateways: list[dict], binary: Path | None = None) -> list[list[dict
             futs.append(fut)
     if mine:
         try:
-            answers = _deploy(binary, {k: g for k, (g, _) in mine.items()})
+            answers = _deploy_shared(binary, {k: g for k, (g, _) in mine.items()})
             for k, (_, fut) in mine.items():
                 fut.set_result(answers[k])
         except BaseException as e:  # keep waiters from hanging
@@ -196,6 +196,31 @@ def deployed(gateways: list[dict], binary: Path | None = None) -> list[list[dict
                     _DEPLOYED.pop(k, None)
             raise
     return [f.result() for f in futs]
+
+
+def _deploy_shared(binary: Path, gateways: dict[str, dict]) -> dict[str, list[dict]]:
+    """_deploy, with the answers another session left in ISTIO_CACHE (scripts/test's two Helm
+    runs ask for the same Gateways) and its own left there, as IstioHarness._answer does."""
+    shared_dir = os.environ.get("ISTIO_CACHE")
+    if not shared_dir:
+        return _deploy(binary, gateways)
+    d = Path(shared_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    st = binary.stat()
+    ident = f"deploy:{binary}:{st.st_size}:{st.st_mtime_ns}"
+    files = {k: d / (hashlib.sha256((ident + k).encode()).hexdigest() + ".json") for k in gateways}
+    missing = sorted(k for k, f in files.items() if not f.exists())
+    if missing:
+        lock = d / (hashlib.sha256(("deploy" + "".join(missing)).encode()).hexdigest() + ".lock")
+        with open(lock, "w") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)  # released when the file closes
+            todo = {k: gateways[k] for k in missing if not files[k].exists()}
+            if todo:
+                for k, a in _deploy(binary, todo).items():
+                    tmp = files[k].with_suffix(f".{os.getpid()}.tmp")
+                    tmp.write_text(json.dumps(a))
+                    tmp.replace(files[k])
+    return {k: json.loads(f.read_text()) for k, f in files.items()}
 
 
 def _deploy(binary: Path, gateways: dict[str, dict]) -> dict[str, list[dict]]:
