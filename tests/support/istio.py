@@ -50,12 +50,73 @@ def release() -> str:
 
 def istio_source(binary: Path | None = None) -> Path:
     """The istio.io/istio module directory the harness was built from (its -print-istio-src)."""
-    binary = binary or (Path(os.environ["ISTIO_HARNESS"]) if os.environ.get("ISTIO_HARNESS") else binary_path())
+    binary = binary or harness_binary()
     out = subprocess.run([str(binary), "-print-istio-src"], capture_output=True, text=True, timeout=60).stdout.strip()
     if not out or not Path(out, "manifests").is_dir():
         raise HarnessError(f"{binary} -print-istio-src gave {out!r}, not an istio.io/istio module directory: "
                            "rebuild the harness (scripts/istio-harness)")
     return Path(out)
+
+
+def harness_binary() -> Path:
+    """The harness the session runs: ISTIO_HARNESS, else scripts/setup's for ISTIO's release."""
+    return Path(os.environ["ISTIO_HARNESS"]) if os.environ.get("ISTIO_HARNESS") else binary_path()
+
+
+def once_per_session(cache: dict, lock: threading.Lock, keyed: list[tuple[str, object]], compute) -> list:
+    """The answer for each (key, item), in order, each key computed once per session: the keys
+    not asked yet (by any thread) go to one compute({key: item}) -> {key: answer} call, and
+    threads asking a key already under way wait for it. A failed compute forgets its keys."""
+    mine: dict[str, tuple[object, Future]] = {}
+    with lock:
+        futs = []
+        for k, item in keyed:
+            fut = cache.get(k)
+            if fut is None:
+                fut = cache[k] = Future()
+                mine[k] = (item, fut)
+            futs.append(fut)
+    if mine:
+        try:
+            answers = compute({k: item for k, (item, _) in mine.items()})
+            for k, (_, fut) in mine.items():
+                fut.set_result(answers[k])
+        except BaseException as e:  # keep waiters from hanging
+            with lock:
+                for k, (_, fut) in mine.items():
+                    if not fut.done():
+                        fut.set_exception(e)
+                    cache.pop(k, None)
+            raise
+    return [f.result() for f in futs]
+
+
+def shared_between_sessions(binary: Path, kind: str, items: dict[str, object], compute) -> tuple[dict, int]:
+    """compute(items) -> {key: answer} (JSON), reading the answers another session left in
+    ISTIO_CACHE (scripts/test's two Helm runs ask the same) and leaving its own there; kind
+    keeps one binary's kinds of answer apart. One lock per batch: two sessions asking the same
+    batch compute it once. Returns (answers, how many this session computed)."""
+    shared_dir = os.environ.get("ISTIO_CACHE")
+    if not shared_dir:
+        return compute(items), len(items)
+    d = Path(shared_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    st = binary.stat()
+    ident = f"{kind}{binary}:{st.st_size}:{st.st_mtime_ns}"
+    files = {k: d / (hashlib.sha256((ident + k).encode()).hexdigest() + ".json") for k in items}
+    missing = sorted(k for k, f in files.items() if not f.exists())
+    todo: dict = {}
+    if missing:
+        lock = d / (hashlib.sha256((kind + "".join(missing)).encode()).hexdigest() + ".lock")
+        with open(lock, "w") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)  # released when the file closes
+            todo = {k: items[k] for k in missing if not files[k].exists()}
+            if todo:
+                for k, a in compute(todo).items():
+                    tmp = files[k].with_suffix(f".{os.getpid()}.tmp")
+                    tmp.write_text(json.dumps(a))
+                    tmp.replace(files[k])
+    return {k: json.loads(f.read_text()) for k, f in files.items()}, len(todo)
 
 
 def binary_path(rel: str | None = None) -> Path:
@@ -170,57 +231,13 @@ DEPLOY_STATS = {"processes": 0, "gateways": 0}
 
 def deployed(gateways: list[dict], binary: Path | None = None) -> list[list[dict]]:
     """What Istio's deployment controller applies for each Gateway (the harness's TestDeploy:
-    ServiceAccount, Deployment, Service...), cached per session; the Gateways not asked yet go
-    to one harness process. binary defaults to the harness IstioHarness.from_env would run."""
-    binary = binary or (Path(os.environ["ISTIO_HARNESS"]) if os.environ.get("ISTIO_HARNESS") else binary_path())
+    ServiceAccount, Deployment, Service...), once per session and shared through ISTIO_CACHE
+    like the harness cases; the Gateways not asked yet go to one harness process. binary
+    defaults to the harness IstioHarness.from_env would run."""
+    binary = binary or harness_binary()
     keys = [hashlib.sha256((str(binary) + json.dumps(g, sort_keys=True)).encode()).hexdigest() for g in gateways]
-    mine: dict[str, tuple[dict, Future]] = {}
-    with _DEPLOYED_LOCK:
-        futs = []
-        for k, g in zip(keys, gateways):
-            fut = _DEPLOYED.get(k)
-            if fut is None:
-                fut = _DEPLOYED[k] = Future()
-                mine[k] = (g, fut)
-            futs.append(fut)
-    if mine:
-        try:
-            answers = _deploy_shared(binary, {k: g for k, (g, _) in mine.items()})
-            for k, (_, fut) in mine.items():
-                fut.set_result(answers[k])
-        except BaseException as e:  # keep waiters from hanging
-            with _DEPLOYED_LOCK:
-                for k, (_, fut) in mine.items():
-                    if not fut.done():
-                        fut.set_exception(e)
-                    _DEPLOYED.pop(k, None)
-            raise
-    return [f.result() for f in futs]
-
-
-def _deploy_shared(binary: Path, gateways: dict[str, dict]) -> dict[str, list[dict]]:
-    """_deploy, with the answers another session left in ISTIO_CACHE (scripts/test's two Helm
-    runs ask for the same Gateways) and its own left there, as IstioHarness._answer does."""
-    shared_dir = os.environ.get("ISTIO_CACHE")
-    if not shared_dir:
-        return _deploy(binary, gateways)
-    d = Path(shared_dir)
-    d.mkdir(parents=True, exist_ok=True)
-    st = binary.stat()
-    ident = f"deploy:{binary}:{st.st_size}:{st.st_mtime_ns}"
-    files = {k: d / (hashlib.sha256((ident + k).encode()).hexdigest() + ".json") for k in gateways}
-    missing = sorted(k for k, f in files.items() if not f.exists())
-    if missing:
-        lock = d / (hashlib.sha256(("deploy" + "".join(missing)).encode()).hexdigest() + ".lock")
-        with open(lock, "w") as held:
-            fcntl.flock(held, fcntl.LOCK_EX)  # released when the file closes
-            todo = {k: gateways[k] for k in missing if not files[k].exists()}
-            if todo:
-                for k, a in _deploy(binary, todo).items():
-                    tmp = files[k].with_suffix(f".{os.getpid()}.tmp")
-                    tmp.write_text(json.dumps(a))
-                    tmp.replace(files[k])
-    return {k: json.loads(f.read_text()) for k, f in files.items()}
+    return once_per_session(_DEPLOYED, _DEPLOYED_LOCK, list(zip(keys, gateways)),
+                            lambda todo: shared_between_sessions(binary, "deploy:", todo, lambda t: _deploy(binary, t))[0])
 
 
 def _deploy(binary: Path, gateways: dict[str, dict]) -> dict[str, list[dict]]:
@@ -430,7 +447,7 @@ class IstioHarness:
     @classmethod
     def from_env(cls) -> "IstioHarness":
         rel = release()
-        path = Path(os.environ["ISTIO_HARNESS"]) if os.environ.get("ISTIO_HARNESS") else binary_path(rel)
+        path = harness_binary()
         if not os.access(path, os.X_OK):
             raise HarnessError(f"no Istio harness at {path}: run scripts/setup (ISTIO={rel}) to build it")
         return cls(binary=path, release=rel)
@@ -475,27 +492,7 @@ class IstioHarness:
     def run(self, cases: list[dict]) -> list[Result]:
         """Answer many cases; the ones not answered yet this session go to one harness process."""
         keys = [hashlib.sha256(json.dumps(c, sort_keys=True).encode()).hexdigest() for c in cases]
-        mine: dict[str, tuple[dict, Future]] = {}
-        with self._lock:
-            futs = []
-            for k, c in zip(keys, cases):
-                fut = self._cache.get(k)
-                if fut is None:
-                    fut = self._cache[k] = Future()
-                    mine[k] = (c, fut)
-                futs.append(fut)
-        if mine:
-            try:
-                answers = self._answer({k: c for k, (c, _) in mine.items()})
-                for k, (_, fut) in mine.items():
-                    fut.set_result(answers[k])
-            except BaseException as e:  # keep waiters from hanging
-                for k, (_, fut) in mine.items():
-                    if not fut.done():
-                        fut.set_exception(e)
-                        self._cache.pop(k, None)
-                raise
-        return [Result(f.result()) for f in futs]
+        return [Result(a) for a in once_per_session(self._cache, self._lock, list(zip(keys, cases)), self._answer)]
 
     def prefetch(self, cases: list[dict]) -> None:
         """Answer cases ahead of the tests that read them, in one process."""
@@ -503,32 +500,20 @@ class IstioHarness:
 
     def _answer(self, cases: dict[str, dict]) -> dict[str, dict]:
         """Answers from ISTIO_CACHE where another session left them, the rest from the harness
-        (left there in turn). One lock per batch: two sessions asking the same batch run it once."""
+        (left there in turn, with the module it was built from)."""
         shared_dir = os.environ.get("ISTIO_CACHE")
-        if not shared_dir:
-            return self._invoke(cases)
-        d = Path(shared_dir)
-        d.mkdir(parents=True, exist_ok=True)
-        st = self.binary.stat()
-        binary = f"{self.binary}:{st.st_size}:{st.st_mtime_ns}"
-        files = {k: d / (hashlib.sha256((binary + k).encode()).hexdigest() + ".json") for k in cases}
-        missing = sorted(k for k, f in files.items() if not f.exists())
-        todo: dict = {}
-        if missing:
-            lock = d / (hashlib.sha256("".join(missing).encode()).hexdigest() + ".lock")
-            with open(lock, "w") as held:
-                fcntl.flock(held, fcntl.LOCK_EX)  # released when the file closes
-                todo = {k: cases[k] for k in missing if not files[k].exists()}
-                if todo:
-                    for k, a in self._invoke(todo).items():
-                        tmp = files[k].with_suffix(f".{os.getpid()}.tmp")
-                        tmp.write_text(json.dumps(a))
-                        tmp.replace(files[k])
-                    (d / "istio-module").write_text(self.istio_module)
-        answers = {k: json.loads(f.read_text()) for k, f in files.items()}
-        with self._lock:
-            self.shared += len(cases) - len(todo)
-            self.istio_module = self.istio_module or (d / "istio-module").read_text()
+
+        def invoke(todo: dict[str, dict]) -> dict[str, dict]:
+            answers = self._invoke(todo)
+            if shared_dir:
+                Path(shared_dir, "istio-module").write_text(self.istio_module)
+            return answers
+
+        answers, computed = shared_between_sessions(self.binary, "", cases, invoke)
+        if shared_dir:
+            with self._lock:
+                self.shared += len(cases) - computed
+                self.istio_module = self.istio_module or Path(shared_dir, "istio-module").read_text()
         return answers
 
     def _invoke(self, cases: dict[str, dict]) -> dict[str, dict]:
