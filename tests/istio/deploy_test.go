@@ -65,37 +65,25 @@ func TestDeploy(t *testing.T) {
 	if *deployInput == "" || *deployOutput == "" {
 		t.Skip("needs -deploy-input and -deploy-output")
 	}
-	raw, err := os.ReadFile(*deployInput)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var in DeployInput
-	if err := json.Unmarshal(raw, &in); err != nil {
-		t.Fatalf("input: %v", err)
-	}
+	readInput(t, *deployInput, &in)
 	tmplText, err := os.ReadFile(filepath.Join(istioSrc, "manifests/charts/istio-control/istio-discovery/files/kube-gateway.yaml"))
 	if err != nil {
 		t.Fatalf("Istio's kube-gateway.yaml (built with -X istioSrc=%q): %v", istioSrc, err)
 	}
 	out := []DeployResult{}
 	for _, c := range in.Gateways {
-		applied, err := deploy(t, c, string(tmplText))
+		applied, err := deploy(c, string(tmplText))
 		res := DeployResult{ID: c.ID, Applied: applied}
 		if err != nil {
 			res.Error = err.Error()
 		}
 		out = append(out, res)
 	}
-	b, err := json.MarshalIndent(map[string]any{"istio": istioModule, "gateways": out}, "", " ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(*deployOutput, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeOutput(t, *deployOutput, map[string]any{"istio": istioModule, "gateways": out})
 }
 
-func deploy(t *testing.T, c DeployCase, tmplText string) ([]map[string]any, error) {
+func deploy(c DeployCase, tmplText string) ([]map[string]any, error) {
 	docs, err := splitDocs("manifests", c.Manifests, "default")
 	if err != nil {
 		return nil, err

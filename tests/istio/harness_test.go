@@ -51,16 +51,8 @@ func TestHarness(t *testing.T) {
 	if *inputPath == "" || *outputPath == "" {
 		t.Skip("needs -input and -output")
 	}
-	raw, err := os.ReadFile(*inputPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var in Input
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		t.Fatalf("input: %v", err)
-	}
+	readInput(t, *inputPath, &in)
 	v, err := newValidator()
 	if err != nil {
 		t.Fatal(err)
@@ -85,11 +77,29 @@ func TestHarness(t *testing.T) {
 		}
 		out.Cases = append(out.Cases, res)
 	}
-	b, err := json.MarshalIndent(out, "", " ")
+	writeOutput(t, *outputPath, out)
+}
+
+// readInput decodes the JSON file at path into v, refusing fields v does not have.
+func readInput(t *testing.T, path string, v any) {
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(*outputPath, b, 0o644); err != nil {
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("input: %v", err)
+	}
+}
+
+// writeOutput writes v to path as indented JSON.
+func writeOutput(t *testing.T, path string, v any) {
+	b, err := json.MarshalIndent(v, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
