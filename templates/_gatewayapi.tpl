@@ -82,7 +82,7 @@ Point the gateway model at the Gateway API gateway pods: include "grpc-ingress.m
   {{- if eq $gapi.gatewayClassName "istio" -}}
     {{- $read := get (printf "name: %s" $name | fromYaml) "name" -}}
     {{- if not (kindIs "string" $read) -}}
-      {{- $given := ternary (printf "%s" (toJson $name)) (printf "unset, so the Gateway takes the release's full name %s, which" (toJson $name)) (not (empty $gateway.name)) -}}
+      {{- $given := ternary (toJson $name) (printf "unset, so the Gateway takes the release's full name %s, which" (toJson $name)) (not (empty $gateway.name)) -}}
       {{- $as := printf "number %v" $read -}}
       {{- if kindIs "bool" $read -}}{{- $as = printf "boolean %v" $read -}}{{- else if kindIs "invalid" $read -}}{{- $as = "null" -}}{{- end -}}
       {{- $errors = append $errors (printf "gateway.name: %s reads as the YAML %s, and with api: gateway-api Istio's deployment controller writes the Gateway's name unquoted into its gateway Service's selector and Deployment's matchLabels (kube-gateway.yaml), so the API server refuses both and the gateway never runs; set gateway.name to a name YAML reads as text (with a letter that is not only a YAML word such as yes, no, on, off, y or n: gw-%s)" $given $as $name) -}}
