@@ -320,7 +320,8 @@ def _number(x):
 @pytest.mark.skipif(not shutil.which("valgrind"), reason="scripts/bench --instructions needs valgrind")
 def test_bench_counts_instructions_the_same_twice(helm, tmp_path):
     """--instructions: the floor and the defaults, each counted twice (valgrind, one Go thread,
-    no GC), agree to 0.5%, and the chart costs more than the floor. (Under Helm 4's run only:
+    no GC), agree to 2% (0.2-0.3% on a quiet machine; 0.6% seen while the other Helm's suite ran
+    beside it: Go's runtime does a little timer-driven work), and the chart costs more than the floor. (Under Helm 4's run only:
     valgrind makes each count take seconds.)"""
     if helm.major != 4:
         pytest.skip("counted under the Helm 4 run")
@@ -337,7 +338,7 @@ def test_bench_counts_instructions_the_same_twice(helm, tmp_path):
     (a, b) = counts
     assert set(a) == {"floor", "default"}
     for case in a:
-        assert abs(a[case] - b[case]) <= 0.005 * a[case], (case, a[case], b[case])
+        assert abs(a[case] - b[case]) <= 0.02 * a[case], (case, a[case], b[case])
     assert 1 < a["default"] / a["floor"] < 5
 
 
