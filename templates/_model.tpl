@@ -81,9 +81,9 @@ a GRPCRoute rule, or an HTTPRoute rule when it needs a timeout, cors or a raw pr
 are refused there.
 
 Performance: the first template pays for the model; a Go template function call costs more
-than the work it does, so the per-route passes (routes, validate, policies, and the
-VirtualService and DestinationRule printers) use plain ifs, make no list append per route
-and call few functions. scripts/bench measures it against a static chart.
+than the work it does, so the per-route passes (routes, validate, policies, passThrough's
+search for the route that serves each check, and the VirtualService, DestinationRule and
+NOTES printers) use plain ifs, make no list append per route and call few functions. scripts/bench measures it against a static chart.
 */}}
 
 {{/*

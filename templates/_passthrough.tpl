@@ -91,18 +91,39 @@ the call to model.healthCheck: include "grpc-ingress.model.passThrough" (list $ 
 {{- $method := trimPrefix "/" $test.method -}}
 {{- with $method -}}{{- $_ := set $paths "method" (printf "/%s" .) -}}{{- end -}}
 {{- $served := dict -}}
+{{- /* Each call's service and method, worked out once: a service or method route is only
+       looked at closely when it lists one of them (a hasKey per name, not per call). */ -}}
+{{- $wanted := dict -}}
+{{- $names := dict -}}
+{{- range $call, $path := $paths -}}
+  {{- $want := dict "path" $path "service" (trimPrefix "/" (dir $path)) "method" (trimPrefix "/" $path) -}}
+  {{- $_ := set $wanted $call $want -}}
+  {{- $_ := set $names $want.service true -}}
+  {{- $_ := set $names $want.method true -}}
+{{- end -}}
+{{- $calls := len $paths -}}
 {{- range $key, $entry := $model.routes -}}
-  {{- if eq (len $served) (len $paths) -}}{{- break -}}{{- end -}}
   {{- $route := $entry.route -}}
-  {{- range $call, $path := $paths -}}{{- if not (hasKey $served $call) -}}
+  {{- $look := true -}}
+  {{- if $route.prefix -}}{{- else if $route.regex -}}{{- else if or $route.services $route.methods -}}
+    {{- $look = false -}}
+    {{- range $route.services -}}{{- if hasKey $names . -}}{{- $look = true -}}{{- end -}}{{- end -}}
+    {{- range $route.methods -}}{{- if hasKey $names . -}}{{- $look = true -}}{{- end -}}{{- end -}}
+  {{- end -}}
+  {{- if $look -}}
+  {{- range $call, $want := $wanted -}}{{- if not (hasKey $served $call) -}}
     {{- $hit := true -}}
-    {{- if $route.prefix -}}{{- $hit = hasPrefix $route.prefix $path -}}
-    {{- else if $route.regex -}}{{- $hit = regexMatch (printf "^(?:%s)$" $route.regex) $path -}}
+    {{- if $route.prefix -}}{{- $hit = hasPrefix $route.prefix $want.path -}}
+    {{- else if $route.regex -}}{{- $hit = regexMatch (printf "^(?:%s)$" $route.regex) $want.path -}}
     {{- else if or $route.services $route.methods -}}
-      {{- $hit = or (has (trimPrefix "/" (dir $path)) ($route.services | default list)) (has (trimPrefix "/" $path) ($route.methods | default list)) -}}
+      {{- $hit = false -}}
+      {{- if $route.services -}}{{- $hit = has $want.service $route.services -}}{{- end -}}
+      {{- if not $hit -}}{{- if $route.methods -}}{{- $hit = has $want.method $route.methods -}}{{- end -}}{{- end -}}
     {{- end -}}
     {{- if $hit -}}{{- $_ := set $served $call $entry -}}{{- end -}}
   {{- end -}}{{- end -}}
+  {{- if eq (len $served) $calls -}}{{- break -}}{{- end -}}
+  {{- end -}}
 {{- end -}}
 {{- $checks := dict "health" (hasKey $served "health") "reflection" (hasKey $served "reflection") -}}
 {{- $call := "" -}}
