@@ -60,8 +60,10 @@ here, while merging, and reported with the others.
 {{- /* The loop is written for few template calls per backend: a call costs more than the
        work it does, and this runs once per backend of every route. */ -}}
 {{- $passThrough := $model.passThrough.routes -}}
+{{- $offset := len $passThrough -}}
 {{- range $position, $route := concat $passThrough $values.routes -}}
-  {{- $index := sub $position (len $passThrough) -}}
+  {{- $index := $position -}}
+  {{- if $offset -}}{{- $index = sub $position $offset -}}{{- end -}}
   {{- $targets := $route.backends -}}
   {{- if $route.backend -}}{{- $targets = list $route.backend -}}{{- end -}}
   {{- range $targets -}}
@@ -134,8 +136,7 @@ here, while merging, and reported with the others.
         {{- if ne (toJson $labels) (toJson $target.subsetLabels) -}}
           {{- $_ := set $model "errors" (append $model.errors (printf "routes[%d].backends: subset %s of %s has subsetLabels %s here but %s in another route; use the same labels" $index $target.subset $host (toJson $target.subsetLabels) (toJson $labels))) -}}
         {{- end -}}
-      {{- end -}}
-      {{- if not (hasKey $entry.subsets $target.subset) -}}
+      {{- else -}}
         {{- /* keyProblems (and its path) only for keys not yet found fine: subsets share a few. */ -}}
         {{- $check := false -}}
         {{- range $key, $_ := $target.subsetLabels -}}{{- if hasKey $model.keyChecks $key -}}{{- if get $model.keyChecks $key -}}{{- $check = true -}}{{- end -}}{{- else -}}{{- $check = true -}}{{- end -}}{{- end -}}
