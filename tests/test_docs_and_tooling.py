@@ -342,6 +342,32 @@ def test_bench_counts_instructions_the_same_twice(helm, tmp_path):
     assert 1 < a["default"] / a["floor"] < 5
 
 
+@pytest.mark.skipif(not shutil.which("go"), reason="scripts/profile-templates builds with Go")
+def test_profile_templates_times_each_include_and_each_file(helm):
+    """scripts/profile-templates patches Helm 4's engine (the PATCHES must still apply to the
+    pinned Helm) and lists, per render, every include and template file the defaults run: the
+    model is built once, through its parts, and its time includes theirs. (Under Helm 4's run
+    only: it builds on Helm 4's packages, not on the Helm under test.)"""
+    if helm.major != 4:
+        pytest.skip("run under the Helm 4 run")
+    proc = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "profile-templates"), "--renders", "2", "--top", "200"],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 5 and parts[0].startswith(("grpc-ingress.", "file:")):
+            rows[parts[0]] = [float(x) for x in parts[1:]]
+    # calls per render: the model's parts run once, the model is asked for by every template file
+    for part in ("grpc-ingress.model.routes", "grpc-ingress.validate", "grpc-ingress.model.policies"):
+        assert rows[part][0] == 1, (part, proc.stdout)
+    files = [name for name in rows if name.startswith("file:")]
+    assert "file:grpc-ingress/templates/virtualservice.yaml" in files
+    assert rows["grpc-ingress.model"][0] == len(files)
+    # inclusive time covers the parts the model includes
+    assert rows["grpc-ingress.model"][2] >= rows["grpc-ingress.model.routes"][2] + rows["grpc-ingress.validate"][2]
+
+
 def test_bench_quick_writes_well_formed_json(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
