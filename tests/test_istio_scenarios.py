@@ -17,21 +17,28 @@ import yaml
 from support.helm import ROOT
 from support.istio_checks import NO_LISTENER, NO_ROUTE, REDIRECT, Expect, analysis_problems, broken_promises, cl
 from support.scenarios import ci_files, load_ci
-from support.istio import INSTALLS, STOCK_CHARTS, Call, IstioHarness, for_install, grpc, grpc_web, istio_source, world_for
+from support.istio import (INSTALLS, STOCK_CHARTS, Call, IstioHarness, for_install, grpc, grpc_web, istio_source,
+                           istioctl_install, world_for)
 
 INSTALL_NAMES = tuple(INSTALLS)  # classic, gateway-chart
 
 
 @pytest.mark.parametrize("install", INSTALL_NAMES)
-def test_each_stock_install_is_what_istios_own_chart_renders(helm, install):
-    """The installs every Istio-mode test runs on (support.istio.INSTALLS) are Istio's: its chart
-    for that install, from the istio.io/istio module the harness was built from, rendered with
-    the suite's Helm, has the same Service (name, namespace, ports with their targetPorts: the
-    classic gateway's pods bind 8080 and 8443), selecting pods that carry every label the
-    harness gives its pod."""
-    chart, release, namespace = STOCK_CHARTS[install]
-    rc, _, err, docs, _ = helm.template(release=release, namespace=namespace, chart=istio_source() / chart)
-    assert rc == 0, err
+def test_each_stock_install_is_what_istio_installs(helm, install):
+    """The installs every Istio-mode test runs on (support.istio.INSTALLS) are Istio's, from the
+    istio.io/istio module the harness was built from: the classic gateway is what `istioctl
+    install` applies with the default profile (Istio's operator code renders it in the harness),
+    the gateway chart is manifests/charts/gateway rendered with the suite's Helm. Same Service
+    (name, namespace, ports with their targetPorts: the classic gateway's pods bind 8080 and
+    8443), selecting pods that carry every label the harness gives its pod."""
+    if install == "classic":
+        namespace, docs = "istio-system", istioctl_install()
+    else:
+        chart, release, namespace = STOCK_CHARTS[install]
+        # helm.run, not helm.template: Istio's chart is read here, not checked as the chart's output is.
+        proc = helm.run(["template", release, str(istio_source() / chart), "--namespace", namespace])
+        assert proc.returncode == 0, proc.stderr
+        docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
     (svc,) = [d for d in docs if d["kind"] == "Service"]
     (dep,) = [d for d in docs if d["kind"] == "Deployment"]
     want = INSTALLS[install]

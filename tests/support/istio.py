@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -56,6 +57,23 @@ def istio_source(binary: Path | None = None) -> Path:
         raise HarnessError(f"{binary} -print-istio-src gave {out!r}, not an istio.io/istio module directory: "
                            "rebuild the harness (scripts/istio-harness)")
     return Path(out)
+
+
+@functools.cache
+def istioctl_install(binary: Path | None = None) -> list[dict]:
+    """What `istioctl install` applies for the ingress gateway with the default profile: the
+    harness's TestIstioctl runs Istio's operator code (render.GenerateManifest in
+    operator/pkg/render/manifest.go, which istioctl install and istioctl manifest generate
+    call) and returns the IngressGateways component's objects (Deployment, Service...)."""
+    binary = binary or harness_binary()
+    with tempfile.TemporaryDirectory(prefix="istioctl-") as tmp:
+        out = Path(tmp, "out.json")
+        proc = subprocess.run([str(binary), "-test.run", "^TestIstioctl$", "-istioctl-output", str(out)],
+                              capture_output=True, text=True, timeout=120, cwd=tmp, env=GO_ENV)
+        if not out.exists():
+            raise HarnessError(f"{binary} -test.run TestIstioctl wrote no output (exit {proc.returncode}): rebuild "
+                               f"the harness (scripts/istio-harness)\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        return json.loads(out.read_text())["objects"]
 
 
 def harness_binary() -> Path:
@@ -136,16 +154,16 @@ class HarnessError(AssertionError):
 
 # The gateway deployments the chart's output runs on (Service + one ready Pod, added by the
 # harness), as Istio installs them; "values" is the chart's gateway.install for each:
-# - classic: the istio-ingressgateway of istioctl / manifests/charts/gateways/istio-ingress, in
-#   istio-system, labels istio: ingressgateway; its Service maps 80->8080 and 443->8443 (the pod
-#   listens on the targetPort);
+# - classic: the istio-ingressgateway `istioctl install` puts in istio-system (default profile,
+#   from manifests/charts/gateways/istio-ingress), labels istio: ingressgateway; its Service maps
+#   80->8080 and 443->8443 (the pod listens on the targetPort);
 # - gateway-chart: `helm install istio-ingress istio/gateway -n istio-ingress`, as Istio's docs
 #   install it (manifests/charts/gateway: labels app: istio-ingress, istio: ingress from the
 #   release name; Service ports bound as-is).
-# test_istio_scenarios renders both of Istio's charts from the module the harness was built
-# from (STOCK_CHARTS) and holds these entries to them.
+# test_istio_scenarios holds these entries to Istio's own output, from the module the harness
+# was built from: istioctl's default profile rendered by Istio's operator code
+# (istioctl_install) and the gateway chart rendered by the suite's Helm (STOCK_CHARTS).
 STOCK_CHARTS = {  # install -> (chart directory in istio.io/istio, release, namespace)
-    "classic": ("manifests/charts/gateways/istio-ingress", "istio-ingressgateway", "istio-system"),
     "gateway-chart": ("manifests/charts/gateway", "istio-ingress", "istio-ingress"),
 }
 INSTALLS: dict[str, dict] = {
