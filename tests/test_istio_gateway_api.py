@@ -10,7 +10,7 @@ import copy
 import pytest
 
 from support.gateway_api import GATEWAY_API, yaml_reads_as_text
-from support.istio import deployed, grpc, grpc_web, prefetch_deployments, world_for
+from support.istio import HarnessError, deployed, gateway_api_install, grpc, grpc_web, prefetch_deployments, world_for
 from support.istio_checks import cl
 from support.scenarios import connection_filters
 
@@ -140,8 +140,15 @@ GATEWAY_NAMES = ["123", "0123", "08", "1e3", "1e-3", "0x1f", "0b101", "0o17", "y
 
 def test_the_chart_refuses_exactly_the_gateway_names_istio_cannot_deploy(helm):
     """Istio's deployment controller (the harness's TestDeploy: DeploymentController rendering
-    kube-gateway.yaml) writes the Gateway's name unquoted into the gateway Service's selector, so
-    a name YAML reads as a number or a boolean becomes one, which the API server refuses. The
+    kube-gateway.yaml) writes the Gateway's name unquoted into its gateway Service's and
+    Deployment's ownerReferences, the Service's selector and the Deployment's matchLabels, so a
+    name YAML reads as a number, a boolean or null becomes one there. Kubernetes' own code is
+    asked about every object applied (the harness's kubernetesAnswer): for a number or a boolean
+    its typed decoding of the Service and of the Deployment refuses it ("json: cannot unmarshal
+    number into Go struct field OwnerReference.metadata.ownerReferences.name of type string"), and
+    so does server-side apply's typed conversion of the same body; null decodes as "" and its
+    validation refuses it (an ownerReference's name must not be empty). Those names are the ones
+    Istio cannot deploy: both objects refused, and no object refused for any other name. The
     chart refuses exactly those names (gateway.name), whatever Helm reads them with, and renders
     the rest."""
     base = helm.render(GATEWAY_API).one("Gateway")
@@ -150,11 +157,24 @@ def test_the_chart_refuses_exactly_the_gateway_names_istio_cannot_deploy(helm):
         gw = copy.deepcopy(base)
         gw["metadata"]["name"] = name
         gateways.append(gw)
-    cannot = set()
+    cannot, checks = set(), {}
     for name, applied in zip(GATEWAY_NAMES, deployed(gateways)):
-        (svc,) = [o for o in applied if o["kind"] == "Service"]
-        if not isinstance(svc["spec"]["selector"]["gateway.networking.k8s.io/gateway-name"], str):
+        assert applied.warned == [], (name, applied.warned)
+        if applied.refused:
+            assert sorted(r["kind"] for r in applied.refused) == ["Deployment", "Service"], (name, applied.refused)
             cannot.add(name)
+            checks[name] = {r["check"] for r in applied.refused}
+            for r in applied.refused:
+                if r["check"] == "decode":  # server-side apply's conversion names the selector too
+                    assert "json: cannot unmarshal" in r["error"] and "selector" in r["apply"], (name, r)
+                else:
+                    assert "ownerReferences.name" in r["error"] and "must not be empty" in r["error"], (name, r)
+    assert checks.pop("null", None) == {"validate"}
+    assert all(c == {"decode"} for c in checks.values()), checks
+    # gateway_api_install (the install the suite asks Istio about) refuses such a Gateway with Kubernetes' words.
+    with pytest.raises(HarnessError, match=r"Kubernetes' own decoding of the Service 123-istio refuses it: json: cannot "
+                                           r"unmarshal number into Go struct field OwnerReference\.metadata\.ownerReferences\.name"):
+        gateway_api_install([gateways[GATEWAY_NAMES.index("123")]])
     refused = set()
     for name in GATEWAY_NAMES:
         rc, _, err, _, _ = helm.template({**GATEWAY_API, "gateway": {"name": name}})
