@@ -241,13 +241,12 @@ func deploy(c DeployCase, tmplText string) ([][]byte, error) {
 //     wrong JSON type (a number where a label value's string goes) is a fatal error: refused.
 //     Its strict errors (unknown or duplicate fields) are warnings under Warn: warned.
 //   - validate, on the decoded object: what of the API server's validation apimachinery holds.
-//     Every object's labels, annotations and ownerReferences (ValidateLabels in
-//     k8s.io/apimachinery/pkg/apis/meta/v1/validation; ValidateAnnotations and
-//     ValidateOwnerReferences in k8s.io/apimachinery/pkg/api/validation/objectmeta.go, as its
-//     ValidateObjectMeta calls them), a Service's selector (ValidateLabels, as Kubernetes'
-//     ValidateService in pkg/apis/core/validation calls it) and a Deployment's selector and pod
-//     labels (ValidateLabelSelector, ValidateLabels). Object names are not checked: a Service's
-//     name rule depends on the cluster (the RelaxedServiceNameValidation feature gate).
+//     Every object's metadata (ValidateObjectMetaAccessor in
+//     k8s.io/apimachinery/pkg/api/validation/objectmeta.go, which Kubernetes' ValidateObjectMeta
+//     in pkg/apis/core/validation wraps: name, namespace, labels, annotations, ownerReferences),
+//     a Service's selector (ValidateLabels in k8s.io/apimachinery/pkg/apis/meta/v1/validation, as
+//     Kubernetes' ValidateService calls it) and a Deployment's selector and pod labels and
+//     annotations (ValidateLabelSelector, ValidateLabels, ValidateAnnotations).
 //   - apply: server-side apply's typed conversion itself (ObjectToTyped) on the map
 //     util/yaml.Unmarshal reads, with the schema of the built-in kinds client-go ships
 //     (k8s.io/client-go/applyconfigurations NewTypeConverter). Its text is also kept as Apply
@@ -308,11 +307,18 @@ var (
 // kubernetesAnswer) on a decoded object.
 func validateApplied(obj runtime.Object) field.ErrorList {
 	var errs field.ErrorList
+	// A Service's name: NameIsDNSLabel is the relaxed rule (RelaxedServiceNameValidation); without
+	// it a cluster takes only NameIsDNS1035Label, a subset (no leading digit), so what this refuses
+	// every cluster refuses. The other kinds' names are DNS subdomains.
+	nameFn := apivalidation.NameIsDNSSubdomain
+	switch obj.(type) {
+	case *corev1.Service:
+		nameFn = apivalidation.NameIsDNSLabel
+	case *corev1.ServiceAccount:
+		nameFn = apivalidation.ValidateServiceAccountName
+	}
 	if acc, err := meta.Accessor(obj); err == nil {
-		md := field.NewPath("metadata")
-		errs = append(errs, metav1validation.ValidateLabels(acc.GetLabels(), md.Child("labels"))...)
-		errs = append(errs, apivalidation.ValidateAnnotations(acc.GetAnnotations(), md.Child("annotations"))...)
-		errs = append(errs, apivalidation.ValidateOwnerReferences(acc.GetOwnerReferences(), md.Child("ownerReferences"))...)
+		errs = append(errs, apivalidation.ValidateObjectMetaAccessor(acc, true, nameFn, field.NewPath("metadata"))...)
 	}
 	switch o := obj.(type) {
 	case *corev1.Service:
@@ -327,8 +333,9 @@ func validateApplied(obj runtime.Object) field.ErrorList {
 			errs = append(errs, metav1validation.ValidateLabelSelector(o.Spec.Selector,
 				metav1validation.LabelSelectorValidationOptions{}, spec.Child("selector"))...)
 		}
-		errs = append(errs, metav1validation.ValidateLabels(o.Spec.Template.Labels,
-			spec.Child("template", "metadata", "labels"))...)
+		tmd := spec.Child("template", "metadata")
+		errs = append(errs, metav1validation.ValidateLabels(o.Spec.Template.Labels, tmd.Child("labels"))...)
+		errs = append(errs, apivalidation.ValidateAnnotations(o.Spec.Template.Annotations, tmd.Child("annotations"))...)
 	}
 	return errs
 }
