@@ -72,13 +72,18 @@ Point the gateway model at the Gateway API gateway pods: include "grpc-ingress.m
     {{- $errors = append $errors "gatewayApi.parentRefs: routes attach to an existing Gateway only with gateway.create: false, and gateway.create is true (the chart renders its own Gateway); set gateway.create: false, or remove parentRefs" -}}
   {{- end -}}
   {{- /* Istio's deployment controller writes the Gateway's name unquoted into the gateway
-         Service's selector and the Deployment's matchLabels (manifests/charts/istio-control/
-         istio-discovery/files/kube-gateway.yaml: "{{.GatewayNameLabel}}": {{.Name}}) and reads
-         the result as YAML with sigs.k8s.io/yaml (DeploymentController.render in
+         Service's and Deployment's ownerReferences, the Service's selector and the
+         Deployment's matchLabels (manifests/charts/istio-control/istio-discovery/files/
+         kube-gateway.yaml: "{{.GatewayNameLabel}}": {{.Name}}) and reads the result as YAML
+         with sigs.k8s.io/yaml (DeploymentController.render in
          pilot/pkg/config/kube/gatewaycommon/deploymentcontroller.go). A name YAML takes for a
-         number or a boolean (123, 1e3, 0x1f, y, no, on) becomes one there, the API server
-         refuses both objects, and the gateway never runs. Helm's fromYaml reads with the same
-         library, so it answers as Istio's controller will. */ -}}
+         number or a boolean (123, 1e3, 0x1f, y, no, on) becomes one there: Kubernetes' own
+         decoding of the Service and of the Deployment refuses it ("json: cannot unmarshal
+         number into Go struct field OwnerReference.metadata.ownerReferences.name of type
+         string"); null decodes to an empty ownerReference name, which its validation refuses.
+         Either way the gateway never runs. tests/test_istio_gateway_api.py asks Kubernetes'
+         code about what Istio's controller applies for each name. Helm's fromYaml reads with
+         the same library, so it answers as Istio's controller will. */ -}}
   {{- if eq $gapi.gatewayClassName "istio" -}}
     {{- $read := get (printf "name: %s" $name | fromYaml) "name" -}}
     {{- if not (kindIs "string" $read) -}}

@@ -197,16 +197,15 @@ def gateway_api_install(docs: list[dict], name: str = "", namespace: str = "", p
     controller applies for it (deployed: pilot/pkg/config/kube/gatewaycommon/deploymentcontroller.go
     rendering manifests/charts/istio-control/istio-discovery/files/kube-gateway.yaml): the
     Service's name, ports and selector, and the labels of the Deployment's pods. No targetPort
-    on a port means the pods bind the listener port itself."""
+    on a port means the pods bind the listener port itself. HarnessError, quoting Kubernetes'
+    error text, when Kubernetes' own code refuses any object the controller applies (Deployed.refused)."""
     gw = _the_gateway(docs, name, namespace)
     (applied,) = deployed([gw])
+    if applied.refused:
+        raise HarnessError(f"Kubernetes refuses objects Istio's deployment controller applies for Gateway "
+                           f"{gw['metadata']['name']!r}, so that gateway cannot be installed: " + "; ".join(applied.refusals()))
     svc = _one_applied(applied, "Service", gw)
     pods = _one_applied(applied, "Deployment", gw)["spec"]["template"]["metadata"]["labels"]
-    typed = {k: v for k, v in {**svc["spec"]["selector"], **pods}.items() if not isinstance(v, str)}
-    if typed:
-        raise HarnessError(f"Istio's deployment controller wrote non-text label values {typed} for Gateway "
-                           f"{gw['metadata']['name']!r} (kube-gateway.yaml writes the name unquoted); the API server "
-                           "would refuse its Service and Deployment")
     ports = []
     for p in svc["spec"]["ports"]:
         target = p.get("targetPort", p["port"])
@@ -247,18 +246,42 @@ _DEPLOYED_LOCK = threading.Lock()
 DEPLOY_STATS = {"processes": 0, "gateways": 0}
 
 
-def deployed(gateways: list[dict], binary: Path | None = None) -> list[list[dict]]:
+class Deployed(list):
+    """What Istio's deployment controller applied for one Gateway: the objects, in order (the list
+    itself), and Kubernetes' own answer for them (the harness's kubernetesAnswer): .refused, one
+    {kind, name, check, error, apply} per object Kubernetes refuses (check: "decode", its typed
+    decoding of the object; "validate", its validation of the decoded object; "apply", server-side
+    apply's typed conversion; error: Kubernetes' error text; apply: the conversion's text when it
+    refuses too), and .warned, the unknown or duplicate fields its strict decoding reports (the
+    API server's default answer to those is a warning)."""
+
+    CHECKS = {"decode": "decoding", "validate": "validation", "apply": "server-side apply conversion"}
+
+    def __init__(self, answer: dict):
+        super().__init__(answer["applied"])
+        self.refused: list[dict] = answer["refused"]
+        self.warned: list[dict] = answer["warned"]
+
+    def refusals(self) -> list[str]:
+        """Each refusal in words, quoting Kubernetes' error text."""
+        return [f"Kubernetes' own {self.CHECKS[r['check']]} of the {r['kind']} {r['name']} refuses it: {r['error']}"
+                for r in self.refused]
+
+
+def deployed(gateways: list[dict], binary: Path | None = None) -> list[Deployed]:
     """What Istio's deployment controller applies for each Gateway (the harness's TestDeploy:
-    ServiceAccount, Deployment, Service...), once per session and shared through ISTIO_CACHE
-    like the harness cases; the Gateways not asked yet go to one harness process. binary
-    defaults to the harness IstioHarness.from_env would run."""
+    ServiceAccount, Deployment, Service...), with what Kubernetes' own code makes of each object
+    (Deployed.refused, .warned), once per session and shared through ISTIO_CACHE like the harness
+    cases; the Gateways not asked yet go to one harness process. binary defaults to the harness
+    IstioHarness.from_env would run."""
     binary = binary or harness_binary()
     keys = [hashlib.sha256((str(binary) + json.dumps(g, sort_keys=True)).encode()).hexdigest() for g in gateways]
-    return once_per_session(_DEPLOYED, _DEPLOYED_LOCK, list(zip(keys, gateways)),
-                            lambda todo: shared_between_sessions(binary, "deploy:", todo, lambda t: _deploy(binary, t))[0])
+    answers = once_per_session(_DEPLOYED, _DEPLOYED_LOCK, list(zip(keys, gateways)),
+                               lambda todo: shared_between_sessions(binary, "deploy:", todo, lambda t: _deploy(binary, t))[0])
+    return [Deployed(a) for a in answers]
 
 
-def _deploy(binary: Path, gateways: dict[str, dict]) -> dict[str, list[dict]]:
+def _deploy(binary: Path, gateways: dict[str, dict]) -> dict[str, dict]:
     with tempfile.TemporaryDirectory(prefix="istio-deploy-") as tmp:
         inp, out = Path(tmp, "in.json"), Path(tmp, "out.json")
         # JSON is YAML: each Gateway as its own manifest.
@@ -276,7 +299,10 @@ def _deploy(binary: Path, gateways: dict[str, dict]) -> dict[str, list[dict]]:
     for g in data["gateways"]:
         if g.get("error"):
             raise HarnessError(f"Istio's deployment controller, for Gateway {g['id']}: {g['error']}")
-        answers[g["id"]] = g["applied"]
+        if "refused" not in g:
+            raise HarnessError(f"{binary} answers no Kubernetes refusals for the applied objects: rebuild the harness "
+                               "(scripts/istio-harness)")
+        answers[g["id"]] = {"applied": g["applied"], "refused": g["refused"], "warned": g["warned"]}
     return answers
 
 
