@@ -71,6 +71,22 @@ Point the gateway model at the Gateway API gateway pods: include "grpc-ingress.m
   {{- if $gapi.parentRefs -}}
     {{- $errors = append $errors "gatewayApi.parentRefs: routes attach to an existing Gateway only with gateway.create: false, and gateway.create is true (the chart renders its own Gateway); set gateway.create: false, or remove parentRefs" -}}
   {{- end -}}
+  {{- /* Istio names the gateway's Deployment and Service <name>-<gatewayClassName>
+         (GetDefaultName in pilot/pkg/config/kube/gatewaycommon/gateway_utils.go) and labels
+         its pods service.istio.io/canonical-name: <name>-<gatewayClassName> (kube-gateway.yaml);
+         Kubernetes' validation refuses a Service name or a label value over 63 characters, so
+         neither would exist (tests/test_istio_gateway_api.py asks it). A name the user gave is
+         refused; a name taken from the release is fitted, hash and all, like every name. */ -}}
+  {{- $max := int (sub 62 (len $gapi.gatewayClassName)) -}}
+  {{- if gt (len $name) $max -}}
+    {{- if $gateway.name -}}
+      {{- $errors = append $errors (printf "gateway.name: %s is %d characters, and with api: gateway-api Istio names the gateway's Service and Deployment %s-%s (%d characters) and labels its pods with that name, which Kubernetes refuses over 63 characters, so the gateway never runs; set gateway.name to at most %d characters" (toJson $name) (len $name) $name $gapi.gatewayClassName (add (len $name) 1 (len $gapi.gatewayClassName)) $max) -}}
+    {{- else -}}
+      {{- $name = include "grpc-ingress.fit" (list $max $name) -}}
+      {{- $_ := set $names "gateway" $name -}}
+      {{- $_ := set $names "gatewayRef" (printf "%s/%s" $namespace $name) -}}
+    {{- end -}}
+  {{- end -}}
   {{- /* Istio's deployment controller writes the Gateway's name unquoted into the gateway
          Service's and Deployment's ownerReferences, the Service's selector and the
          Deployment's matchLabels (manifests/charts/istio-control/istio-discovery/files/

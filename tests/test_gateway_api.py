@@ -500,6 +500,8 @@ BAD_VALUES = [
     ("gapi-gateway-name-a-yaml-number", gapi(gateway={"name": "1e3"}),
      [r'gateway\.name: "1e3" reads as the YAML number 1000', "kube-gateway.yaml", "gw-1e3"]),
     ("gapi-gateway-name-a-yaml-boolean", gapi(gateway={"name": "on"}), [r'gateway\.name: "on" reads as the YAML boolean true']),
+    ("gapi-gateway-name-too-long-for-istio", gapi(gateway={"name": "g" * 58}),
+     [r'gateway\.name: "g{58}" is 58 characters', "Kubernetes refuses over 63 characters", "at most 57 characters"]),
     ("gapi-full-name-a-yaml-number", gapi(fullnameOverride="0x1f"),
      [r'gateway\.name: unset, so the Gateway takes the release\'s full name "0x1f", which reads as the YAML number 31']),
 ]

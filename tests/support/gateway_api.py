@@ -110,7 +110,8 @@ _YAML_FLOAT = re.compile(r"(\.[0-9]+|[0-9]+(\.[0-9]*)?)(e[-+]?[0-9]+)?")
 
 # Istio's gateway Service is <Gateway>-istio and its pods carry that name as a label
 # (pilot/pkg/config/kube/gatewaycommon: GetDefaultName; kube-gateway.yaml): both take at most 63
-# characters, so a Gateway Istio deploys takes 57 (test_istio_gateway_api.py asks Kubernetes).
+# characters, so a Gateway Istio deploys takes 57 (test_istio_gateway_api.py asks Kubernetes;
+# the chart refuses a longer gateway.name and fits a longer full name).
 ISTIO_GATEWAY_NAME_MAX = 63 - len("-istio")
 
 
@@ -136,18 +137,22 @@ def expressible(values: dict, release: str = "") -> dict:
     # A Gateway Istio deploys needs a name YAML reads as text (the chart refuses others with
     # api: gateway-api): the given gateway.name, else the full name (fullnameOverride, else the
     # release, with "-<chart name>" after it unless it is the chart's name: grpc-ingress.fullname),
-    # gets a "gw-" in front when it is not. It also needs at most ISTIO_GATEWAY_NAME_MAX characters,
-    # which the chart does not check yet (a strict xfail in test_istio_gateway_api.py): a longer
-    # name is cut to that.
+    # gets a "gw-" in front when it is not. A given gateway.name also needs at most
+    # ISTIO_GATEWAY_NAME_MAX characters (the chart refuses a longer one, and fits a full name
+    # to that itself): it is cut to that.
     gw = v.get("gateway", {})
     if gw.get("create", True):
         chart_name = v.get("nameOverride") or "grpc-ingress"
-        name = (gw.get("name") or v.get("fullnameOverride")
+        given = gw.get("name")
+        name = (given or v.get("fullnameOverride")
                 or (release if release == chart_name else f"{release}-{chart_name}" if release else ""))
-        if name:
-            fitted = (name if yaml_reads_as_text(name) else "gw-" + name)[:ISTIO_GATEWAY_NAME_MAX].rstrip("-")
-            if fitted != name:
-                v.setdefault("gateway", gw)["name"] = fitted
+        fitted = name
+        if name and not yaml_reads_as_text(name):
+            fitted = ("gw-" + name)[:ISTIO_GATEWAY_NAME_MAX].rstrip("-")
+        elif given and len(given) > ISTIO_GATEWAY_NAME_MAX:
+            fitted = given[:ISTIO_GATEWAY_NAME_MAX].rstrip("-")
+        if fitted != name:
+            v.setdefault("gateway", gw)["name"] = fitted
     tls = v.get("tls", {})
     for key in ("minProtocolVersion", "maxProtocolVersion", "subjectAltNames"):
         tls.pop(key, None)
