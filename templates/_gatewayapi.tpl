@@ -78,7 +78,7 @@ Point the gateway model at the Gateway API gateway pods: include "grpc-ingress.m
          neither would exist (tests/test_istio_gateway_api.py asks it). A name the user gave is
          refused; a name taken from the release is fitted, hash and all, like every name. */ -}}
   {{- $max := int (sub 62 (len $gapi.gatewayClassName)) -}}
-  {{- if gt (len $name) $max -}}
+  {{- if and (eq $gapi.gatewayClassName "istio") (gt (len $name) $max) -}}
     {{- if $gateway.name -}}
       {{- $errors = append $errors (printf "gateway.name: %s is %d characters, and with api: gateway-api Istio names the gateway's Service and Deployment %s-%s (%d characters) and labels its pods with that name, which Kubernetes refuses over 63 characters, so the gateway never runs; set gateway.name to at most %d characters" (toJson $name) (len $name) $name $gapi.gatewayClassName (add (len $name) 1 (len $gapi.gatewayClassName)) $max) -}}
     {{- else -}}
@@ -107,6 +107,13 @@ Point the gateway model at the Gateway API gateway pods: include "grpc-ingress.m
       {{- $as := printf "number %v" $read -}}
       {{- if kindIs "bool" $read -}}{{- $as = printf "boolean %v" $read -}}{{- else if kindIs "invalid" $read -}}{{- $as = "null" -}}{{- end -}}
       {{- $errors = append $errors (printf "gateway.name: %s reads as the YAML %s, and with api: gateway-api Istio's deployment controller writes the Gateway's name unquoted into its gateway Service's selector and Deployment's matchLabels (kube-gateway.yaml), so the API server refuses both and the gateway never runs; set gateway.name to a name YAML reads as text (with a letter that is not only a YAML word such as yes, no, on, off, y or n: gw-%s)" $given $as $name) -}}
+    {{- else if regexMatch "^[0-9]" $name -}}
+      {{- /* The Service <name>-istio: the API server takes a Service name that is a DNS-1035
+             label, starting with a letter (ValidateServiceName), unless the
+             RelaxedServiceNameValidation feature gate is on (KEP-5311: alpha in 1.34, off by
+             default); the Deployment exists, but nothing reaches it. */ -}}
+      {{- $given := ternary (toJson $name) (printf "unset, so the Gateway takes the release's full name %s, which" (toJson $name)) (not (empty $gateway.name)) -}}
+      {{- $errors = append $errors (printf "gateway.name: %s starts with a digit, and with api: gateway-api Istio names the gateway's Service %s-istio, which Kubernetes refuses unless the cluster turns on the RelaxedServiceNameValidation feature gate (alpha since 1.34, off by default): a Service name starts with a letter, so no Service would reach the gateway; set gateway.name to a name that starts with a letter (%s)" $given $name (include "grpc-ingress.fit" (list $max (printf "gw-%s" $name)))) -}}
     {{- end -}}
   {{- end -}}
 {{- else -}}

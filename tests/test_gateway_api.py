@@ -502,6 +502,10 @@ BAD_VALUES = [
     ("gapi-gateway-name-a-yaml-boolean", gapi(gateway={"name": "on"}), [r'gateway\.name: "on" reads as the YAML boolean true']),
     ("gapi-gateway-name-too-long-for-istio", gapi(gateway={"name": "g" * 58}),
      [r'gateway\.name: "g{58}" is 58 characters', "Kubernetes refuses over 63 characters", "at most 57 characters"]),
+    ("gapi-gateway-name-starts-with-a-digit", gapi(gateway={"name": "1-2"}),
+     [r'gateway\.name: "1-2" starts with a digit', "RelaxedServiceNameValidation", r"gw-1-2\)"]),
+    ("gapi-full-name-starts-with-a-digit", gapi(fullnameOverride="9prod"),
+     [r'gateway\.name: unset, so the Gateway takes the release\'s full name "9prod", which starts with a digit']),
     ("gapi-full-name-a-yaml-number", gapi(fullnameOverride="0x1f"),
      [r'gateway\.name: unset, so the Gateway takes the release\'s full name "0x1f", which reads as the YAML number 31']),
 ]

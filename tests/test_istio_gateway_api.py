@@ -9,7 +9,7 @@ import copy
 
 import pytest
 
-from support.gateway_api import GATEWAY_API, ISTIO_GATEWAY_NAME_MAX, yaml_reads_as_text
+from support.gateway_api import GATEWAY_API, ISTIO_GATEWAY_NAME_MAX, istio_can_deploy
 from support.istio import HarnessError, deployed, gateway_api_install, grpc, grpc_web, prefetch_deployments, world_for
 from support.istio_checks import cl
 from support.scenarios import connection_filters
@@ -140,37 +140,43 @@ GATEWAY_NAMES = ["123", "0123", "08", "1e3", "1e-3", "0x1f", "0b101", "0o17", "y
 
 def test_the_chart_refuses_exactly_the_gateway_names_istio_cannot_deploy(helm):
     """Istio's deployment controller (the harness's TestDeploy: DeploymentController rendering
-    kube-gateway.yaml) writes the Gateway's name unquoted into its gateway Service's and
-    Deployment's ownerReferences, the Service's selector and the Deployment's matchLabels, so a
-    name YAML reads as a number, a boolean or null becomes one there. Kubernetes' own code is
-    asked about every object applied (the harness's kubernetesAnswer): for a number or a boolean
-    its typed decoding of the Service and of the Deployment refuses it ("json: cannot unmarshal
-    number into Go struct field OwnerReference.metadata.ownerReferences.name of type string"), and
-    so does server-side apply's typed conversion of the same body; null decodes as "" and its
-    validation refuses it (an ownerReference's name must not be empty). Those names are the ones
-    Istio cannot deploy: both objects refused, and no object refused for any other name. The
-    chart refuses exactly those names (gateway.name), whatever Helm reads them with, and renders
-    the rest."""
+    kube-gateway.yaml) writes the Gateway's name unquoted into the Service's and Deployment's
+    ownerReferences and selectors, so a name YAML reads as a number or a boolean becomes one, and
+    Kubernetes' own decoding refuses both objects; null decodes to an empty ownerReference name,
+    which its validation refuses. A name that starts with a digit but reads as text makes a
+    Service <name>-istio that Kubernetes' validation refuses (a Service name is a DNS-1035 label
+    unless RelaxedServiceNameValidation is on), while the Deployment is taken. Those are the names
+    Istio cannot deploy, and no object is refused for any other name. The chart refuses exactly
+    those names (gateway.name), with the reason, whatever Helm reads them with, and renders the
+    rest."""
     base = helm.render(GATEWAY_API).one("Gateway")
     gateways = []
     for name in GATEWAY_NAMES:
         gw = copy.deepcopy(base)
         gw["metadata"]["name"] = name
         gateways.append(gw)
-    cannot, checks = set(), {}
+    cannot, why = set(), {}
     for name, applied in zip(GATEWAY_NAMES, deployed(gateways)):
         assert applied.warned == [], (name, applied.warned)
-        if applied.refused:
-            assert sorted(r["kind"] for r in applied.refused) == ["Deployment", "Service"], (name, applied.refused)
-            cannot.add(name)
-            checks[name] = {r["check"] for r in applied.refused}
-            for r in applied.refused:
-                if r["check"] == "decode":  # server-side apply's conversion names the selector too
-                    assert "json: cannot unmarshal" in r["error"] and "selector" in r["apply"], (name, r)
-                else:
-                    assert "ownerReferences.name" in r["error"] and "must not be empty" in r["error"], (name, r)
-    assert checks.pop("null", None) == {"validate"}
-    assert all(c == {"decode"} for c in checks.values()), checks
+        if not applied.refused:
+            continue
+        cannot.add(name)
+        got = {r["kind"]: r for r in applied.refused}
+        if sorted(got) == ["Service"]:  # the Deployment is taken: only the Service's name is wrong
+            (r,) = got.values()
+            assert r["check"] == "validate" and "metadata.name" in r["error"] and "DNS-1035 label" in r["error"], (name, r)
+            why[name] = "digit"
+            continue
+        assert sorted(got) == ["Deployment", "Service"], (name, applied.refused)
+        checks = {r["check"] for r in got.values()}
+        for r in got.values():
+            if r["check"] == "decode":  # server-side apply's conversion names the selector too
+                assert "json: cannot unmarshal" in r["error"] and "selector" in r["apply"], (name, r)
+            else:
+                assert "ownerReferences.name" in r["error"] and "must not be empty" in r["error"], (name, r)
+        assert checks in ({"decode"}, {"validate"}), (name, checks)
+        why[name] = "typed" if checks == {"decode"} else "empty"
+    assert why.pop("null") == "empty"
     # gateway_api_install (the install the suite asks Istio about) refuses such a Gateway with Kubernetes' words.
     with pytest.raises(HarnessError, match=r"Kubernetes' own decoding of the Service 123-istio refuses it: json: cannot "
                                            r"unmarshal number into Go struct field OwnerReference\.metadata\.ownerReferences\.name"):
@@ -179,12 +185,14 @@ def test_the_chart_refuses_exactly_the_gateway_names_istio_cannot_deploy(helm):
     for name in GATEWAY_NAMES:
         rc, _, err, _, _ = helm.template({**GATEWAY_API, "gateway": {"name": name}})
         if rc != 0:
-            assert f'gateway.name: "{name}" reads as the YAML ' in err, err
+            reason = "starts with a digit" if why.get(name) == "digit" else "reads as the YAML "
+            assert f'gateway.name: "{name}" {reason}' in err, err
             refused.add(name)
     assert refused == cannot
     # support.gateway_api.expressible renames such Gateways by this reading: it must be Istio's.
-    assert {n for n in GATEWAY_NAMES if not yaml_reads_as_text(n)} == cannot
-    assert {"123", "1e3", "0x1f", "yes", "n", "null"} <= cannot and {"nan", "api-123", "1-2"}.isdisjoint(cannot)
+    assert {n for n in GATEWAY_NAMES if not istio_can_deploy(n)} == cannot
+    assert {"123", "1e3", "0x1f", "yes", "n", "null"} <= cannot and {"nan", "e3", "x1", "api-123", "on-call"}.isdisjoint(cannot)
+    assert {n for n, w in why.items() if w == "digit"} == {"0x", "1e", "1-2", "1x"}
 
 
 # Istio names the gateway's Service and Deployment <gateway>-istio (GetDefaultName in

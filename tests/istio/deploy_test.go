@@ -307,13 +307,14 @@ var (
 // kubernetesAnswer) on a decoded object.
 func validateApplied(obj runtime.Object) field.ErrorList {
 	var errs field.ErrorList
-	// A Service's name: NameIsDNSLabel is the relaxed rule (RelaxedServiceNameValidation); without
-	// it a cluster takes only NameIsDNS1035Label, a subset (no leading digit), so what this refuses
-	// every cluster refuses. The other kinds' names are DNS subdomains.
+	// A Service's name: the API server's ValidateServiceName is NameIsDNS1035Label (no leading
+	// digit) unless the RelaxedServiceNameValidation feature gate is on, which relaxes it to
+	// NameIsDNSLabel (KEP-5311: alpha in 1.34, off by default). Clusters run with the default,
+	// so the strict rule is asked. The other kinds' names are DNS subdomains.
 	nameFn := apivalidation.NameIsDNSSubdomain
 	switch obj.(type) {
 	case *corev1.Service:
-		nameFn = apivalidation.NameIsDNSLabel
+		nameFn = apivalidation.NameIsDNS1035Label
 	case *corev1.ServiceAccount:
 		nameFn = apivalidation.ValidateServiceAccountName
 	}

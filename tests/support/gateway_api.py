@@ -119,6 +119,14 @@ def yaml_reads_as_text(name: str) -> bool:
     return not (name in _YAML_WORDS or _YAML_INT.fullmatch(name) or _YAML_FLOAT.fullmatch(name))
 
 
+def istio_can_deploy(name: str) -> bool:
+    """Whether Istio's deployment controller makes a Service and a Deployment Kubernetes takes
+    for a Gateway (class istio) of this name: YAML reads it as text, it starts with a letter
+    (the Service <name>-istio is a DNS-1035 label) and it has at most ISTIO_GATEWAY_NAME_MAX
+    characters. test_istio_gateway_api.py holds this to Kubernetes' answers."""
+    return yaml_reads_as_text(name) and not name[:1].isdigit() and len(name) <= ISTIO_GATEWAY_NAME_MAX
+
+
 def expressible(values: dict, release: str = "") -> dict:
     """values (as the chart means them, no nulls) with what the Gateway API cannot say on Istio
     taken out or brought to its nearest expressible form: DestinationRule subsets, retries
@@ -134,12 +142,12 @@ def expressible(values: dict, release: str = "") -> dict:
         version = 26
     for key in ("selector", "workloadNamespace", "servicePorts"):
         v.get("gateway", {}).pop(key, None)
-    # A Gateway Istio deploys needs a name YAML reads as text (the chart refuses others with
-    # api: gateway-api): the given gateway.name, else the full name (fullnameOverride, else the
-    # release, with "-<chart name>" after it unless it is the chart's name: grpc-ingress.fullname),
-    # gets a "gw-" in front when it is not. A given gateway.name also needs at most
-    # ISTIO_GATEWAY_NAME_MAX characters (the chart refuses a longer one, and fits a full name
-    # to that itself): it is cut to that.
+    # A Gateway Istio deploys needs a name YAML reads as text and that starts with a letter (the
+    # chart refuses others with api: gateway-api): the given gateway.name, else the full name
+    # (fullnameOverride, else the release, with "-<chart name>" after it unless it is the chart's
+    # name: grpc-ingress.fullname), gets a "gw-" in front when it is not. A given gateway.name
+    # also needs at most ISTIO_GATEWAY_NAME_MAX characters (the chart refuses a longer one, and
+    # fits a full name to that itself): it is cut to that.
     gw = v.get("gateway", {})
     if gw.get("create", True):
         chart_name = v.get("nameOverride") or "grpc-ingress"
@@ -147,7 +155,7 @@ def expressible(values: dict, release: str = "") -> dict:
         name = (given or v.get("fullnameOverride")
                 or (release if release == chart_name else f"{release}-{chart_name}" if release else ""))
         fitted = name
-        if name and not yaml_reads_as_text(name):
+        if name and (not yaml_reads_as_text(name) or name[0].isdigit()):
             fitted = ("gw-" + name)[:ISTIO_GATEWAY_NAME_MAX].rstrip("-")
         elif given and len(given) > ISTIO_GATEWAY_NAME_MAX:
             fitted = given[:ISTIO_GATEWAY_NAME_MAX].rstrip("-")
