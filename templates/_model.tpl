@@ -142,9 +142,11 @@ routes[].methods "/pkg.Service/Method" (the HTTP/2 path, as grpcurl and logs pri
 "pkg.Service/Method". Like restoreDefaults it edits .Values, so every template sees one form.
 */}}
 {{- define "grpc-ingress.normaliseValues" -}}
-{{- range $route := .routes -}}{{- if $route.methods -}}
+{{- /* Only a route that has such a method gets a new list: one hasPrefix per method. */ -}}
+{{- range $route := .routes -}}{{- range $route.methods -}}{{- if hasPrefix "/" . -}}
   {{- $methods := list -}}
   {{- range $route.methods -}}{{- $methods = append $methods (trimPrefix "/" .) -}}{{- end -}}
   {{- $_ := set $route "methods" $methods -}}
-{{- end -}}{{- end -}}
+  {{- break -}}
+{{- end -}}{{- end -}}{{- end -}}
 {{- end -}}

@@ -54,6 +54,7 @@ here, while merging, and reported with the others.
 {{- with $chartPolicy.loadBalancer -}}{{- if kindIs "string" . -}}
   {{- $chartPolicy = merge (dict "loadBalancer" (dict "simple" .)) $chartPolicy -}}
 {{- end -}}{{- end -}}
+{{- $hostSuffix := printf ".%s.svc.%s" $releaseNamespace $clusterDomain -}}{{- /* a short name's FQDN is name + this */ -}}
 {{- $streamPolicy := dict -}}
 {{- with $values.streaming.idleTimeout -}}{{- $_ := set $streamPolicy "idleTimeout" . -}}{{- end -}}
 {{- with $values.streaming.tcpKeepalive -}}{{- $_ := set $streamPolicy "tcpKeepalive" . -}}{{- end -}}
@@ -70,7 +71,7 @@ here, while merging, and reported with the others.
     {{- if .subset -}}
       {{- $anySubset = true -}}
       {{- if .subsetLabels -}}{{- else -}}
-        {{- $host := printf "%s.%s.svc.%s" .host $releaseNamespace $clusterDomain -}}
+        {{- $host := print .host $hostSuffix -}}
         {{- if contains "." .host -}}{{- $host = include "grpc-ingress.serviceFqdn" (list .host $releaseNamespace $clusterDomain) -}}{{- end -}}
         {{- $_ := set $labelledElsewhere (print $host "/" .subset) $index -}}
       {{- end -}}
@@ -108,8 +109,8 @@ here, while merging, and reported with the others.
     {{- $wanted = $target.subsetLabels -}}
     {{- if $policy -}}{{- $wanted = true -}}{{- end -}}
     {{- if $wanted -}}
-    {{- /* A short name costs one printf; only a dotted one needs grpc-ingress.serviceFqdn. */ -}}
-    {{- $host := printf "%s.%s.svc.%s" $target.host $releaseNamespace $clusterDomain -}}
+    {{- /* A short name costs one print; only a dotted one needs grpc-ingress.serviceFqdn. */ -}}
+    {{- $host := print $target.host $hostSuffix -}}
     {{- if contains "." $target.host -}}{{- $host = include "grpc-ingress.serviceFqdn" (list $target.host $releaseNamespace $clusterDomain) -}}{{- end -}}
     {{- $entry := get $policies $host -}}
     {{- if $entry -}}{{- else -}}

@@ -281,9 +281,10 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
 {{- $serviceOwner := dict -}}
 {{- $methodOwner := dict -}}
 {{- $catchAll := "" -}}
-{{- /* Durations that may be refused, by value (see below): regexMatch compiles its
-       regex on every call, and a thousand routes share a few durations. */ -}}
-{{- $suspect := dict -}}
+{{- /* Durations found fine, by value (see below): regexMatch compiles its regex on every
+       call, and a thousand routes share a few durations. A suspect one is looked at again
+       each time: it is rare, and durationProblem costs more anyway. */ -}}
+{{- $fine := dict -}}
 {{- range $index, $route := $values.routes -}}
   {{- $_ := set $routeNames $route.name $index -}}
   {{- range $route.services -}}
@@ -348,10 +349,12 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
     {{- /* Only what may be refused costs a call: a non-zero duration of whole h/m/s/ms of
            at most seven characters is at least 1ms, to the millisecond, and fits Go. */ -}}
     {{- $t := toString $route.timeout -}}
-    {{- if not (hasKey $suspect $t) -}}{{- $_ := set $suspect $t (regexMatch "^[-+0.]|[.nuµμ]|^.{8}|^[0-9]+$" $t) -}}{{- end -}}
-    {{- if get $suspect $t -}}{{- with include "grpc-ingress.durationProblem" (list (printf "routes[%d].timeout" $index) $route.timeout) -}}
+    {{- if hasKey $fine $t -}}
+    {{- else if regexMatch "^[-+0.]|[.nuµμ]|^.{8}|^[0-9]+$" $t -}}{{- with include "grpc-ingress.durationProblem" (list (printf "routes[%d].timeout" $index) $route.timeout) -}}
       {{- $errors = append $errors . -}}
-    {{- end -}}{{- end -}}
+    {{- end -}}
+    {{- else -}}{{- $_ := set $fine $t true -}}
+    {{- end -}}
   {{- end -}}
   {{- if $route.trafficPolicy -}}
     {{- $errors = concat $errors (include "grpc-ingress.trafficPolicyProblems" (list (printf "routes[%d].trafficPolicy" $index) $route.trafficPolicy $values.istio.version $values.trafficPolicy) | fromJsonArray) -}}
@@ -361,9 +364,10 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
   {{- with $route.retries -}}
     {{- with .perTryTimeout -}}
     {{- $t := toString . -}}
-    {{- if not (hasKey $suspect $t) -}}{{- $_ := set $suspect $t (regexMatch "^[-+0.]|[.nuµμ]|^.{8}|^[0-9]+$" $t) -}}{{- end -}}
-    {{- if get $suspect $t -}}
+    {{- if hasKey $fine $t -}}
+    {{- else if regexMatch "^[-+0.]|[.nuµμ]|^.{8}|^[0-9]+$" $t -}}
       {{- with include "grpc-ingress.durationProblem" (list (printf "routes[%d].retries.perTryTimeout" $index) .) -}}{{- $errors = append $errors . -}}{{- end -}}
+    {{- else -}}{{- $_ := set $fine $t true -}}
     {{- end -}}{{- end -}}
     {{- if .attempts -}}{{- else if or .perTryTimeout .retryOn -}}
       {{- $errors = append $errors (printf "routes[%d].retries: attempts: 0 turns retries off and cannot be combined with perTryTimeout or retryOn; remove them, or set attempts >= 1" $index) -}}
@@ -393,7 +397,9 @@ Append the violations of the values to model.errors: include "grpc-ingress.valid
        (grpc-ingress.regexLiteralPrefix). */ -}}
 {{- $earlierRaw := list -}}
 {{- range $index, $route := $values.routes -}}
-  {{- if or $route.prefix $route.regex -}}{{- if not (or $route.services $route.methods) -}}
+  {{- $raw := false -}}
+  {{- if $route.prefix -}}{{- $raw = true -}}{{- else if $route.regex -}}{{- $raw = true -}}{{- end -}}
+  {{- if $raw -}}{{- if not (or $route.services $route.methods) -}}
     {{- $field := ternary "prefix" "regex" (not (empty $route.prefix)) -}}
     {{- $text := index $route $field -}}
     {{- $start := $text -}}

@@ -21,7 +21,8 @@ Fill model.warnings: include "grpc-ingress.model.warnings" (list $ $model)   (la
   {{- $_ := set $split . $entry -}}
 {{- end -}}{{- end -}}{{- end -}}
 {{- if $split -}}
-  {{- range $index, $route := $values.routes -}}{{- if and $route.methods (not $route.services) (not $route.prefix) (not $route.regex) -}}
+  {{- /* Method-only routes; plain ifs, as this runs once per route. */ -}}
+  {{- range $index, $route := $values.routes -}}{{- if $route.methods -}}{{- if $route.services -}}{{- else if $route.prefix -}}{{- else if $route.regex -}}{{- else -}}
     {{- $entry := get $model.routes (printf "r0-%06d" $index) -}}
     {{- range $method := $route.methods -}}{{- with get $split (dir $method) -}}
       {{- $same := eq (toJson $entry.backends) (toJson .backends) -}}
@@ -31,7 +32,7 @@ Fill model.warnings: include "grpc-ingress.model.warnings" (list $ $model)   (la
         {{- $warnings = append $warnings (printf "routes[%d].methods: %s%s is routed on its own (route %q), so its calls skip the canary split of route %q (%s) and all go to %s; give route %q the same backends and weights, or drop the split" $index $method (ternary " (streaming)" "" (not (empty $route.streaming))) $route.name .route.name (join ", " $weights) (include "grpc-ingress.backendList" $entry.backends) $route.name) -}}
       {{- end -}}
     {{- end -}}{{- end -}}
-  {{- end -}}{{- end -}}
+  {{- end -}}{{- end -}}{{- end -}}
 {{- end -}}
 
 {{- /* Plaintext servers share the HTTPS server's gateway: its pods and its (usually
