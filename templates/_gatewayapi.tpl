@@ -101,9 +101,9 @@ Point the gateway model at the Gateway API gateway pods: include "grpc-ingress.m
          code about what Istio's controller applies for each name. Helm's fromYaml reads with
          the same library, so it answers as Istio's controller will. */ -}}
   {{- if eq $gapi.gatewayClassName "istio" -}}
+    {{- $given := ternary (toJson $name) (printf "unset, so the Gateway takes the release's full name %s, which" (toJson $name)) (not (empty $gateway.name)) -}}
     {{- $read := get (printf "name: %s" $name | fromYaml) "name" -}}
     {{- if not (kindIs "string" $read) -}}
-      {{- $given := ternary (toJson $name) (printf "unset, so the Gateway takes the release's full name %s, which" (toJson $name)) (not (empty $gateway.name)) -}}
       {{- $as := printf "number %v" $read -}}
       {{- if kindIs "bool" $read -}}{{- $as = printf "boolean %v" $read -}}{{- else if kindIs "invalid" $read -}}{{- $as = "null" -}}{{- end -}}
       {{- $errors = append $errors (printf "gateway.name: %s reads as the YAML %s, and with api: gateway-api Istio's deployment controller writes the Gateway's name unquoted into its gateway Service's selector and Deployment's matchLabels (kube-gateway.yaml), so the API server refuses both and the gateway never runs; set gateway.name to a name YAML reads as text (with a letter that is not only a YAML word such as yes, no, on, off, y or n: gw-%s)" $given $as $name) -}}
@@ -112,7 +112,6 @@ Point the gateway model at the Gateway API gateway pods: include "grpc-ingress.m
              label, starting with a letter (ValidateServiceName), unless the
              RelaxedServiceNameValidation feature gate is on (KEP-5311: alpha in 1.34, off by
              default); the Deployment exists, but nothing reaches it. */ -}}
-      {{- $given := ternary (toJson $name) (printf "unset, so the Gateway takes the release's full name %s, which" (toJson $name)) (not (empty $gateway.name)) -}}
       {{- $errors = append $errors (printf "gateway.name: %s starts with a digit, and with api: gateway-api Istio names the gateway's Service %s-istio, which Kubernetes refuses unless the cluster turns on the RelaxedServiceNameValidation feature gate (alpha since 1.34, off by default): a Service name starts with a letter, so no Service would reach the gateway; set gateway.name to a name that starts with a letter (%s)" $given $name (include "grpc-ingress.fit" (list $max (printf "gw-%s" $name)))) -}}
     {{- end -}}
   {{- end -}}

@@ -83,7 +83,9 @@ are refused there.
 Performance: the first template pays for the model; a Go template function call costs more
 than the work it does, so the per-route passes (routes, validate, policies, passThrough's
 search for the route that serves each check, and the VirtualService, DestinationRule and
-NOTES printers) use plain ifs, make no list append per route and call few functions. scripts/bench measures it against a static chart.
+NOTES printers) use plain ifs, make no list append per route and call few functions.
+scripts/bench measures it against a static chart; scripts/profile-templates says which
+include the time goes to.
 */}}
 
 {{/*
