@@ -138,6 +138,17 @@ GATEWAY_NAMES = ["123", "0123", "08", "1e3", "1e-3", "0x1f", "0b101", "0o17", "y
                  "false", "null", "nan", "e3", "1e", "0x", "x1", "1-2", "1x", "api-123", "on-call", "grpc-ingress"]
 
 
+def renamed_gateways(helm, names) -> list[dict]:
+    """The chart's Gateway for GATEWAY_API, once under each name (what Istio's controller is asked about)."""
+    base = helm.render(GATEWAY_API).one("Gateway")
+    gateways = []
+    for name in names:
+        gw = copy.deepcopy(base)
+        gw["metadata"]["name"] = name
+        gateways.append(gw)
+    return gateways
+
+
 def test_the_chart_refuses_exactly_the_gateway_names_istio_cannot_deploy(helm):
     """Istio's deployment controller (the harness's TestDeploy: DeploymentController rendering
     kube-gateway.yaml) writes the Gateway's name unquoted into the Service's and Deployment's
@@ -149,12 +160,7 @@ def test_the_chart_refuses_exactly_the_gateway_names_istio_cannot_deploy(helm):
     Istio cannot deploy, and no object is refused for any other name. The chart refuses exactly
     those names (gateway.name), with the reason, whatever Helm reads them with, and renders the
     rest."""
-    base = helm.render(GATEWAY_API).one("Gateway")
-    gateways = []
-    for name in GATEWAY_NAMES:
-        gw = copy.deepcopy(base)
-        gw["metadata"]["name"] = name
-        gateways.append(gw)
+    gateways = renamed_gateways(helm, GATEWAY_NAMES)
     cannot, why = set(), {}
     for name, applied in zip(GATEWAY_NAMES, deployed(gateways)):
         assert applied.warned == [], (name, applied.warned)
@@ -207,13 +213,7 @@ def test_kubernetes_refuses_istio_s_service_and_deployment_for_a_gateway_name_ov
     deployment controller applies for a Gateway named with 58 or more characters (its name is
     over 63 characters) and the Deployment (its pods' canonical-name label is over 63 bytes),
     and takes both at 57."""
-    base = helm.render(GATEWAY_API).one("Gateway")
-    gateways = []
-    for name in LONG_GATEWAY_NAMES.values():
-        gw = copy.deepcopy(base)
-        gw["metadata"]["name"] = name
-        gateways.append(gw)
-    answers = dict(zip(LONG_GATEWAY_NAMES, deployed(gateways)))
+    answers = dict(zip(LONG_GATEWAY_NAMES, deployed(renamed_gateways(helm, LONG_GATEWAY_NAMES.values()))))
     assert answers[57].refused == [] and answers[57].warned == []
     assert ISTIO_GATEWAY_NAME_MAX == 57
     for length in (58, 63):

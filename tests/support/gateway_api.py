@@ -119,12 +119,17 @@ def yaml_reads_as_text(name: str) -> bool:
     return not (name in _YAML_WORDS or _YAML_INT.fullmatch(name) or _YAML_FLOAT.fullmatch(name))
 
 
+def _istio_takes_the_shape(name: str) -> bool:
+    """YAML reads the name as text and it starts with a letter (the Service <name>-istio is a
+    DNS-1035 label): what the chart checks of any Gateway name, given or taken from the release."""
+    return yaml_reads_as_text(name) and not name[:1].isdigit()
+
+
 def istio_can_deploy(name: str) -> bool:
     """Whether Istio's deployment controller makes a Service and a Deployment Kubernetes takes
-    for a Gateway (class istio) of this name: YAML reads it as text, it starts with a letter
-    (the Service <name>-istio is a DNS-1035 label) and it has at most ISTIO_GATEWAY_NAME_MAX
-    characters. test_istio_gateway_api.py holds this to Kubernetes' answers."""
-    return yaml_reads_as_text(name) and not name[:1].isdigit() and len(name) <= ISTIO_GATEWAY_NAME_MAX
+    for a Gateway (class istio) of this name: its shape (_istio_takes_the_shape) and at most
+    ISTIO_GATEWAY_NAME_MAX characters. test_istio_gateway_api.py holds this to Kubernetes' answers."""
+    return _istio_takes_the_shape(name) and len(name) <= ISTIO_GATEWAY_NAME_MAX
 
 
 def expressible(values: dict, release: str = "") -> dict:
@@ -155,7 +160,7 @@ def expressible(values: dict, release: str = "") -> dict:
         name = (given or v.get("fullnameOverride")
                 or (release if release == chart_name else f"{release}-{chart_name}" if release else ""))
         fitted = name
-        if name and (not yaml_reads_as_text(name) or name[0].isdigit()):
+        if name and not _istio_takes_the_shape(name):
             fitted = ("gw-" + name)[:ISTIO_GATEWAY_NAME_MAX].rstrip("-")
         elif given and len(given) > ISTIO_GATEWAY_NAME_MAX:
             fitted = given[:ISTIO_GATEWAY_NAME_MAX].rstrip("-")
