@@ -64,16 +64,21 @@ def istioctl_install(binary: Path | None = None) -> list[dict]:
     """What `istioctl install` applies for the ingress gateway with the default profile: the
     harness's TestIstioctl runs Istio's operator code (render.GenerateManifest in
     operator/pkg/render/manifest.go, which istioctl install and istioctl manifest generate
-    call) and returns the IngressGateways component's objects (Deployment, Service...)."""
+    call) and returns the IngressGateways component's objects (Deployment, Service...). Asked
+    once per binary, shared through ISTIO_CACHE like the harness cases."""
     binary = binary or harness_binary()
-    with tempfile.TemporaryDirectory(prefix="istioctl-") as tmp:
-        out = Path(tmp, "out.json")
-        proc = subprocess.run([str(binary), "-test.run", "^TestIstioctl$", "-istioctl-output", str(out)],
-                              capture_output=True, text=True, timeout=120, cwd=tmp, env=GO_ENV)
-        if not out.exists():
-            raise HarnessError(f"{binary} -test.run TestIstioctl wrote no output (exit {proc.returncode}): rebuild "
-                               f"the harness (scripts/istio-harness)\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-        return json.loads(out.read_text())["objects"]
+
+    def generate(_: dict) -> dict:
+        with tempfile.TemporaryDirectory(prefix="istioctl-") as tmp:
+            out = Path(tmp, "out.json")
+            proc = subprocess.run([str(binary), "-test.run", "^TestIstioctl$", "-istioctl-output", str(out)],
+                                  capture_output=True, text=True, timeout=120, cwd=tmp, env=GO_ENV)
+            if not out.exists():
+                raise HarnessError(f"{binary} -test.run TestIstioctl wrote no output (exit {proc.returncode}): rebuild "
+                                   f"the harness (scripts/istio-harness)\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+            return {"default": json.loads(out.read_text())["objects"]}
+
+    return shared_between_sessions(binary, "istioctl:", {"default": None}, generate)[0]["default"]
 
 
 def harness_binary() -> Path:
