@@ -14,7 +14,7 @@ import pytest
 
 from support.bad_input import assert_refused, bad_values
 from support.gateway_api import gateway_api_values
-from support.helm import ROOT, copy_chart
+from support.helm import NOTES_WRAPPER, ROOT, copy_chart
 from support.istio import for_install
 from support.istio_checks import case_for, reached
 from support.probes import probes
@@ -253,15 +253,8 @@ def test_helm_test_pod_for_mutual_tls_with_client_secret(helm):
 
 # --- NOTES.txt -----------------------------------------------------------------------------
 
-# `helm template` does not print NOTES and Helm 3's dry-run install wants a cluster, so a copy of
-# the chart renders NOTES.txt (itself a named template) into a ConfigMap, under both Helms.
-WRAPPER = """apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: notes
-data:
-  notes: {{ include (print .Template.BasePath "/NOTES.txt") . | quote }}
-"""
+# A copy of the chart prints NOTES.txt into a ConfigMap (support.helm.NOTES_WRAPPER).
+WRAPPER = NOTES_WRAPPER
 
 
 @pytest.fixture(scope="module")

@@ -80,6 +80,18 @@ def find_helm() -> tuple[str, tuple[int, int, int]]:
     return binary, version
 
 
+# `helm template` does not print NOTES.txt (helm install shows it), and Helm 3's dry-run install
+# wants a cluster: a copy of the chart with this template (NOTES.txt is itself a named template)
+# prints it into a ConfigMap, under both Helms (test_install_checks, scripts/compare-renders).
+NOTES_WRAPPER = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: notes
+data:
+  notes: {{ include (print .Template.BasePath "/NOTES.txt") . | quote }}
+"""
+
+
 def copy_chart(dest: Path, scripts: bool = False) -> Path:
     """A copy of this chart at dest (which must not exist yet), for tests that change or wrap it:
     the chart's files without the repository's tooling (.git, .venv, .tools, node_modules) and
